@@ -1,0 +1,171 @@
+//! Which approval trailers count for a rule, and why each other one does not.
+//!
+//! An approval counts when it is a trailer-block line whose key is an approval key, whose value
+//! names exactly one email, and that email belongs to a policy person holding the rule's role
+//! (or, for a rule without a role, to any listed person or a `reviewers` address). Each person
+//! counts once. The author, the commit's co-authors and AI identities never count. Identities
+//! come from the policy alone: the repository's `.mailmap` is the pusher's to write.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::facts::CommitFacts;
+use crate::identity::{self, IdentityProblem};
+use crate::policy::{Person, Policy, normalize_email};
+use crate::provenance::Detector;
+
+/// Trailer keys whose people wrote the change, so cannot also review it.
+const CO_AUTHOR_KEYS: &[&str] = &["Co-authored-by", "Co-developed-by"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Counted {
+    /// The policy person's name, or the address itself for a `reviewers` match.
+    pub person: String,
+    pub email: String,
+    /// The whole trailer line, as `Key: value`.
+    pub trailer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotCounted {
+    /// The whole trailer line, as `Key: value`.
+    pub value: String,
+    #[serde(serialize_with = "display")]
+    pub reason: Reason,
+}
+
+/// Why an approval trailer did not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    NoIdentity(IdentityProblem),
+    Author,
+    CoAuthor,
+    AiIdentity,
+    Unlisted,
+    LacksRole(String),
+    AlreadyCounted(String),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NoIdentity(problem) => write!(f, "{problem}"),
+            Reason::Author => f.write_str("author"),
+            Reason::CoAuthor => f.write_str("co-author"),
+            Reason::AiIdentity => f.write_str("AI identity"),
+            Reason::Unlisted => f.write_str("not a person in the policy"),
+            Reason::LacksRole(role) => write!(f, "not role {role}"),
+            Reason::AlreadyCounted(person) => write!(f, "{person} already counted"),
+        }
+    }
+}
+
+fn display<S: Serializer>(value: &impl fmt::Display, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub counted: Vec<Counted>,
+    pub not_counted: Vec<NotCounted>,
+}
+
+/// The people who wrote a commit, computed once per commit and shared by its rules.
+pub struct Authorship<'p> {
+    author_email: String,
+    author: Option<&'p Person>,
+    co_author_emails: Vec<String>,
+    co_authors: Vec<&'p Person>,
+}
+
+impl<'p> Authorship<'p> {
+    pub fn of(commit: &CommitFacts, policy: &'p Policy) -> Self {
+        let co_author_emails: Vec<String> = commit
+            .trailers
+            .iter()
+            .filter(|t| CO_AUTHOR_KEYS.iter().any(|k| t.key.eq_ignore_ascii_case(k)))
+            .filter_map(|t| identity::parse(&t.value).ok())
+            .map(|who| normalize_email(who.email))
+            .collect();
+        Authorship {
+            author_email: normalize_email(&commit.author.email),
+            author: policy.person_by_email(&commit.author.email),
+            co_authors: co_author_emails.iter().filter_map(|e| policy.person_by_email(e)).collect(),
+            co_author_emails,
+        }
+    }
+
+    /// Whether `person` (or, unlisted, `email`) wrote the commit; `None` if not.
+    fn wrote_it(&self, email: &str, person: Option<&Person>) -> Option<Reason> {
+        let same = |other: Option<&Person>| person.is_some() && person == other;
+        if email == self.author_email || same(self.author) {
+            Some(Reason::Author)
+        } else if self.co_author_emails.iter().any(|e| e == email) || self.co_authors.iter().any(|&p| same(Some(p)))
+        {
+            Some(Reason::CoAuthor)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `person` could give an approval for this commit at all.
+    pub fn excludes(&self, person: &Person) -> bool {
+        person.emails.iter().any(|email| self.wrote_it(email, Some(person)).is_some())
+    }
+}
+
+/// Sorts the approval trailers of `commit` into counted and not counted for a rule.
+pub fn tally(
+    commit: &CommitFacts,
+    policy: &Policy,
+    detector: &Detector<'_>,
+    authorship: &Authorship<'_>,
+    from_role: Option<&str>,
+) -> Tally {
+    let mut tally = Tally::default();
+    for trailer in commit.trailers.iter().filter(|t| policy.approvals.is_approval_key(&t.key)) {
+        let line = trailer.to_string();
+        let reason = match identity::parse(&trailer.value) {
+            Err(problem) => Err(Reason::NoIdentity(problem)),
+            Ok(who) => judge(&normalize_email(who.email), policy, detector, authorship, from_role, &tally),
+        };
+        match reason {
+            Ok((person, email)) => tally.counted.push(Counted { person, email, trailer: line }),
+            Err(reason) => tally.not_counted.push(NotCounted { value: line, reason }),
+        }
+    }
+    tally
+}
+
+/// The person an approval by `email` counts for, or why it does not.
+fn judge(
+    email: &str,
+    policy: &Policy,
+    detector: &Detector<'_>,
+    authorship: &Authorship<'_>,
+    from_role: Option<&str>,
+    so_far: &Tally,
+) -> Result<(String, String), Reason> {
+    let person = policy.person_by_email(email);
+    if let Some(reason) = authorship.wrote_it(email, person) {
+        return Err(reason);
+    }
+    if detector.is_ai_identity(email) {
+        return Err(Reason::AiIdentity);
+    }
+    let name = match (person, from_role) {
+        (Some(person), Some(role)) if !person.has_role(role) => return Err(Reason::LacksRole(role.to_string())),
+        (Some(person), _) => person.name.clone(),
+        (None, None) if policy.approvals.reviewers.is_match(email) => email.to_string(),
+        // A `reviewers` address may review, but holds no role.
+        (None, Some(role)) if policy.approvals.reviewers.is_match(email) => {
+            return Err(Reason::LacksRole(role.to_string()));
+        }
+        (None, _) => return Err(Reason::Unlisted),
+    };
+    if so_far.counted.iter().any(|c| c.person == name) {
+        return Err(Reason::AlreadyCounted(name));
+    }
+    Ok((name, email.to_string()))
+}

@@ -1,0 +1,73 @@
+//! Plain facts about a commit, read once from git and handed to the pure engine.
+//!
+//! Nothing here refers to git2: the engine and its tests work on values a test can build by
+//! hand, and the git-reading layer is the only place that knows how objects are stored.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signature {
+    pub name: String,
+    pub email: String,
+}
+
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} <{}>", self.name, self.email)
+    }
+}
+
+/// One line of the trailer block, owned, as git prints it with `%(trailers:only,unfold)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrailerLine {
+    pub key: String,
+    pub value: String,
+}
+
+impl std::fmt::Display for TrailerLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.value)
+    }
+}
+
+/// What a commit changed, as far as the policy needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changes {
+    /// No active rule looks at paths, so no tree was diffed.
+    NotNeeded,
+    /// Repository-relative paths, `/`-separated: both sides of a rename, deletions, gitlinks;
+    /// for a merge only the paths where it differs from every parent.
+    Paths(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct CommitFacts {
+    pub id: String,
+    pub author: Signature,
+    pub committer: Signature,
+    /// The message as git log shows it (decoded to UTF-8).
+    pub message: String,
+    pub trailers: Vec<TrailerLine>,
+    pub is_merge: bool,
+    pub changes: Changes,
+}
+
+impl CommitFacts {
+    /// The subject line, as `git log --format=%s` would start it.
+    pub fn summary(&self) -> &str {
+        self.message.trim_start_matches(['\n', '\r']).lines().next().unwrap_or("").trim_end()
+    }
+
+    /// The trailer block parsed from `message`, owned.
+    pub fn trailers_of(message: &str) -> Vec<TrailerLine> {
+        crate::trailers::parse(message)
+            .into_iter()
+            .map(|t| TrailerLine { key: t.key.to_string(), value: t.value.into_owned() })
+            .collect()
+    }
+
+    /// A merge that introduces no path of its own is exempt from the rules (SPEC).
+    pub fn is_clean_merge(&self) -> bool {
+        self.is_merge && matches!(&self.changes, Changes::Paths(paths) if paths.is_empty())
+    }
+}

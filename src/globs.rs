@@ -1,0 +1,128 @@
+//! Glob lists from the policy, compiled once, that can say *which* pattern matched.
+//!
+//! Semantics are gitignore-like for `**` but anchored: a pattern matches a whole
+//! repository-relative path (or ref name), `*` never crosses `/`, `**` does, matching is
+//! case-sensitive. A pattern ending in `/` means everything below that directory. Email globs
+//! are compiled case-insensitively because emails compare that way.
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+#[derive(Debug, Clone)]
+pub struct GlobList {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GlobKind {
+    /// Paths and ref names: case-sensitive, `*` stays within one `/` component.
+    Path,
+    /// Email addresses: case-insensitive.
+    Email,
+}
+
+impl GlobList {
+    /// Compiles `patterns`; on failure returns the index of the bad pattern and why.
+    pub fn new(patterns: Vec<String>, kind: GlobKind) -> Result<Self, (usize, globset::Error)> {
+        let mut builder = GlobSetBuilder::new();
+        for (index, pattern) in patterns.iter().enumerate() {
+            builder.add(compile(pattern, kind).map_err(|e| (index, e))?);
+        }
+        let set = builder.build().map_err(|e| (0, e))?;
+        Ok(GlobList { patterns, set })
+    }
+
+    pub fn empty() -> Self {
+        GlobList { patterns: Vec::new(), set: GlobSet::empty() }
+    }
+
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn is_match(&self, candidate: &str) -> bool {
+        self.set.is_match(candidate)
+    }
+
+    /// The first pattern (in policy order) that matches, for reports that cite it.
+    pub fn first_match(&self, candidate: &str) -> Option<&str> {
+        self.set.matches(candidate).into_iter().min().map(|i| self.patterns[i].as_str())
+    }
+}
+
+/// Compiles one pattern alone, so validation can report each bad pattern at its own span.
+pub fn compile(pattern: &str, kind: GlobKind) -> Result<globset::Glob, globset::Error> {
+    let expanded;
+    let pattern = match pattern.strip_suffix('/') {
+        Some(dir) if kind == GlobKind::Path => {
+            expanded = format!("{dir}/**");
+            &expanded
+        }
+        _ => pattern,
+    };
+    GlobBuilder::new(pattern)
+        .literal_separator(kind == GlobKind::Path)
+        .case_insensitive(kind == GlobKind::Email)
+        .backslash_escape(true)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(patterns: &[&str]) -> GlobList {
+        GlobList::new(patterns.iter().map(|p| p.to_string()).collect(), GlobKind::Path).unwrap()
+    }
+
+    #[test]
+    fn double_star_crosses_directories_single_star_does_not() {
+        let globs = paths(&["infra/**", "src/*.rs"]);
+        assert!(globs.is_match("infra/a/b/c.tf"));
+        assert!(globs.is_match("src/main.rs"));
+        assert!(!globs.is_match("src/deep/main.rs"));
+        assert!(!globs.is_match("other/infra/x"));
+    }
+
+    #[test]
+    fn patterns_are_anchored_and_case_sensitive() {
+        let globs = paths(&["policy.toml"]);
+        assert!(globs.is_match("policy.toml"));
+        assert!(!globs.is_match("sub/policy.toml"));
+        assert!(!globs.is_match("Policy.toml"));
+    }
+
+    #[test]
+    fn trailing_slash_means_everything_below() {
+        let globs = paths(&["payments/"]);
+        assert!(globs.is_match("payments/api/x.rs"));
+        assert!(!globs.is_match("payments-old/x.rs"));
+    }
+
+    #[test]
+    fn ref_globs_do_not_cross_components_with_one_star() {
+        let globs = paths(&["refs/heads/release/*", "refs/heads/main"]);
+        assert!(globs.is_match("refs/heads/release/1.0"));
+        assert!(!globs.is_match("refs/heads/release/1.0/hotfix"));
+        assert!(!globs.is_match("refs/heads/main/x"));
+    }
+
+    #[test]
+    fn email_globs_ignore_case() {
+        let globs = GlobList::new(vec!["*@Agents.Example.com".into()], GlobKind::Email).unwrap();
+        assert!(globs.is_match("bot@agents.example.COM"));
+        assert!(!globs.is_match("bot@example.com"));
+    }
+
+    #[test]
+    fn first_match_cites_the_earliest_pattern() {
+        let globs = paths(&["infra/db/**", "infra/**"]);
+        assert_eq!(globs.first_match("infra/db/x"), Some("infra/db/**"));
+        assert_eq!(globs.first_match("infra/y"), Some("infra/**"));
+        assert_eq!(globs.first_match("app/y"), None);
+    }
+}

@@ -1,0 +1,59 @@
+//! `countersign pre-receive`: the hook's whole path, from git's standard input to a decision.
+//!
+//! Every failure on this path is an error the caller turns into a refusal: no policy, a broken
+//! policy, a malformed input line, a missing object. Nothing here accepts a push by default.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use jiff::civil::Date;
+
+use crate::gate::{self, InputError};
+use crate::policy::{self, Mode, Policy, PolicyError};
+use crate::repo::{self, GitError};
+use crate::report::{self, Decision};
+use crate::verdict::Engine;
+
+#[derive(Debug, Default)]
+pub struct HookOptions {
+    pub policy: Option<PathBuf>,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("reading the ref updates: {0}")]
+    Stdin(#[from] std::io::Error),
+    #[error("the hook's input is not UTF-8")]
+    NotUtf8,
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+}
+
+pub struct HookOutcome {
+    pub accept: bool,
+    /// What the pusher sees (git prefixes each line with `remote: `).
+    pub message: String,
+}
+
+pub fn pre_receive(options: &HookOptions, input: &mut impl Read, today: Date) -> Result<HookOutcome, HookError> {
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes)?;
+    let text = String::from_utf8(bytes).map_err(|_| HookError::NotUtf8)?;
+    let updates = gate::parse_updates(&text)?;
+    let repo = repo::open_for_hook()?;
+    let from_env = std::env::var_os("COUNTERSIGN_POLICY").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let path = policy::locate(options.policy.as_deref(), from_env, repo::configured_policy(&repo)?)?;
+    let policy = Policy::load(&path, today)?;
+    let engine = Engine::new(&policy, today);
+    let report = gate::judge_push(&repo, &engine, &updates)?;
+    let enforced = policy.gate.mode == Mode::Enforce && !options.dry_run;
+    Ok(HookOutcome {
+        accept: report.decision() == Decision::Accept || !enforced,
+        message: report::human(&report, enforced),
+    })
+}

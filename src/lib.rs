@@ -1,0 +1,23 @@
+//! countersign: a pre-receive gate that refuses commits lacking the sign-offs a policy demands.
+//!
+//! The evaluation is split in two: the git-reading layer ([`repo`], [`selection`],
+//! [`changes`]) turns objects into plain [`facts`], and the pure engine ([`verdict`]) judges
+//! those facts against a validated [`policy`]. Everything the pusher or CI sees is rendered
+//! from one result model by [`report`].
+
+pub mod approvals;
+pub mod changes;
+pub mod demo;
+pub mod diagnostic;
+pub mod facts;
+pub mod gate;
+pub mod globs;
+pub mod hook;
+pub mod identity;
+pub mod policy;
+pub mod provenance;
+pub mod repo;
+pub mod report;
+pub mod selection;
+pub mod trailers;
+pub mod verdict;

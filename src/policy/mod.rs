@@ -1,0 +1,477 @@
+//! The policy: people, roles, rules. Loaded in two phases, after cargo-deny: serde structs that
+//! mirror the file ([`raw`]), then a validation pass that collects *every* problem with its span
+//! before refusing, and yields a [`Policy`] the rest of the code can trust without re-checking.
+
+mod raw;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::globs::{self, GlobKind, GlobList};
+pub use raw::Mode;
+use raw::RawPolicy;
+
+/// Where the policy came from and its exact bytes, so a report can name the file and its hash.
+#[derive(Debug, Clone)]
+pub struct PolicySource {
+    pub path: String,
+    pub text: String,
+    pub sha256: String,
+}
+
+impl PolicySource {
+    pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
+        let text = text.into();
+        let sha256 = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        PolicySource { path: path.into(), text, sha256 }
+    }
+}
+
+#[derive(Debug)]
+pub struct Policy {
+    pub source: PolicySource,
+    pub gate: Gate,
+    pub provenance: ProvenanceConfig,
+    pub approvals: ApprovalConfig,
+    pub people: Vec<Person>,
+    pub rules: Vec<Rule>,
+    /// Findings that do not make the policy invalid (e.g. an expired rule).
+    pub warnings: Vec<Diagnostic>,
+    person_by_email: HashMap<String, usize>,
+}
+
+#[derive(Debug)]
+pub struct Gate {
+    pub mode: Mode,
+    pub protected: GlobList,
+    pub allow_delete: bool,
+    pub allow_force_push: bool,
+}
+
+#[derive(Debug)]
+pub struct ProvenanceConfig {
+    pub builtin: bool,
+    pub trailer_keys: Vec<String>,
+    /// Lower-cased values that declare "no AI" under a provenance trailer key.
+    pub none_values: Vec<String>,
+    pub footers: bool,
+    pub identities: GlobList,
+}
+
+#[derive(Debug)]
+pub struct ApprovalConfig {
+    pub trailer_keys: Vec<String>,
+    pub reviewers: GlobList,
+}
+
+impl ApprovalConfig {
+    pub fn is_approval_key(&self, key: &str) -> bool {
+        self.trailer_keys.iter().any(|k| k.eq_ignore_ascii_case(key))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    /// Trimmed and lower-cased.
+    pub emails: Vec<String>,
+    pub roles: Vec<String>,
+}
+
+impl Person {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub name: String,
+    pub when: When,
+    pub require: usize,
+    pub from_role: Option<String>,
+    pub since: Option<Date>,
+    pub until: Option<Date>,
+    /// Effective mode: `warn` when the rule or the whole gate says so.
+    pub mode: Mode,
+}
+
+impl Rule {
+    pub fn is_active(&self, today: Date) -> bool {
+        self.since.is_none_or(|since| since <= today) && self.until.is_none_or(|until| today <= until)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct When {
+    pub ai_assisted: Option<bool>,
+    pub paths: Option<GlobList>,
+    pub refs: Option<GlobList>,
+}
+
+/// Normalises an email for comparison: SPEC says case-insensitive after trimming.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error(
+        "no policy configured: pass --policy FILE, set COUNTERSIGN_POLICY, or set git config countersign.policy"
+    )]
+    NotConfigured,
+    #[error("cannot read policy {path}: {source}")]
+    Unreadable { path: String, source: std::io::Error },
+    #[error("policy {path} is not a regular file")]
+    NotAFile { path: String },
+    #[error("{}", render_invalid(policy, diagnostics))]
+    Invalid { policy: PolicySource, diagnostics: Vec<Diagnostic> },
+}
+
+fn render_invalid(source: &PolicySource, diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let mut out = format!("policy {} is invalid ({errors} error(s)):", source.path);
+    for d in diagnostics {
+        out.push('\n');
+        out.push_str(&d.display(&source.path, &source.text).to_string());
+    }
+    out
+}
+
+/// Largest policy we read; a policy is a few kilobytes, anything near this is a mistake.
+const MAX_POLICY_BYTES: u64 = 4 << 20;
+
+/// Where to find the policy, first found wins (SPEC "Policy lookup").
+pub fn locate(
+    flag: Option<&Path>,
+    env: Option<PathBuf>,
+    git_config: Option<PathBuf>,
+) -> Result<PathBuf, PolicyError> {
+    flag.map(Path::to_path_buf).or(env).or(git_config).ok_or(PolicyError::NotConfigured)
+}
+
+impl Policy {
+    /// Reads and validates a policy file.
+    pub fn load(path: &Path, today: Date) -> Result<Policy, PolicyError> {
+        let shown = path.display().to_string();
+        let unreadable = |source| PolicyError::Unreadable { path: shown.clone(), source };
+        let metadata = std::fs::metadata(path).map_err(unreadable)?;
+        if !metadata.is_file() {
+            return Err(PolicyError::NotAFile { path: shown });
+        }
+        if metadata.len() > MAX_POLICY_BYTES {
+            return Err(unreadable(std::io::Error::other(format!(
+                "{} bytes is larger than the {MAX_POLICY_BYTES} bytes a policy may have",
+                metadata.len()
+            ))));
+        }
+        let bytes = std::fs::read(path).map_err(unreadable)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| unreadable(std::io::Error::other("not valid UTF-8")))?;
+        Policy::parse(PolicySource::new(shown, text), today)
+    }
+
+    /// Validates policy text; `today` only decides expiry warnings.
+    pub fn parse(source: PolicySource, today: Date) -> Result<Policy, PolicyError> {
+        let raw: RawPolicy = match toml::from_str(&source.text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let diagnostic = Diagnostic::error("invalid-toml", e.message().to_string(), e.span());
+                return Err(PolicyError::Invalid { policy: source, diagnostics: vec![diagnostic] });
+            }
+        };
+        let mut validator = Validator { diagnostics: Vec::new(), today };
+        let policy = validator.policy(raw, source.clone());
+        if validator.diagnostics.iter().any(|d| d.severity == Severity::Error) {
+            return Err(PolicyError::Invalid { policy: source, diagnostics: validator.diagnostics });
+        }
+        let mut policy = policy;
+        policy.warnings = validator.diagnostics;
+        Ok(policy)
+    }
+
+    pub fn person_by_email(&self, email: &str) -> Option<&Person> {
+        self.person_by_email.get(&normalize_email(email)).map(|&i| &self.people[i])
+    }
+
+    pub fn holders_of(&self, role: &str) -> impl Iterator<Item = &Person> {
+        self.people.iter().filter(move |p| p.has_role(role))
+    }
+
+    /// Whether judging a commit needs its changed paths at all (otherwise no tree is diffed).
+    pub fn needs_paths(&self, today: Date) -> bool {
+        self.rules.iter().any(|r| r.when.paths.is_some() && r.is_active(today))
+    }
+}
+
+const DEFAULT_PROTECTED: &[&str] = &["refs/heads/**"];
+const DEFAULT_PROVENANCE_TRAILERS: &[&str] = &["Assisted-by", "Generated-by", "AI-assisted"];
+const DEFAULT_NONE_VALUES: &[&str] = &["no", "none", "false"];
+const DEFAULT_APPROVAL_TRAILERS: &[&str] = &["Reviewed-by", "Approved-by"];
+
+struct Validator {
+    diagnostics: Vec<Diagnostic>,
+    today: Date,
+}
+
+impl Validator {
+    fn error(&mut self, code: &'static str, message: impl Into<String>, span: std::ops::Range<usize>) {
+        self.diagnostics.push(Diagnostic::error(code, message, Some(span)));
+    }
+
+    fn policy(&mut self, raw: RawPolicy, source: PolicySource) -> Policy {
+        if *raw.version.get_ref() != 1 {
+            self.error(
+                "unsupported-version",
+                format!("version {} is not supported; this countersign reads version 1", raw.version.get_ref()),
+                raw.version.span(),
+            );
+        }
+        let gate_mode = raw.gate.mode.unwrap_or(Mode::Enforce);
+        let gate = Gate {
+            mode: gate_mode,
+            protected: self.globs(raw.gate.protected, DEFAULT_PROTECTED, GlobKind::Path),
+            allow_delete: raw.gate.allow_delete.unwrap_or(false),
+            allow_force_push: raw.gate.allow_force_push.unwrap_or(false),
+        };
+        let provenance = ProvenanceConfig {
+            builtin: raw.provenance.builtin.unwrap_or(true),
+            trailer_keys: self.trailer_keys(raw.provenance.trailers, DEFAULT_PROVENANCE_TRAILERS),
+            none_values: raw
+                .provenance
+                .none_values
+                .map(|values| values.iter().map(|v| v.trim().to_lowercase()).collect())
+                .unwrap_or_else(|| DEFAULT_NONE_VALUES.iter().map(|v| v.to_string()).collect()),
+            footers: raw.provenance.footers.unwrap_or(true),
+            identities: self.globs(raw.provenance.identities, &[], GlobKind::Email),
+        };
+        let approvals = ApprovalConfig {
+            trailer_keys: self.trailer_keys(raw.approvals.trailers, DEFAULT_APPROVAL_TRAILERS),
+            reviewers: self.globs(raw.approvals.reviewers, &[], GlobKind::Email),
+        };
+        let (people, person_by_email) = self.people(raw.person);
+        let mut policy = Policy {
+            source,
+            gate,
+            provenance,
+            approvals,
+            people,
+            rules: Vec::new(),
+            warnings: Vec::new(),
+            person_by_email,
+        };
+        let mut names = HashSet::new();
+        policy.rules = raw.rule.into_iter().map(|r| self.rule(r, &policy, gate_mode, &mut names)).collect();
+        policy
+    }
+
+    fn globs(&mut self, raw: Option<Vec<Spanned<String>>>, default: &[&str], kind: GlobKind) -> GlobList {
+        let Some(raw) = raw else {
+            let patterns = default.iter().map(|p| p.to_string()).collect();
+            return GlobList::new(patterns, kind).expect("built-in globs compile");
+        };
+        let mut patterns = Vec::with_capacity(raw.len());
+        for pattern in raw {
+            match globs::compile(pattern.get_ref(), kind) {
+                Ok(_) => patterns.push(pattern.into_inner()),
+                Err(e) => self.error("bad-glob", format!("invalid glob: {}", e.kind()), pattern.span()),
+            }
+        }
+        // Each pattern compiled alone above, so the set compiles too.
+        GlobList::new(patterns, kind).unwrap_or_else(|_| GlobList::empty())
+    }
+
+    fn trailer_keys(&mut self, raw: Option<Vec<Spanned<String>>>, default: &[&str]) -> Vec<String> {
+        let Some(raw) = raw else {
+            return default.iter().map(|k| k.to_string()).collect();
+        };
+        let mut keys = Vec::with_capacity(raw.len());
+        for key in raw {
+            // git only takes letters, digits and '-' as a trailer key; anything else never matches.
+            let valid = !key.get_ref().is_empty()
+                && key.get_ref().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !key.get_ref().starts_with('-');
+            if valid {
+                keys.push(key.into_inner());
+            } else {
+                self.error(
+                    "bad-trailer-key",
+                    format!("`{}` cannot be a git trailer key (letters, digits and '-' only)", key.get_ref()),
+                    key.span(),
+                );
+            }
+        }
+        keys
+    }
+
+    fn people(&mut self, raw: Vec<raw::RawPerson>) -> (Vec<Person>, HashMap<String, usize>) {
+        let mut people = Vec::with_capacity(raw.len());
+        let mut by_email: HashMap<String, usize> = HashMap::new();
+        let mut names = HashSet::new();
+        for person in raw {
+            let index = people.len();
+            let name = person.name.get_ref().trim().to_string();
+            if name.is_empty() {
+                self.error("empty-name", "a person needs a name", person.name.span());
+            } else if !names.insert(name.clone()) {
+                self.error("duplicate-person", format!("person `{name}` is listed twice"), person.name.span());
+            }
+            if person.emails.get_ref().is_empty() {
+                self.error("person-without-email", format!("`{name}` has no emails"), person.emails.span());
+            }
+            let mut emails = Vec::new();
+            for email in person.emails.into_inner() {
+                let normalized = normalize_email(email.get_ref());
+                if !is_plausible_email(&normalized) {
+                    self.error("bad-email", format!("`{}` is not an email address", email.get_ref()), email.span());
+                    continue;
+                }
+                match by_email.get(&normalized) {
+                    Some(&other) if other != index => self.error(
+                        "duplicate-email",
+                        format!("{normalized} is claimed by both `{}` and `{name}`", people_name(&people, other)),
+                        email.span(),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        by_email.insert(normalized.clone(), index);
+                        emails.push(normalized);
+                    }
+                }
+            }
+            let mut roles = Vec::new();
+            for role in person.roles {
+                if role.get_ref().trim().is_empty() {
+                    self.error("empty-role", "a role cannot be empty", role.span());
+                } else {
+                    roles.push(role.into_inner().trim().to_string());
+                }
+            }
+            people.push(Person { name, emails, roles });
+        }
+        (people, by_email)
+    }
+
+    fn rule(&mut self, raw: raw::RawRule, policy: &Policy, gate_mode: Mode, names: &mut HashSet<String>) -> Rule {
+        let name = raw.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            self.error("empty-name", "a rule needs a name", raw.name.span());
+        } else if !names.insert(name.clone()) {
+            self.error(
+                "duplicate-rule",
+                format!("two rules are named `{name}`; reports name rules, so names must differ"),
+                raw.name.span(),
+            );
+        }
+        let require = match &raw.require {
+            None => 1,
+            Some(n) if *n.get_ref() >= 1 && *n.get_ref() <= 1000 => *n.get_ref() as usize,
+            Some(n) => {
+                self.error("bad-require", "`require` must be between 1 and 1000", n.span());
+                1
+            }
+        };
+        if let Some(role) = &raw.from_role {
+            let holders = policy.holders_of(role.get_ref()).count();
+            if holders == 0 {
+                self.error(
+                    "unknown-role",
+                    format!("no person holds role `{}`; this rule could never be satisfied", role.get_ref()),
+                    role.span(),
+                );
+            } else if holders < require {
+                self.error(
+                    "unsatisfiable-rule",
+                    format!(
+                        "rule `{name}` needs {require} approvals from role `{}`, held by only {holders} person(s)",
+                        role.get_ref()
+                    ),
+                    role.span(),
+                );
+            }
+        }
+        let since = raw.since.as_ref().and_then(|d| self.date(d));
+        let until = raw.until.as_ref().and_then(|d| self.date(d));
+        if let (Some(since), Some(until), Some(span)) = (since, until, raw.since.as_ref().map(|s| s.span())) {
+            if since > until {
+                self.error("empty-window", format!("`since` {since} is after `until` {until}"), span);
+            }
+        }
+        if let (Some(until), Some(raw_until)) = (until, &raw.until) {
+            if until < self.today {
+                self.diagnostics.push(Diagnostic::warning(
+                    "rule-expired",
+                    format!("rule `{name}` expired on {until}; it no longer applies"),
+                    Some(raw_until.span()),
+                ));
+            }
+        }
+        if let (Some(since), Some(raw_since)) = (since, &raw.since) {
+            if since > self.today {
+                self.diagnostics.push(Diagnostic::warning(
+                    "rule-not-yet-active",
+                    format!("rule `{name}` becomes active on {since}"),
+                    Some(raw_since.span()),
+                ));
+            }
+        }
+        let when = raw.when.unwrap_or_default();
+        let when = When {
+            ai_assisted: when.ai_assisted,
+            paths: when.paths.map(|p| self.globs(Some(p), &[], GlobKind::Path)),
+            refs: when.refs.map(|r| self.globs(Some(r), &[], GlobKind::Path)),
+        };
+        let mode = match (gate_mode, raw.mode) {
+            (Mode::Warn, _) | (_, Some(Mode::Warn)) => Mode::Warn,
+            _ => Mode::Enforce,
+        };
+        Rule {
+            name,
+            when,
+            require,
+            from_role: raw.from_role.map(|r| r.into_inner()),
+            since,
+            until,
+            mode,
+        }
+    }
+
+    fn date(&mut self, value: &Spanned<toml::value::Datetime>) -> Option<Date> {
+        let datetime = value.get_ref();
+        let local_date = match (datetime.date, datetime.time, datetime.offset) {
+            (Some(date), None, None) => Date::new(date.year as i16, date.month as i8, date.day as i8).ok(),
+            _ => None,
+        };
+        if local_date.is_none() {
+            self.error("bad-date", format!("`{datetime}` must be a plain date like 2026-03-10"), value.span());
+        }
+        local_date
+    }
+}
+
+fn people_name(people: &[Person], index: usize) -> &str {
+    people.get(index).map_or("?", |p| p.name.as_str())
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Enforce => "enforce",
+            Mode::Warn => "warn",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

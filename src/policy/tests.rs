@@ -1,0 +1,158 @@
+use super::*;
+
+fn today() -> Date {
+    Date::new(2026, 6, 1).unwrap()
+}
+
+fn parse(text: &str) -> Result<Policy, PolicyError> {
+    Policy::parse(PolicySource::new("policy.toml", text), today())
+}
+
+/// The rendered problems of an invalid policy, one string.
+fn problems(text: &str) -> String {
+    match parse(text) {
+        Ok(_) => panic!("policy unexpectedly valid:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const MINIMAL: &str = "version = 1\n";
+
+#[test]
+fn the_shipped_example_policy_is_valid() {
+    let policy = parse(include_str!("../../policy.toml")).unwrap();
+    assert_eq!(policy.rules.len(), 3);
+    assert!(policy.warnings.is_empty(), "{:?}", policy.warnings);
+    assert!(policy.gate.protected.is_match("refs/heads/release/2.0"));
+    assert_eq!(policy.person_by_email(" Carol@Users.Noreply.GitHub.com ").unwrap().name, "Carol Senior");
+}
+
+#[test]
+fn defaults_guard_branches_and_enforce() {
+    let policy = parse(MINIMAL).unwrap();
+    assert_eq!(policy.gate.mode, Mode::Enforce);
+    assert!(policy.gate.protected.is_match("refs/heads/topic"));
+    assert!(!policy.gate.protected.is_match("refs/tags/v1"));
+    assert!(!policy.gate.allow_delete && !policy.gate.allow_force_push);
+    assert!(policy.approvals.is_approval_key("reviewed-BY"));
+}
+
+#[test]
+fn unknown_key_is_an_error_at_its_line_and_column() {
+    let shown = problems("version = 1\n[[rule]]\nname = \"r\"\nrequir = 2\n");
+    assert!(shown.contains("policy.toml:4:1: error[invalid-toml]: unknown field `requir`"), "{shown}");
+}
+
+#[test]
+fn unknown_key_in_nested_table_is_an_error() {
+    let shown = problems("version = 1\n[gate]\nprotect = [\"refs/heads/main\"]\n");
+    assert!(shown.contains("policy.toml:3:1:") && shown.contains("unknown field `protect`"), "{shown}");
+}
+
+#[test]
+fn bad_mode_value_is_an_error() {
+    let shown = problems("version = 1\n[gate]\nmode = \"loud\"\n");
+    assert!(shown.contains("policy.toml:3:8:"), "{shown}");
+}
+
+#[test]
+fn wrong_version_is_an_error() {
+    assert!(problems("version = 2\n").contains("policy.toml:1:11: error[unsupported-version]"));
+}
+
+#[test]
+fn every_validation_problem_is_collected() {
+    let text = r#"version = 1
+[gate]
+protected = ["refs/heads/[main"]
+[[person]]
+name = "A"
+emails = ["a@example.com"]
+[[person]]
+name = "B"
+emails = ["A@example.com ", "not-an-email"]
+[[rule]]
+name = "r"
+from_role = "senior"
+since = 2026-05-01
+until = 2026-04-01
+"#;
+    let shown = problems(text);
+    for expected in [
+        "policy.toml:3:14: error[bad-glob]",
+        "policy.toml:9:11: error[duplicate-email]: a@example.com is claimed by both `A` and `B`",
+        "policy.toml:9:29: error[bad-email]",
+        "policy.toml:12:13: error[unknown-role]",
+        "policy.toml:13:9: error[empty-window]",
+    ] {
+        assert!(shown.contains(expected), "missing {expected} in:\n{shown}");
+    }
+}
+
+#[test]
+fn rule_needing_more_holders_than_exist_is_unsatisfiable() {
+    let text = "version = 1\n[[person]]\nname = \"S\"\nemails = [\"s@x.io\"]\nroles = [\"senior\"]\n\
+                [[rule]]\nname = \"r\"\nrequire = 2\nfrom_role = \"senior\"\n";
+    assert!(problems(text).contains("error[unsatisfiable-rule]"));
+}
+
+#[test]
+fn dates_must_be_plain_dates() {
+    let text = "version = 1\n[[rule]]\nname = \"r\"\nsince = 2026-01-01T10:00:00Z\n";
+    assert!(problems(text).contains("policy.toml:4:9: error[bad-date]"));
+}
+
+#[test]
+fn duplicate_rule_names_are_errors() {
+    let shown = problems("version = 1\n[[rule]]\nname = \"r\"\n[[rule]]\nname = \"r\"\n");
+    assert!(shown.contains("policy.toml:5:8: error[duplicate-rule]"), "{shown}");
+}
+
+#[test]
+fn approval_keys_must_be_trailer_keys() {
+    let shown = problems("version = 1\n[approvals]\ntrailers = [\"Reviewed by\"]\n");
+    assert!(shown.contains("policy.toml:3:13: error[bad-trailer-key]"), "{shown}");
+}
+
+#[test]
+fn expired_and_future_rules_are_warnings_not_errors() {
+    let text = "version = 1\n[[rule]]\nname = \"old\"\nuntil = 2026-05-31\n[[rule]]\nname = \"new\"\nsince = 2026-06-02\n";
+    let policy = parse(text).unwrap();
+    let codes: Vec<_> = policy.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, ["rule-expired", "rule-not-yet-active"]);
+    assert!(!policy.rules[0].is_active(today()));
+    assert!(!policy.rules[1].is_active(today()));
+}
+
+#[test]
+fn window_bounds_are_inclusive() {
+    let text = "version = 1\n[[rule]]\nname = \"r\"\nsince = 2026-06-01\nuntil = 2026-06-01\n";
+    let policy = parse(text).unwrap();
+    let rule = &policy.rules[0];
+    assert!(rule.is_active(today()));
+    assert!(!rule.is_active(Date::new(2026, 6, 2).unwrap()));
+    assert!(!rule.is_active(Date::new(2026, 5, 31).unwrap()));
+}
+
+#[test]
+fn gate_warn_mode_makes_every_rule_warn() {
+    let policy = parse("version = 1\n[gate]\nmode = \"warn\"\n[[rule]]\nname = \"r\"\nmode = \"enforce\"\n").unwrap();
+    assert_eq!(policy.rules[0].mode, Mode::Warn);
+}
+
+#[test]
+fn policy_hash_is_sha256_of_the_bytes() {
+    let source = PolicySource::new("p", "");
+    assert_eq!(source.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+#[test]
+fn lookup_order_is_flag_then_env_then_git_config() {
+    let flag = Path::new("flag.toml");
+    let env = || Some(PathBuf::from("env.toml"));
+    let config = || Some(PathBuf::from("config.toml"));
+    assert_eq!(locate(Some(flag), env(), config()).unwrap(), flag);
+    assert_eq!(locate(None, env(), config()).unwrap(), PathBuf::from("env.toml"));
+    assert_eq!(locate(None, None, config()).unwrap(), PathBuf::from("config.toml"));
+    assert!(matches!(locate(None, None, None), Err(PolicyError::NotConfigured)));
+}

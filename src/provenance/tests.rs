@@ -1,0 +1,259 @@
+use super::*;
+use crate::facts::Changes;
+use crate::globs::{GlobKind, GlobList};
+
+fn config() -> ProvenanceConfig {
+    ProvenanceConfig {
+        builtin: true,
+        trailer_keys: vec!["Assisted-by".into(), "Generated-by".into(), "AI-assisted".into()],
+        none_values: vec!["no".into(), "none".into(), "false".into()],
+        footers: true,
+        identities: GlobList::new(vec!["*@agents.example.com".into(), "ai-bot@example.com".into()], GlobKind::Email)
+            .unwrap(),
+    }
+}
+
+fn sig(name: &str, email: &str) -> Signature {
+    Signature { name: name.into(), email: email.into() }
+}
+
+fn commit_by(author: Signature, message: &str) -> CommitFacts {
+    CommitFacts {
+        id: "0".repeat(40),
+        committer: author.clone(),
+        author,
+        message: message.into(),
+        trailers: CommitFacts::trailers_of(message),
+        is_merge: false,
+        changes: Changes::NotNeeded,
+    }
+}
+
+fn commit(message: &str) -> CommitFacts {
+    commit_by(sig("Bob Dev", "bob@example.com"), message)
+}
+
+fn detect_with(config: &ProvenanceConfig, commit: &CommitFacts) -> Provenance {
+    Detector::new(config).detect(commit)
+}
+
+fn detect(commit: &CommitFacts) -> Provenance {
+    detect_with(&config(), commit)
+}
+
+fn kinds(p: &Provenance) -> Vec<(EvidenceKind, &str)> {
+    p.evidence.iter().map(|e| (e.kind, e.text.as_str())).collect()
+}
+
+/// Asserts the message's trailer block alone marks the commit, citing that exact line.
+fn assert_trailer_marks(message_trailer: &str, kind: EvidenceKind) {
+    let p = detect(&commit(&format!("Fix it\n\nBody.\n\n{message_trailer}\n")));
+    assert!(p.ai_assisted, "{message_trailer}");
+    assert_eq!(kinds(&p), [(kind, message_trailer)], "{message_trailer}");
+}
+
+#[test]
+fn kernel_assisted_by_with_agent_and_tools() {
+    assert_trailer_marks("Assisted-by: Claude:claude-opus-4-6 coccinelle sparse", EvidenceKind::Trailer);
+}
+
+#[test]
+fn assisted_by_crush_and_generic_chatbot() {
+    assert_trailer_marks("Assisted-by: Crush:gpt-5", EvidenceKind::Trailer);
+    assert_trailer_marks("Assisted-by: generic LLM chatbot", EvidenceKind::Trailer);
+}
+
+#[test]
+fn generated_by_copilot() {
+    assert_trailer_marks("Generated-by: GitHub Copilot", EvidenceKind::Trailer);
+}
+
+#[test]
+fn ai_assisted_variants() {
+    assert_trailer_marks("AI-assisted: true", EvidenceKind::Trailer);
+    assert_trailer_marks("AI-assisted-by: Gemini", EvidenceKind::Trailer);
+    assert_trailer_marks("Co-authored-by-AI: GitHub Copilot (gpt-4.1)", EvidenceKind::Trailer);
+}
+
+#[test]
+fn cursor_amp_claude_session_copilot_agent_trailers() {
+    assert_trailer_marks("Made-with: Cursor", EvidenceKind::Trailer);
+    assert_trailer_marks(
+        "Amp-Thread-ID: https://ampcode.com/threads/T-5f1c2a8e-1111-4222-8333-944455556666",
+        EvidenceKind::Trailer,
+    );
+    assert_trailer_marks("Claude-Session: https://claude.ai/code/session_01ABCdef", EvidenceKind::Trailer);
+    assert_trailer_marks(
+        "Agent-Logs-Url: https://github.com/acme/app/sessions/0b4c6f0e-1d2e-4f5a-8b9c-0d1e2f3a4b5c",
+        EvidenceKind::Trailer,
+    );
+}
+
+#[test]
+fn trailer_keys_compare_case_insensitively() {
+    assert_trailer_marks("assisted-BY: Claude", EvidenceKind::Trailer);
+    assert_trailer_marks("Co-Authored-By: Claude <noreply@anthropic.com>", EvidenceKind::Identity);
+}
+
+#[test]
+fn every_builtin_identity_marks_a_co_author() {
+    for (name, email) in [
+        ("Claude", "noreply@anthropic.com"),
+        ("Claude Opus 4.6 (1M context)", "noreply@anthropic.com"),
+        ("claude[bot]", "209825114+claude[bot]@users.noreply.github.com"),
+        ("Copilot", "175728472+Copilot@users.noreply.github.com"),
+        ("Copilot", "223556219+Copilot@users.noreply.github.com"),
+        ("Copilot", "copilot@github.com"),
+        ("github-code-quality[bot]", "223894421+github-code-quality[bot]@users.noreply.github.com"),
+        ("Codex", "noreply@openai.com"),
+        ("chatgpt-codex-connector[bot]", "199175422+chatgpt-codex-connector[bot]@users.noreply.github.com"),
+        ("aider", "aider@aider.chat"),
+        ("aider", "noreply@aider.dev"),
+        ("aider", "noreply@aider.chat"),
+        ("Cursor Agent", "cursoragent@cursor.com"),
+        ("devin-ai-integration[bot]", "158243242+devin-ai-integration[bot]@users.noreply.github.com"),
+        ("google-labs-jules[bot]", "161369871+google-labs-jules[bot]@users.noreply.github.com"),
+        ("Amp", "amp@ampcode.com"),
+        ("Crush", "crush@charm.land"),
+        ("Qwen-Coder", "qwen-coder@alibabacloud.com"),
+        ("opencode", "noreply@opencode.ai"),
+        ("Mistral Vibe", "vibe@mistral.ai"),
+        ("openhands", "openhands@all-hands.dev"),
+        ("gemini-code-assist[bot]", "176961590+gemini-code-assist[bot]@users.noreply.github.com"),
+    ] {
+        assert_trailer_marks(&format!("Co-authored-by: {name} <{email}>"), EvidenceKind::Identity);
+    }
+}
+
+#[test]
+fn copilot_coding_agent_as_author() {
+    let author = sig("copilot-swe-agent[bot]", "198982749+Copilot@users.noreply.github.com");
+    let p = detect(&commit_by(author, "Add retries\n"));
+    assert!(p.ai_assisted);
+    assert_eq!(p.evidence.len(), 2, "author and committer: {:?}", p.evidence);
+    assert_eq!(
+        p.evidence[0].text,
+        "author: copilot-swe-agent[bot] <198982749+Copilot@users.noreply.github.com>"
+    );
+}
+
+#[test]
+fn aider_name_suffix_and_subject() {
+    let p = detect(&commit_by(sig("Paul Gauthier (aider)", "paul@example.com"), "aider: fix parser\n"));
+    assert!(p.ai_assisted);
+    assert_eq!(
+        kinds(&p),
+        [
+            (EvidenceKind::Name, "author name: Paul Gauthier (aider)"),
+            (EvidenceKind::Name, "committer name: Paul Gauthier (aider)"),
+            (EvidenceKind::Footer, "subject: aider: fix parser"),
+        ]
+    );
+}
+
+#[test]
+fn footer_lines_of_each_tool() {
+    for line in [
+        "🤖 Generated with [Claude Code](https://claude.com/claude-code)",
+        "🤖 Generated with [Claude Code](https://claude.ai/code)",
+        "Generated with [Devin](https://devin.ai)",
+        "🤖 Generated with [opencode](https://opencode.ai)",
+        "💘 Generated with Crush",
+        "Generated by Mistral Vibe.",
+    ] {
+        let p = detect(&commit(&format!("Subject\n\nBody text.\n\n{line}\n")));
+        assert_eq!(kinds(&p), [(EvidenceKind::Footer, line)], "{line}");
+        assert!(p.ai_assisted, "{line}");
+    }
+}
+
+#[test]
+fn footers_are_reported_but_do_not_count_when_policy_says_so() {
+    let config = ProvenanceConfig { footers: false, ..config() };
+    let p = detect_with(&config, &commit("S\n\n🤖 Generated with [Claude Code](https://claude.com/claude-code)\n"));
+    assert_eq!(p.evidence.len(), 1);
+    assert!(!p.ai_assisted);
+}
+
+#[test]
+fn policy_identity_globs_mark_authors_and_trailers() {
+    let p = detect(&commit_by(sig("Deploy Bot", "deployer@agents.example.com"), "S\n"));
+    assert!(p.ai_assisted);
+    assert_trailer_marks("Co-authored-by: Bot <AI-BOT@example.com>", EvidenceKind::Identity);
+}
+
+#[test]
+fn policy_trailer_keys_extend_the_builtin_list() {
+    let config = ProvenanceConfig { trailer_keys: vec!["X-AI".into()], ..config() };
+    assert!(detect_with(&config, &commit("S\n\nX-AI: yes\n")).ai_assisted);
+    // Built-ins still apply alongside.
+    assert!(detect_with(&config, &commit("S\n\nMade-with: Cursor\n")).ai_assisted);
+}
+
+#[test]
+fn builtin_off_keeps_only_the_policy_recognizers() {
+    let config = ProvenanceConfig { builtin: false, ..config() };
+    assert!(!detect_with(&config, &commit("S\n\nCo-authored-by: Claude <noreply@anthropic.com>\n")).ai_assisted);
+    assert!(!detect_with(&config, &commit("S\n\nMade-with: Cursor\n")).ai_assisted);
+    assert!(detect_with(&config, &commit("S\n\nAssisted-by: Claude\n")).ai_assisted);
+}
+
+// Near misses: each must NOT mark the commit.
+
+#[test]
+fn human_named_like_a_tool_is_not_ai() {
+    for (name, email) in [("Aiden Cline", "aiden@example.com"), ("Codex", "codex@example.com"), ("Claude", "claude@example.com")] {
+        let p = detect(&commit_by(sig(name, email), &format!("S\n\nCo-authored-by: {name} <{email}>\n")));
+        assert!(p.evidence.is_empty(), "{name}: {:?}", p.evidence);
+    }
+}
+
+#[test]
+fn human_at_an_ai_vendor_is_not_ai() {
+    let p = detect(&commit("S\n\nCo-authored-by: Sam Altman <sam@openai.com>\nReviewed-by: Eng <eng@anthropic.com>\n"));
+    assert!(p.evidence.is_empty(), "{:?}", p.evidence);
+}
+
+#[test]
+fn declared_no_ai_is_not_ai() {
+    for value in ["no", "None", " FALSE "] {
+        let p = detect(&commit(&format!("S\n\nAI-assisted: {value}\n")));
+        assert!(!p.ai_assisted, "{value}");
+    }
+}
+
+#[test]
+fn assisted_by_a_human_with_an_email_is_human_help() {
+    let p = detect(&commit("S\n\nAssisted-by: Junio C Hamano <gitster@pobox.com>\n"));
+    assert!(p.evidence.is_empty(), "{:?}", p.evidence);
+}
+
+#[test]
+fn trailer_lookalike_in_the_body_is_not_evidence() {
+    let p = detect(&commit("S\n\nAssisted-by: Claude\nthis paragraph is prose, not trailers.\n\nReviewed-by: A <a@example.com>\n"));
+    assert!(p.evidence.is_empty(), "{:?}", p.evidence);
+}
+
+#[test]
+fn footer_text_inside_a_sentence_is_not_a_footer() {
+    let p = detect(&commit("S\n\nWe removed the Generated with [Claude Code]( badge.\n"));
+    assert!(p.evidence.is_empty(), "{:?}", p.evidence);
+}
+
+#[test]
+fn aider_inside_a_name_or_subject_is_not_aider() {
+    let p = detect(&commit_by(sig("Paul (aider) Smith", "p@example.com"), "Fix aider: typo\n"));
+    assert!(p.evidence.is_empty(), "{:?}", p.evidence);
+}
+
+#[test]
+fn vendor_domain_is_not_an_identity() {
+    let p = detect(&commit_by(sig("Jane", "jane@anthropic.com"), "S\n"));
+    assert!(p.evidence.is_empty());
+}
+
+#[test]
+fn trailer_values_are_unfolded_before_matching() {
+    let p = detect(&commit("S\n\nCo-authored-by: Claude\n <noreply@anthropic.com>\n"));
+    assert_eq!(kinds(&p), [(EvidenceKind::Identity, "Co-authored-by: Claude <noreply@anthropic.com>")]);
+}

@@ -1,0 +1,94 @@
+//! Opening the repository and reading one commit into [`CommitFacts`]: the only place that
+//! knows how git stores what the engine judges.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Commit, Oid, Repository};
+
+use crate::changes;
+use crate::facts::{Changes, CommitFacts, Signature};
+
+/// A git operation that failed, with what we were doing at the time.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct GitError {
+    what: String,
+    #[source]
+    source: git2::Error,
+}
+
+pub trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T, GitError>;
+}
+
+impl<T> Context<T> for Result<T, git2::Error> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T, GitError> {
+        self.map_err(|source| GitError { what: what(), source })
+    }
+}
+
+/// Opens the repository a hook runs in. `open_from_env` honours GIT_DIR and, crucially, the
+/// object quarantine git sets up during pre-receive (GIT_OBJECT_DIRECTORY and
+/// GIT_ALTERNATE_OBJECT_DIRECTORIES): a plain `Repository::open` cannot see the pushed objects.
+pub fn open_for_hook() -> Result<Repository, GitError> {
+    Repository::open_from_env().context(|| "opening the repository from the hook environment".into())
+}
+
+/// The policy path from git config `countersign.policy`, relative paths taken from the
+/// repository directory (for a bare repository, the directory hooks run in).
+pub fn configured_policy(repo: &Repository) -> Result<Option<PathBuf>, GitError> {
+    let config = repo.config().context(|| "reading the repository's git config".into())?;
+    match config.get_path("countersign.policy") {
+        Ok(path) => Ok(Some(resolve_from(repo.path(), path))),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(source) => Err(GitError { what: "reading git config countersign.policy".into(), source }),
+    }
+}
+
+fn resolve_from(base: &Path, path: PathBuf) -> PathBuf {
+    if path.is_absolute() { path } else { base.join(path) }
+}
+
+/// Reads what the engine needs of one commit; the trees are diffed only if `needs_paths`
+/// (merges always, since a merge that introduces nothing is exempt).
+pub fn read_commit(repo: &Repository, oid: Oid, needs_paths: bool) -> Result<CommitFacts, GitError> {
+    let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+    let is_merge = commit.parent_count() > 1;
+    let changes = if needs_paths || is_merge {
+        Changes::Paths(changes::changed_paths(repo, &commit)?)
+    } else {
+        Changes::NotNeeded
+    };
+    let message = decode_message(commit.message_raw_bytes());
+    Ok(CommitFacts {
+        id: oid.to_string(),
+        author: signature(&commit.author()),
+        committer: signature(&commit.committer()),
+        trailers: CommitFacts::trailers_of(&message),
+        message,
+        is_merge,
+        changes,
+    })
+}
+
+fn signature(sig: &git2::Signature<'_>) -> Signature {
+    Signature {
+        name: String::from_utf8_lossy(sig.name_bytes()).into_owned(),
+        email: String::from_utf8_lossy(sig.email_bytes()).into_owned(),
+    }
+}
+
+/// The message as text. Bytes that are not UTF-8 become U+FFFD: trailer structure (newlines,
+/// colons, spaces) is ASCII, so the parse is unchanged, and emails must be ASCII to match.
+pub fn decode_message(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// Short id for reports.
+pub fn short(id: &str) -> &str {
+    &id[..id.len().min(7)]
+}
+
+pub fn commit_of<'r>(repo: &'r Repository, oid: Oid) -> Result<Commit<'r>, GitError> {
+    repo.find_commit(oid).context(|| format!("reading commit {oid}"))
+}

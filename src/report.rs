@@ -1,0 +1,301 @@
+//! The result of a push or a CI check, as one model, and its renderings: the human report the
+//! pusher reads as `remote:` lines, and JSON (SPEC "JSON report").
+//!
+//! Everything shown is pusher-controlled text (subjects, names, trailers); the human renderer
+//! escapes control characters so a commit cannot paint the pusher's terminal.
+
+use std::fmt::{self, Write as _};
+
+use git2::Oid;
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+use crate::policy::{Mode, Policy};
+use crate::repo::short;
+use crate::verdict::{CommitStatus, CommitVerdict, RuleOutcome};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Accept,
+    Reject,
+}
+
+/// Why a ref update is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    DeleteRefused,
+    ForcePushRefused,
+    LacksSignOff { failing: usize, total: usize },
+}
+
+impl Problem {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::DeleteRefused => "delete-refused",
+            Problem::ForcePushRefused => "force-push-refused",
+            Problem::LacksSignOff { .. } => "lacks-sign-off",
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::DeleteRefused => f.write_str("deleting a protected ref is not allowed ([gate] allow_delete)"),
+            Problem::ForcePushRefused => f.write_str(
+                "non-fast-forward update of a protected ref is not allowed ([gate] allow_force_push)",
+            ),
+            Problem::LacksSignOff { failing, total } => {
+                let verb = if *failing == 1 { "lacks" } else { "lack" };
+                write!(f, "{failing} of {total} new commit(s) {verb} sign-off")
+            }
+        }
+    }
+}
+
+impl Serialize for Problem {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Problem", 2)?;
+        s.serialize_field("code", self.code())?;
+        s.serialize_field("message", &self.to_string())?;
+        s.end()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RefReport {
+    pub refname: String,
+    pub old: Oid,
+    pub new: Oid,
+    pub problems: Vec<Problem>,
+    /// Why nothing was checked, when nothing was (e.g. an unprotected ref).
+    pub note: Option<String>,
+    pub commits: Vec<CommitVerdict>,
+}
+
+impl RefReport {
+    pub fn new(refname: &str, old: Oid, new: Oid) -> Self {
+        RefReport { refname: refname.to_string(), old, new, problems: Vec::new(), note: None, commits: Vec::new() }
+    }
+
+    /// A ref is refused exactly when it has a problem.
+    pub fn decision(&self) -> Decision {
+        if self.problems.is_empty() { Decision::Accept } else { Decision::Reject }
+    }
+
+    fn failing(&self) -> impl Iterator<Item = &CommitVerdict> {
+        self.commits.iter().filter(|c| c.verdict == CommitStatus::Fail)
+    }
+}
+
+impl Serialize for RefReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("RefReport", 7)?;
+        s.serialize_field("ref", &self.refname)?;
+        s.serialize_field("old", &self.old.to_string())?;
+        s.serialize_field("new", &self.new.to_string())?;
+        s.serialize_field("verdict", &self.decision())?;
+        s.serialize_field("problems", &self.problems)?;
+        if let Some(note) = &self.note {
+            s.serialize_field("note", note)?;
+        }
+        s.serialize_field("commits", &self.commits)?;
+        s.end()
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PolicyInfo {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub policy: PolicyInfo,
+    pub refs: Vec<RefReport>,
+    /// The approval key the fix suggestions write.
+    approval_key: String,
+}
+
+impl Report {
+    pub fn new(policy: &Policy, refs: Vec<RefReport>) -> Self {
+        let keys = &policy.approvals.trailer_keys;
+        let approval_key = keys
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case("Approved-by"))
+            .or(keys.first())
+            .cloned()
+            .unwrap_or_else(|| "Approved-by".into());
+        Report {
+            policy: PolicyInfo { path: policy.source.path.clone(), sha256: policy.source.sha256.clone() },
+            refs,
+            approval_key,
+        }
+    }
+
+    pub fn decision(&self) -> Decision {
+        if self.refs.iter().all(|r| r.decision() == Decision::Accept) { Decision::Accept } else { Decision::Reject }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serializes")
+    }
+}
+
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Report", 3)?;
+        s.serialize_field("verdict", &self.decision())?;
+        s.serialize_field("policy", &self.policy)?;
+        s.serialize_field("refs", &self.refs)?;
+        s.end()
+    }
+}
+
+/// How many failing commits a human report shows in full; the rest are counted.
+pub const COMMITS_SHOWN: usize = 10;
+/// How many people a "can approve" line names.
+const PEOPLE_SHOWN: usize = 3;
+
+/// The report for the pusher. `enforced` is false in warn mode or a dry run: the same findings,
+/// but the push goes through, and the header says so.
+pub fn human(report: &Report, enforced: bool) -> String {
+    let mut out = String::new();
+    let commits: usize = report.refs.iter().map(|r| r.commits.len()).sum();
+    match (report.decision(), enforced) {
+        (Decision::Accept, _) => {
+            let _ = writeln!(out, "countersign: push accepted: {commits} new commit(s) checked");
+        }
+        (Decision::Reject, true) => out.push_str("countersign: push rejected\n"),
+        (Decision::Reject, false) => {
+            out.push_str("countersign: push accepted, but it breaks the policy (warn mode or dry run):\n")
+        }
+    }
+    let mut shown = 0;
+    for r in &report.refs {
+        for problem in &r.problems {
+            let _ = writeln!(out, "countersign: {}: {problem}", clean(&r.refname));
+        }
+        for commit in r.commits.iter().filter(|c| c.verdict != CommitStatus::Pass) {
+            if commit.verdict == CommitStatus::Fail {
+                if shown == COMMITS_SHOWN {
+                    continue;
+                }
+                shown += 1;
+            }
+            out.push('\n');
+            render_commit(&mut out, commit, &report.approval_key);
+        }
+    }
+    let failing: usize = report.refs.iter().map(|r| r.failing().count()).sum();
+    if failing > shown {
+        let _ = writeln!(
+            out,
+            "\n  ... and {} more commit(s) lacking sign-off; `countersign check` lists them all",
+            failing - shown
+        );
+    }
+    if failing > 0 {
+        out.push_str(concat!(
+            "\nTo fix: ask a person named above to review, record the approval as a trailer of\n",
+            "the commit, and push again. For the tip commit: git commit --amend --trailer ...\n",
+            "For an older one: git rebase -i <commit>~ (mark it \"edit\"), amend it the same way,\n",
+            "then git rebase --continue.\n",
+        ));
+    }
+    let _ = writeln!(out, "countersign: policy {} (sha256 {})", clean(&report.policy.path), &report.policy.sha256[..12]);
+    out
+}
+
+fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
+    let _ = writeln!(
+        out,
+        "  {} \"{}\" by {}",
+        short(&commit.id),
+        clean(&commit.summary),
+        clean(&commit.author.to_string())
+    );
+    if commit.ai_assisted {
+        let mut evidence = commit.evidence.iter().map(|e| clean(&e.text));
+        let first = evidence.next().unwrap_or_default();
+        let more = commit.evidence.len().saturating_sub(1);
+        let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
+        let _ = writeln!(out, "    AI-assisted: {first}{more}");
+    }
+    for rule in commit.unmet() {
+        let mark = match rule.mode {
+            Mode::Enforce => "x",
+            Mode::Warn => "! (warn only)",
+        };
+        let _ = writeln!(out, "    {mark} {}: {}", clean(&rule.name), needs(rule));
+        let _ = writeln!(out, "      applies: {}", clean(&rule.why));
+        if !rule.eligible.is_empty() {
+            let mut names: Vec<&str> = rule.eligible.iter().take(PEOPLE_SHOWN).map(|p| p.name.as_str()).collect();
+            if rule.eligible.len() > PEOPLE_SHOWN {
+                names.push("...");
+            }
+            let _ = writeln!(out, "      can approve: {}", clean(&names.join(", ")));
+        }
+        for not_counted in &rule.not_counted {
+            let _ = writeln!(out, "      {} does not count: {}", clean(&not_counted.value), not_counted.reason);
+        }
+    }
+    if commit.verdict == CommitStatus::Fail {
+        match fix(commit) {
+            Some(people) => {
+                let trailers: Vec<String> = people
+                    .iter()
+                    .map(|p| format!("--trailer \"{approval_key}: {}\"", clean(&p.to_string())))
+                    .collect();
+                let _ = writeln!(out, "    fix: git commit --amend {}", trailers.join(" "));
+            }
+            None => out.push_str("    fix: no one in the policy who did not write it can approve it; ask an admin\n"),
+        }
+    }
+}
+
+/// "needs 1 approval from role senior; found none"
+fn needs(rule: &RuleOutcome) -> String {
+    let who = match &rule.from_role {
+        Some(role) => format!("role {role}"),
+        None => "someone other than the author".to_string(),
+    };
+    let found = match rule.counted.len() {
+        0 => "found none".to_string(),
+        _ => format!(
+            "found {}: {}",
+            rule.counted.len(),
+            rule.counted.iter().map(|c| c.person.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let plural = if rule.required == 1 { "" } else { "s" };
+    format!("needs {} approval{plural} from {who}; {found}", rule.required)
+}
+
+/// The fewest people whose approvals would satisfy every unmet enforced rule, preferring one
+/// person who covers several rules (a director is also a senior). `None` if no one can.
+fn fix(commit: &CommitVerdict) -> Option<Vec<&crate::facts::Signature>> {
+    let mut chosen: Vec<&crate::facts::Signature> = Vec::new();
+    for rule in commit.unmet().filter(|r| r.mode == Mode::Enforce) {
+        let missing = rule.required - rule.counted.len();
+        let already = rule.eligible.iter().filter(|p| chosen.contains(p)).count();
+        let extra: Vec<_> = rule.eligible.iter().filter(|p| !chosen.contains(p)).collect();
+        let wanted = missing.saturating_sub(already);
+        if extra.len() < wanted {
+            return None;
+        }
+        chosen.extend(&extra[..wanted]);
+    }
+    Some(chosen)
+}
+
+/// Pusher text with control characters escaped (no terminal escapes reach the pusher).
+fn clean(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}

@@ -1,0 +1,88 @@
+//! Which commits a ref update brings, and how the ref moves.
+//!
+//! The commits checked for an update to NEW are those reachable from NEW and not from the
+//! pre-push value of any *protected* ref. Hiding only protected refs (not every ref) closes the
+//! route of parking commits on an unprotected branch first and fast-forwarding main to them.
+//! During pre-receive the refs still hold their pre-push values, so reading them now is right.
+
+use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
+
+use crate::globs::GlobList;
+use crate::repo::{Context, GitError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Movement {
+    Create,
+    Delete,
+    FastForward,
+    /// The new value does not contain the old one (a force push).
+    Rewrite,
+}
+
+pub fn movement(repo: &Repository, old: Oid, new: Oid) -> Result<Movement, GitError> {
+    if new.is_zero() {
+        return Ok(Movement::Delete);
+    }
+    if old.is_zero() {
+        return Ok(Movement::Create);
+    }
+    if old == new {
+        return Ok(Movement::FastForward);
+    }
+    match (peel_to_commit(repo, old)?, peel_to_commit(repo, new)?) {
+        (Some(old), Some(new)) => {
+            let contains = old == new
+                || repo.graph_descendant_of(new, old).context(|| format!("comparing {old} and {new}"))?;
+            Ok(if contains { Movement::FastForward } else { Movement::Rewrite })
+        }
+        // A ref moving between a non-commit and anything else is a rewrite.
+        _ => Ok(Movement::Rewrite),
+    }
+}
+
+/// The commit an object peels to; `None` for trees, blobs and tags of those. A missing object is
+/// an error, never "no commit".
+pub fn peel_to_commit(repo: &Repository, oid: Oid) -> Result<Option<Oid>, GitError> {
+    let object = repo.find_object(oid, None).context(|| format!("object {oid} is missing"))?;
+    match object.peel(ObjectType::Commit) {
+        Ok(commit) => Ok(Some(commit.id())),
+        Err(e) if matches!(e.code(), ErrorCode::Peel | ErrorCode::InvalidSpec) => Ok(None),
+        Err(source) => Err(source).context(|| format!("peeling {oid}")),
+    }
+}
+
+/// The commits protected refs point at now (before the push), each once.
+pub fn protected_tips(repo: &Repository, protected: &GlobList) -> Result<Vec<Oid>, GitError> {
+    let mut tips = Vec::new();
+    let references = repo.references().context(|| "listing refs".into())?;
+    for reference in references {
+        let reference = reference.context(|| "reading a ref".into())?;
+        // Ref names need not be UTF-8; globs are, so compare the lossy form.
+        let name = String::from_utf8_lossy(reference.name_bytes());
+        if !protected.is_match(&name) {
+            continue;
+        }
+        let resolved = reference.resolve().context(|| format!("resolving {name}"))?;
+        if let Some(target) = resolved.target() {
+            if let Some(commit) = peel_to_commit(repo, target)? {
+                tips.push(commit);
+            }
+        }
+    }
+    tips.sort();
+    tips.dedup();
+    Ok(tips)
+}
+
+/// Commits reachable from `tip` and from none of `hidden`, newest first (as `git rev-list`).
+pub fn new_commits(repo: &Repository, tip: Oid, hidden: &[Oid]) -> Result<Vec<Oid>, GitError> {
+    let mut walk = repo.revwalk().context(|| "starting a revision walk".into())?;
+    walk.set_sorting(Sort::NONE).context(|| "sorting the revision walk".into())?;
+    // Hide before pushing: libgit2 marks uninteresting commits as it goes, and a tip pushed
+    // first makes it walk far into history that the hidden refs already cover.
+    for &oid in hidden {
+        walk.hide(oid).context(|| format!("hiding {oid}"))?;
+    }
+    walk.push(tip).context(|| format!("walking from {tip}"))?;
+    walk.map(|oid| oid.context(|| format!("walking the history of {tip}"))).collect()
+}

@@ -1,0 +1,230 @@
+//! The engine: a commit's facts and a policy in, a verdict per rule out. Pure: no git, no I/O,
+//! no clock (today's date is an argument), so every rule can be tested on values built by hand.
+
+use jiff::civil::Date;
+use serde::Serialize;
+
+use crate::approvals::{self, Authorship, Counted, NotCounted};
+use crate::facts::{Changes, CommitFacts, Signature, TrailerLine};
+use crate::policy::{Mode, Policy, Rule};
+use crate::provenance::{Detector, Evidence, Provenance};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitStatus {
+    Pass,
+    /// Passes, but a `warn` rule is unmet.
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitVerdict {
+    pub id: String,
+    pub summary: String,
+    pub author: Signature,
+    pub trailers: Vec<TrailerLine>,
+    pub ai_assisted: bool,
+    pub evidence: Vec<Evidence>,
+    /// Changed paths that matched a `when.paths` glob of an active rule.
+    pub paths_matched: Vec<String>,
+    pub rules: Vec<RuleOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exempt: Option<String>,
+    pub verdict: CommitStatus,
+}
+
+impl CommitVerdict {
+    pub fn unmet(&self) -> impl Iterator<Item = &RuleOutcome> {
+        self.rules.iter().filter(|r| r.applies && !r.satisfied)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleOutcome {
+    pub name: String,
+    pub applies: bool,
+    /// Why the rule applies (or does not), in words: the evidence, path or ref that decided.
+    pub why: String,
+    pub satisfied: bool,
+    pub mode: Mode,
+    pub required: usize,
+    pub from_role: Option<String>,
+    pub counted: Vec<Counted>,
+    pub not_counted: Vec<NotCounted>,
+    /// People who could give the missing approvals (not the author or a co-author).
+    pub eligible: Vec<Signature>,
+}
+
+pub struct Engine<'p> {
+    policy: &'p Policy,
+    detector: Detector<'p>,
+    today: Date,
+}
+
+/// How many matched paths a rule's `why` names before summarising.
+const PATHS_SHOWN: usize = 3;
+
+impl<'p> Engine<'p> {
+    pub fn new(policy: &'p Policy, today: Date) -> Self {
+        Engine { policy, detector: Detector::new(&policy.provenance), today }
+    }
+
+    pub fn policy(&self) -> &'p Policy {
+        self.policy
+    }
+
+    pub fn today(&self) -> Date {
+        self.today
+    }
+
+    /// Judges one commit as if it landed on `refname`.
+    pub fn judge(&self, commit: &CommitFacts, refname: &str) -> CommitVerdict {
+        let Provenance { evidence, ai_assisted } = self.detector.detect(commit);
+        let paths = match &commit.changes {
+            Changes::Paths(paths) => paths.as_slice(),
+            Changes::NotNeeded => &[],
+        };
+        let exempt = commit.is_clean_merge().then(|| "merge that introduces no change of its own".to_string());
+        let authorship = Authorship::of(commit, self.policy);
+        let mut paths_matched: Vec<String> = Vec::new();
+        let rules: Vec<RuleOutcome> = self
+            .policy
+            .rules
+            .iter()
+            .map(|rule| {
+                let applies = match &exempt {
+                    Some(why) => Err(format!("exempt: {why}")),
+                    None => self.applies(rule, ai_assisted, &evidence, paths, refname, &mut paths_matched),
+                };
+                self.outcome(rule, applies, commit, &authorship)
+            })
+            .collect();
+        let unmet_mode = |mode| rules.iter().any(|r| r.applies && !r.satisfied && r.mode == mode);
+        let verdict = if unmet_mode(Mode::Enforce) {
+            CommitStatus::Fail
+        } else if unmet_mode(Mode::Warn) {
+            CommitStatus::Warn
+        } else {
+            CommitStatus::Pass
+        };
+        paths_matched.sort();
+        paths_matched.dedup();
+        CommitVerdict {
+            id: commit.id.clone(),
+            summary: commit.summary().to_string(),
+            author: commit.author.clone(),
+            trailers: commit.trailers.clone(),
+            ai_assisted,
+            evidence,
+            paths_matched,
+            rules,
+            exempt,
+            verdict,
+        }
+    }
+
+    /// `Ok(why it applies)` or `Err(why not)`.
+    fn applies(
+        &self,
+        rule: &Rule,
+        ai_assisted: bool,
+        evidence: &[Evidence],
+        paths: &[String],
+        refname: &str,
+        paths_matched: &mut Vec<String>,
+    ) -> Result<String, String> {
+        if !rule.is_active(self.today) {
+            return Err(format!("inactive on {}: {}", self.today, window(rule)));
+        }
+        let mut reasons = Vec::new();
+        if let Some(wanted) = rule.when.ai_assisted {
+            if ai_assisted != wanted {
+                return Err(if wanted { "not AI-assisted" } else { "AI-assisted" }.to_string());
+            }
+            reasons.push(match evidence.first() {
+                Some(first) if wanted => format!("AI-assisted ({})", first.text),
+                _ => "not AI-assisted".to_string(),
+            });
+        }
+        if let Some(refs) = &rule.when.refs {
+            match refs.first_match(refname) {
+                Some(glob) => reasons.push(format!("{refname} matches {glob}")),
+                None => return Err(format!("{refname} matches none of {}", refs.patterns().join(", "))),
+            }
+        }
+        if let Some(globs) = &rule.when.paths {
+            let matched: Vec<(&String, &str)> =
+                paths.iter().filter_map(|path| globs.first_match(path).map(|glob| (path, glob))).collect();
+            if matched.is_empty() {
+                return Err(format!("no changed path matches {}", globs.patterns().join(", ")));
+            }
+            let mut shown: Vec<String> =
+                matched.iter().take(PATHS_SHOWN).map(|(path, glob)| format!("{path} matches {glob}")).collect();
+            if matched.len() > PATHS_SHOWN {
+                shown.push(format!("{} more", matched.len() - PATHS_SHOWN));
+            }
+            reasons.push(shown.join(", "));
+            paths_matched.extend(matched.into_iter().map(|(path, _)| path.clone()));
+        }
+        if reasons.is_empty() {
+            reasons.push("applies to every commit".to_string());
+        }
+        Ok(reasons.join("; "))
+    }
+
+    fn outcome(
+        &self,
+        rule: &Rule,
+        applies: Result<String, String>,
+        commit: &CommitFacts,
+        authorship: &Authorship<'_>,
+    ) -> RuleOutcome {
+        let (applies, why) = match applies {
+            Ok(why) => (true, why),
+            Err(why) => (false, why),
+        };
+        let from_role = rule.from_role.as_deref();
+        let tally = if applies {
+            approvals::tally(commit, self.policy, &self.detector, authorship, from_role)
+        } else {
+            approvals::Tally::default()
+        };
+        let satisfied = !applies || tally.counted.len() >= rule.require;
+        let eligible = if satisfied {
+            Vec::new()
+        } else {
+            self.policy
+                .people
+                .iter()
+                .filter(|p| from_role.is_none_or(|role| p.has_role(role)) && !authorship.excludes(p))
+                .filter(|p| !tally.counted.iter().any(|c| c.person == p.name))
+                .filter_map(|p| p.emails.first().map(|email| Signature { name: p.name.clone(), email: email.clone() }))
+                .collect()
+        };
+        RuleOutcome {
+            name: rule.name.clone(),
+            applies,
+            why,
+            satisfied,
+            mode: rule.mode,
+            required: rule.require,
+            from_role: rule.from_role.clone(),
+            counted: tally.counted,
+            not_counted: tally.not_counted,
+            eligible,
+        }
+    }
+}
+
+fn window(rule: &Rule) -> String {
+    match (rule.since, rule.until) {
+        (Some(since), Some(until)) => format!("active {since} to {until}"),
+        (Some(since), None) => format!("active from {since}"),
+        (None, Some(until)) => format!("active until {until}"),
+        (None, None) => "always active".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
