@@ -101,7 +101,8 @@ impl<'p> Authorship<'p> {
         let same = |other: Option<&Person>| person.is_some() && person == other;
         if email == self.author_email || same(self.author) {
             Some(Reason::Author)
-        } else if self.co_author_emails.iter().any(|e| e == email) || self.co_authors.iter().any(|&p| same(Some(p)))
+        } else if self.co_author_emails.iter().any(|e| e == email)
+            || self.co_authors.iter().any(|&p| same(Some(p)))
         {
             Some(Reason::CoAuthor)
         } else {
@@ -155,7 +156,9 @@ fn judge(
         return Err(Reason::AiIdentity);
     }
     let name = match (person, from_role) {
-        (Some(person), Some(role)) if !person.has_role(role) => return Err(Reason::LacksRole(role.to_string())),
+        (Some(person), Some(role)) if !person.has_role(role) => {
+            return Err(Reason::LacksRole(role.to_string()));
+        }
         (Some(person), _) => person.name.clone(),
         (None, None) if policy.approvals.reviewers.is_match(email) => email.to_string(),
         // A `reviewers` address may review, but holds no role.

@@ -34,7 +34,11 @@ pub fn changed_paths(repo: &Repository, commit: &Commit<'_>) -> Result<Vec<Strin
     }
 }
 
-fn diff_paths(repo: &Repository, old: Option<&Tree<'_>>, new: &Tree<'_>) -> Result<BTreeSet<String>, GitError> {
+fn diff_paths(
+    repo: &Repository,
+    old: Option<&Tree<'_>>,
+    new: &Tree<'_>,
+) -> Result<BTreeSet<String>, GitError> {
     let mut options = DiffOptions::new();
     // Paths are all we read: never load a blob to decide whether it is binary.
     options.skip_binary_check(true).ignore_submodules(false);

@@ -27,7 +27,11 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
     git.run(&server, &["config", "countersign.policy", "policy.toml"])?;
     git.run(&server, &["config", "countersign.bin", path_str(&exe)?])?;
     writeln!(out, "1. A bare repository with the example policy and the pre-receive hook:")?;
-    writeln!(out, "   {}/hooks/pre-receive, git config countersign.policy = policy.toml\n", server.display())?;
+    writeln!(
+        out,
+        "   {}/hooks/pre-receive, git config countersign.policy = policy.toml\n",
+        server.display()
+    )?;
 
     let work = root.join("work");
     git.run(root, &["init", "--quiet", "-b", "main", path_str(&work)?])?;

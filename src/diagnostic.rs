@@ -73,9 +73,10 @@ impl fmt::Display for DisplayDiagnostic<'_> {
         let (line, column) = line_column(self.source, span.start);
         write!(f, "{}:{line}:{column}: {severity}[{}]: {}", self.file, d.code, d.message)?;
         let text = self.source.lines().nth(line - 1).unwrap_or("");
-        let span_chars = self.source.get(span.clone()).map_or(1, |s| {
-            s.lines().next().unwrap_or("").chars().count().max(1)
-        });
+        let span_chars = self
+            .source
+            .get(span.clone())
+            .map_or(1, |s| s.lines().next().unwrap_or("").chars().count().max(1));
         let gutter = line.to_string().len();
         write!(
             f,

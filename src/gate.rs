@@ -6,9 +6,9 @@ use std::collections::hash_map::Entry;
 
 use git2::{Oid, Repository};
 
-use crate::report::{Problem, RefReport, Report};
 use crate::facts::CommitFacts;
 use crate::repo::{self, GitError};
+use crate::report::{Problem, RefReport, Report};
 use crate::selection::{self, Movement};
 use crate::verdict::{CommitStatus, Engine};
 
@@ -75,7 +75,9 @@ pub fn judge_push(repo: &Repository, engine: &Engine<'_>, updates: &[RefUpdate])
                 refs.push(report);
                 continue;
             }
-            Movement::Rewrite if !policy.gate.allow_force_push => report.problems.push(Problem::ForcePushRefused),
+            Movement::Rewrite if !policy.gate.allow_force_push => {
+                report.problems.push(Problem::ForcePushRefused)
+            }
             _ => {}
         }
         if let Some(tip) = selection::peel_to_commit(repo, update.new)? {

@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn name_and_angle_address() {
-        assert_eq!(parse("Alice Senior <alice@example.com>"), Ok(Identity { name: "Alice Senior", email: "alice@example.com" }));
+        assert_eq!(
+            parse("Alice Senior <alice@example.com>"),
+            Ok(Identity { name: "Alice Senior", email: "alice@example.com" })
+        );
     }
 
     #[test]

@@ -82,7 +82,8 @@ fn today() -> jiff::civil::Date {
 fn pre_receive(options: HookOptions) -> ExitCode {
     // The default panic message would reach the pusher as noise; the refusal below says it.
     std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
-    let outcome = std::panic::catch_unwind(|| hook::pre_receive(&options, &mut std::io::stdin().lock(), today()));
+    let outcome =
+        std::panic::catch_unwind(|| hook::pre_receive(&options, &mut std::io::stdin().lock(), today()));
     let mut stderr = std::io::stderr().lock();
     let accept = match outcome {
         Ok(Ok(outcome)) => {
@@ -94,7 +95,10 @@ fn pre_receive(options: HookOptions) -> ExitCode {
             false
         }
         Err(_) => {
-            let _ = writeln!(stderr, "countersign: push refused: internal error (a bug in countersign; see the server log)");
+            let _ = writeln!(
+                stderr,
+                "countersign: push refused: internal error (a bug in countersign; see the server log)"
+            );
             false
         }
     };

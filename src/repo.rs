@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{Commit, Oid, Repository};
+use git2::{Oid, Repository};
 
 use crate::changes;
 use crate::facts::{Changes, CommitFacts, Signature};
@@ -59,7 +59,8 @@ pub fn read_commit(repo: &Repository, oid: Oid, needs_paths: bool) -> Result<Com
     } else {
         Changes::NotNeeded
     };
-    let message = decode_message(commit.message_raw_bytes());
+    let encoding = commit.message_encoding().context(|| format!("reading the encoding of {oid}"))?;
+    let message = decode_message(commit.message_raw_bytes(), encoding);
     Ok(CommitFacts {
         id: oid.to_string(),
         author: signature(&commit.author()),
@@ -78,10 +79,18 @@ fn signature(sig: &git2::Signature<'_>) -> Signature {
     }
 }
 
-/// The message as text. Bytes that are not UTF-8 become U+FFFD: trailer structure (newlines,
-/// colons, spaces) is ASCII, so the parse is unchanged, and emails must be ASCII to match.
-pub fn decode_message(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw).into_owned()
+/// The message as `git log` shows it: converted to UTF-8 from the `encoding` header's charset
+/// (git re-encodes before it looks for trailers). Without a header, or with one git would not
+/// know either, bytes that are not UTF-8 become U+FFFD: trailer structure (newlines, colons,
+/// spaces) is ASCII, so the parse is unchanged, and emails must be ASCII to match anyway.
+pub fn decode_message(raw: &[u8], encoding: Option<&str>) -> String {
+    let charset = encoding.and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
+    match charset {
+        Some(charset) if charset != encoding_rs::UTF_8 => {
+            charset.decode_without_bom_handling(raw).0.into_owned()
+        }
+        _ => String::from_utf8_lossy(raw).into_owned(),
+    }
 }
 
 /// Short id for reports.
@@ -89,6 +98,21 @@ pub fn short(id: &str) -> &str {
     &id[..id.len().min(7)]
 }
 
-pub fn commit_of<'r>(repo: &'r Repository, oid: Oid) -> Result<Commit<'r>, GitError> {
-    repo.find_commit(oid).context(|| format!("reading commit {oid}"))
+#[cfg(test)]
+mod tests {
+    use super::decode_message;
+
+    #[test]
+    fn encoding_header_is_honoured_like_git_log() {
+        assert_eq!(
+            decode_message(b"S\n\nReviewed-by: Ren\xe9 <r@x.io>\n", Some("ISO-8859-1")),
+            "S\n\nReviewed-by: René <r@x.io>\n"
+        );
+    }
+
+    #[test]
+    fn no_header_means_utf8_with_replacement() {
+        assert_eq!(decode_message(b"caf\xc3\xa9 \xff", None), "café \u{fffd}");
+        assert_eq!(decode_message(b"caf\xc3\xa9", Some("no-such-charset")), "café");
+    }
 }

@@ -41,7 +41,9 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::DeleteRefused => f.write_str("deleting a protected ref is not allowed ([gate] allow_delete)"),
+            Problem::DeleteRefused => {
+                f.write_str("deleting a protected ref is not allowed ([gate] allow_delete)")
+            }
             Problem::ForcePushRefused => f.write_str(
                 "non-fast-forward update of a protected ref is not allowed ([gate] allow_force_push)",
             ),
@@ -75,7 +77,14 @@ pub struct RefReport {
 
 impl RefReport {
     pub fn new(refname: &str, old: Oid, new: Oid) -> Self {
-        RefReport { refname: refname.to_string(), old, new, problems: Vec::new(), note: None, commits: Vec::new() }
+        RefReport {
+            refname: refname.to_string(),
+            old,
+            new,
+            problems: Vec::new(),
+            note: None,
+            commits: Vec::new(),
+        }
     }
 
     /// A ref is refused exactly when it has a problem.
@@ -135,7 +144,11 @@ impl Report {
     }
 
     pub fn decision(&self) -> Decision {
-        if self.refs.iter().all(|r| r.decision() == Decision::Accept) { Decision::Accept } else { Decision::Reject }
+        if self.refs.iter().all(|r| r.decision() == Decision::Accept) {
+            Decision::Accept
+        } else {
+            Decision::Reject
+        }
     }
 
     pub fn to_json(&self) -> String {
@@ -165,7 +178,15 @@ pub fn human(report: &Report, enforced: bool) -> String {
     let commits: usize = report.refs.iter().map(|r| r.commits.len()).sum();
     match (report.decision(), enforced) {
         (Decision::Accept, _) => {
-            let _ = writeln!(out, "countersign: push accepted: {commits} new commit(s) checked");
+            let _ = write!(out, "countersign: push accepted: {commits} new commit(s) checked");
+            let warned =
+                report.refs.iter().flat_map(|r| &r.commits).filter(|c| c.verdict == CommitStatus::Warn);
+            match warned.count() {
+                0 => out.push('\n'),
+                n => {
+                    let _ = writeln!(out, ", {n} with warnings");
+                }
+            }
         }
         (Decision::Reject, true) => out.push_str("countersign: push rejected\n"),
         (Decision::Reject, false) => {
@@ -204,7 +225,12 @@ pub fn human(report: &Report, enforced: bool) -> String {
             "then git rebase --continue.\n",
         ));
     }
-    let _ = writeln!(out, "countersign: policy {} (sha256 {})", clean(&report.policy.path), &report.policy.sha256[..12]);
+    let _ = writeln!(
+        out,
+        "countersign: policy {} (sha256 {})",
+        clean(&report.policy.path),
+        &report.policy.sha256[..12]
+    );
     out
 }
 
@@ -231,14 +257,16 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
         let _ = writeln!(out, "    {mark} {}: {}", clean(&rule.name), needs(rule));
         let _ = writeln!(out, "      applies: {}", clean(&rule.why));
         if !rule.eligible.is_empty() {
-            let mut names: Vec<&str> = rule.eligible.iter().take(PEOPLE_SHOWN).map(|p| p.name.as_str()).collect();
+            let mut names: Vec<&str> =
+                rule.eligible.iter().take(PEOPLE_SHOWN).map(|p| p.name.as_str()).collect();
             if rule.eligible.len() > PEOPLE_SHOWN {
                 names.push("...");
             }
             let _ = writeln!(out, "      can approve: {}", clean(&names.join(", ")));
         }
         for not_counted in &rule.not_counted {
-            let _ = writeln!(out, "      {} does not count: {}", clean(&not_counted.value), not_counted.reason);
+            let _ =
+                writeln!(out, "      {} does not count: {}", clean(&not_counted.value), not_counted.reason);
         }
     }
     if commit.verdict == CommitStatus::Fail {
@@ -250,7 +278,9 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
                     .collect();
                 let _ = writeln!(out, "    fix: git commit --amend {}", trailers.join(" "));
             }
-            None => out.push_str("    fix: no one in the policy who did not write it can approve it; ask an admin\n"),
+            None => out.push_str(
+                "    fix: no one in the policy who did not write it can approve it; ask an admin\n",
+            ),
         }
     }
 }

@@ -63,10 +63,10 @@ pub fn protected_tips(repo: &Repository, protected: &GlobList) -> Result<Vec<Oid
             continue;
         }
         let resolved = reference.resolve().context(|| format!("resolving {name}"))?;
-        if let Some(target) = resolved.target() {
-            if let Some(commit) = peel_to_commit(repo, target)? {
-                tips.push(commit);
-            }
+        if let Some(target) = resolved.target()
+            && let Some(commit) = peel_to_commit(repo, target)?
+        {
+            tips.push(commit);
         }
     }
     tips.sort();

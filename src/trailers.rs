@@ -2,11 +2,11 @@
 //! (git 2.47) reports them.
 //!
 //! Git decides in three steps, mirrored here one function each:
-//! 1. [`log_message`]: where the message starts and ends (`pretty.c`, `commit.c`,
+//! 1. `log_message`: where the message starts and ends (`pretty.c`, `commit.c`,
 //!    `wt-status.c`). No `---` patch divider: `%(trailers)` sets `no_divider`.
-//! 2. [`trailer_block_start`]: whether the last paragraph is a trailer block at all
+//! 2. `trailer_block_start`: whether the last paragraph is a trailer block at all
 //!    (`find_trailer_block_start` in `trailer.c`).
-//! 3. [`trailers_in_block`]: which lines of the block are `key: value` trailers, with their
+//! 3. `trailers_in_block`: which lines of the block are `key: value` trailers, with their
 //!    continuation lines (`trailer_block_get`, `parse_trailers`, `unfold_value`).
 //!
 //! Invariants:
@@ -49,8 +49,7 @@ pub fn parse(message: &str) -> Vec<Trailer<'_>> {
 const GIT_GENERATED_PREFIXES: [&str; 2] = ["Signed-off-by: ", "(cherry picked from commit "];
 
 /// The line `git commit -v` puts above the diff; everything from it on is not message.
-const SCISSORS_AFTER_NEWLINE: &str =
-    "\n# ------------------------ >8 ------------------------\n";
+const SCISSORS_AFTER_NEWLINE: &str = "\n# ------------------------ >8 ------------------------\n";
 
 /// The part of `message` in which git looks for trailers.
 ///
@@ -93,11 +92,7 @@ fn end_of_log_message(message: &str) -> usize {
             in_conflicts_block = false;
         }
     }
-    if ignorable_run_start != 0 {
-        ignorable_run_start
-    } else {
-        cutoff
-    }
+    if ignorable_run_start != 0 { ignorable_run_start } else { cutoff }
 }
 
 /// Start of the first scissors line (a whole line, newline included), or the end.
@@ -105,9 +100,7 @@ fn scissors_line_start(message: &str) -> usize {
     if message.starts_with(&SCISSORS_AFTER_NEWLINE[1..]) {
         return 0;
     }
-    message
-        .find(SCISSORS_AFTER_NEWLINE)
-        .map_or(message.len(), |newline| newline + 1)
+    message.find(SCISSORS_AFTER_NEWLINE).map_or(message.len(), |newline| newline + 1)
 }
 
 /// Where the trailer block of `log` starts, or `log.len()` if it has none.
@@ -117,9 +110,8 @@ fn scissors_line_start(message: &str) -> usize {
 /// The paragraph is scanned from its end, as git does, because only the counts up to the
 /// blank line above it matter.
 fn trailer_block_start(log: &str) -> usize {
-    let Some(title_end) = lines_with_starts(log)
-        .find(|(_, line)| is_blank_line(line))
-        .map(|(start, _)| start)
+    let Some(title_end) =
+        lines_with_starts(log).find(|(_, line)| is_blank_line(line)).map(|(start, _)| start)
     else {
         return log.len();
     };
@@ -132,11 +124,7 @@ fn trailer_block_start(log: &str) -> usize {
             paragraph.comment();
         } else if is_blank_line(line) {
             if seen_content {
-                return if paragraph.is_trailer_block() {
-                    line_start + line.len()
-                } else {
-                    log.len()
-                };
+                return if paragraph.is_trailer_block() { line_start + line.len() } else { log.len() };
             }
         } else {
             seen_content = true;
@@ -159,11 +147,9 @@ struct ParagraphTally {
 }
 
 impl ParagraphTally {
+    /// Count a line that is neither blank nor a comment.
     fn line(&mut self, line: &str) {
-        if GIT_GENERATED_PREFIXES
-            .iter()
-            .any(|prefix| line.starts_with(prefix))
-        {
+        if GIT_GENERATED_PREFIXES.iter().any(|prefix| line.starts_with(prefix)) {
             self.has_git_generated_prefix = true;
             self.trailer();
         } else if trailer_separator(line).is_some() {
@@ -200,29 +186,24 @@ impl ParagraphTally {
 /// `(cherry picked from commit …)` line, prose let in by the 25% rule) it is dropped.
 fn trailers_in_block(block: &str) -> Vec<Trailer<'_>> {
     let mut trailers = Vec::new();
-    // The trailer being read: its start, separator and end (so far) in `block`.
-    let mut open: Option<(usize, usize, usize)> = None;
-    for (start, line) in lines_with_starts(block) {
-        let end = start + line.len();
+    // Start and separator of the trailer being read; it ends where an unindented line
+    // starts, or at the empty line appended to close the last one.
+    let mut open: Option<(usize, usize)> = None;
+    for (start, line) in lines_with_starts(block).chain([(block.len(), "")]) {
         if starts_with_space(line) {
-            if let Some((_, _, open_end)) = &mut open {
-                *open_end = end;
-            }
             continue;
         }
-        trailers.extend(open.map(|(start, separator, end)| trailer(&block[start..end], separator)));
-        open = trailer_separator(line).map(|separator| (start, separator, end));
+        if let Some((open_start, separator)) = open {
+            trailers.push(trailer(&block[open_start..start], separator));
+        }
+        open = trailer_separator(line).map(|separator| (start, separator));
     }
-    trailers.extend(open.map(|(start, separator, end)| trailer(&block[start..end], separator)));
     trailers
 }
 
 /// Split a trailer (its line and any continuation lines) at its separator.
 fn trailer(text: &str, separator: usize) -> Trailer<'_> {
-    Trailer {
-        key: trim(&text[..separator]),
-        value: unfold(trim(&text[separator + 1..])),
-    }
+    Trailer { key: trim(&text[..separator]), value: unfold(trim(&text[separator + 1..])) }
 }
 
 /// Position of the `:` that makes `line` a trailer, if it does: git's `find_separator`
@@ -297,10 +278,7 @@ mod tests {
 
     /// The trailers of `message` as `(key, value)` pairs.
     fn pairs(message: &str) -> Vec<(&str, String)> {
-        parse(message)
-            .into_iter()
-            .map(|t| (t.key, t.value.into_owned()))
-            .collect()
+        parse(message).into_iter().map(|t| (t.key, t.value.into_owned())).collect()
     }
 
     fn expect(message: &str, expected: &[(&str, &str)]) {
@@ -378,10 +356,7 @@ mod tests {
 
     #[test]
     fn exactly_25_percent_is_enough() {
-        expect(
-            "s\n\nSigned-off-by: x\nfoo\nbar\nbaz\n",
-            &[("Signed-off-by", "x")],
-        );
+        expect("s\n\nSigned-off-by: x\nfoo\nbar\nbaz\n", &[("Signed-off-by", "x")]);
     }
 
     #[test]
@@ -399,10 +374,7 @@ mod tests {
 
     #[test]
     fn cherry_pick_prefix_allows_25_percent() {
-        expect(
-            "s\n\nprose\nmore\nKey: v\n(cherry picked from commit abc)\n",
-            &[("Key", "v")],
-        );
+        expect("s\n\nprose\nmore\nKey: v\n(cherry picked from commit abc)\n", &[("Key", "v")]);
     }
 
     #[test]
@@ -441,10 +413,7 @@ mod tests {
 
     #[test]
     fn continuation_after_non_trailer_is_dropped() {
-        expect(
-            "s\n\nSigned-off-by: x\nprose\n  indented\n",
-            &[("Signed-off-by", "x")],
-        );
+        expect("s\n\nSigned-off-by: x\nprose\n  indented\n", &[("Signed-off-by", "x")]);
     }
 
     #[test]
@@ -501,10 +470,7 @@ mod tests {
 
     #[test]
     fn crlf_line_endings() {
-        expect(
-            "s\r\n\r\nA: b\r\nC: d\r\n\r\n",
-            &[("A", "b"), ("C", "d")],
-        );
+        expect("s\r\n\r\nA: b\r\nC: d\r\n\r\n", &[("A", "b"), ("C", "d")]);
     }
 
     #[test]
@@ -547,10 +513,7 @@ mod tests {
     #[test]
     fn comment_cuts_continuation() {
         expect("s\n\nA: b\n# c\n  more\n", &[]);
-        expect(
-            "s\n\nSigned-off-by: b\n# c\n  more\n",
-            &[("Signed-off-by", "b")],
-        );
+        expect("s\n\nSigned-off-by: b\n# c\n  more\n", &[("Signed-off-by", "b")]);
     }
 
     #[test]
@@ -561,10 +524,7 @@ mod tests {
 
     #[test]
     fn conflicts_block_ignored() {
-        expect(
-            "s\n\nA: b\n\nConflicts:\n\tsrc/x.c\n\tsrc/y.c\n",
-            &[("A", "b")],
-        );
+        expect("s\n\nA: b\n\nConflicts:\n\tsrc/x.c\n\tsrc/y.c\n", &[("A", "b")]);
         expect("s\n\nA: b\nConflicts:\n\tx\n", &[("A", "b")]);
     }
 
@@ -581,26 +541,17 @@ mod tests {
 
     #[test]
     fn scissors_cuts() {
-        expect(
-            "s\n\nA: b\n# ------------------------ >8 ------------------------\nprose\n",
-            &[("A", "b")],
-        );
+        expect("s\n\nA: b\n# ------------------------ >8 ------------------------\nprose\n", &[("A", "b")]);
     }
 
     #[test]
     fn scissors_needs_exact_line() {
-        expect(
-            "s\n\nA: b\n# ------------------------ >8 ------------------------\r\nprose\n",
-            &[],
-        );
+        expect("s\n\nA: b\n# ------------------------ >8 ------------------------\r\nprose\n", &[]);
     }
 
     #[test]
     fn scissors_as_first_line_empties_message() {
-        expect(
-            "# ------------------------ >8 ------------------------\ns\n\nA: b\n",
-            &[],
-        );
+        expect("# ------------------------ >8 ------------------------\ns\n\nA: b\n", &[]);
     }
 
     #[test]

@@ -85,7 +85,8 @@ impl<'p> Engine<'p> {
             Changes::Paths(paths) => paths.as_slice(),
             Changes::NotNeeded => &[],
         };
-        let exempt = commit.is_clean_merge().then(|| "merge that introduces no change of its own".to_string());
+        let exempt =
+            commit.is_clean_merge().then(|| "merge that introduces no change of its own".to_string());
         let authorship = Authorship::of(commit, self.policy);
         let mut paths_matched: Vec<String> = Vec::new();
         let rules: Vec<RuleOutcome> = self
@@ -159,8 +160,11 @@ impl<'p> Engine<'p> {
             if matched.is_empty() {
                 return Err(format!("no changed path matches {}", globs.patterns().join(", ")));
             }
-            let mut shown: Vec<String> =
-                matched.iter().take(PATHS_SHOWN).map(|(path, glob)| format!("{path} matches {glob}")).collect();
+            let mut shown: Vec<String> = matched
+                .iter()
+                .take(PATHS_SHOWN)
+                .map(|(path, glob)| format!("{path} matches {glob}"))
+                .collect();
             if matched.len() > PATHS_SHOWN {
                 shown.push(format!("{} more", matched.len() - PATHS_SHOWN));
             }
@@ -199,7 +203,9 @@ impl<'p> Engine<'p> {
                 .iter()
                 .filter(|p| from_role.is_none_or(|role| p.has_role(role)) && !authorship.excludes(p))
                 .filter(|p| !tally.counted.iter().any(|c| c.person == p.name))
-                .filter_map(|p| p.emails.first().map(|email| Signature { name: p.name.clone(), email: email.clone() }))
+                .filter_map(|p| {
+                    p.emails.first().map(|email| Signature { name: p.name.clone(), email: email.clone() })
+                })
                 .collect()
         };
         RuleOutcome {

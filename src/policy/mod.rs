@@ -172,8 +172,8 @@ impl Policy {
             ))));
         }
         let bytes = std::fs::read(path).map_err(unreadable)?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| unreadable(std::io::Error::other("not valid UTF-8")))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| unreadable(std::io::Error::other("not valid UTF-8")))?;
         Policy::parse(PolicySource::new(shown, text), today)
     }
 
@@ -229,7 +229,10 @@ impl Validator {
         if *raw.version.get_ref() != 1 {
             self.error(
                 "unsupported-version",
-                format!("version {} is not supported; this countersign reads version 1", raw.version.get_ref()),
+                format!(
+                    "version {} is not supported; this countersign reads version 1",
+                    raw.version.get_ref()
+                ),
                 raw.version.span(),
             );
         }
@@ -320,7 +323,11 @@ impl Validator {
             if name.is_empty() {
                 self.error("empty-name", "a person needs a name", person.name.span());
             } else if !names.insert(name.clone()) {
-                self.error("duplicate-person", format!("person `{name}` is listed twice"), person.name.span());
+                self.error(
+                    "duplicate-person",
+                    format!("person `{name}` is listed twice"),
+                    person.name.span(),
+                );
             }
             if person.emails.get_ref().is_empty() {
                 self.error("person-without-email", format!("`{name}` has no emails"), person.emails.span());
@@ -329,13 +336,20 @@ impl Validator {
             for email in person.emails.into_inner() {
                 let normalized = normalize_email(email.get_ref());
                 if !is_plausible_email(&normalized) {
-                    self.error("bad-email", format!("`{}` is not an email address", email.get_ref()), email.span());
+                    self.error(
+                        "bad-email",
+                        format!("`{}` is not an email address", email.get_ref()),
+                        email.span(),
+                    );
                     continue;
                 }
                 match by_email.get(&normalized) {
                     Some(&other) if other != index => self.error(
                         "duplicate-email",
-                        format!("{normalized} is claimed by both `{}` and `{name}`", people_name(&people, other)),
+                        format!(
+                            "{normalized} is claimed by both `{}` and `{name}`",
+                            people_name(&people, other)
+                        ),
                         email.span(),
                     ),
                     Some(_) => {}
@@ -358,7 +372,13 @@ impl Validator {
         (people, by_email)
     }
 
-    fn rule(&mut self, raw: raw::RawRule, policy: &Policy, gate_mode: Mode, names: &mut HashSet<String>) -> Rule {
+    fn rule(
+        &mut self,
+        raw: raw::RawRule,
+        policy: &Policy,
+        gate_mode: Mode,
+        names: &mut HashSet<String>,
+    ) -> Rule {
         let name = raw.name.get_ref().trim().to_string();
         if name.is_empty() {
             self.error("empty-name", "a rule needs a name", raw.name.span());
@@ -398,28 +418,28 @@ impl Validator {
         }
         let since = raw.since.as_ref().and_then(|d| self.date(d));
         let until = raw.until.as_ref().and_then(|d| self.date(d));
-        if let (Some(since), Some(until), Some(span)) = (since, until, raw.since.as_ref().map(|s| s.span())) {
-            if since > until {
-                self.error("empty-window", format!("`since` {since} is after `until` {until}"), span);
-            }
+        if let (Some(since), Some(until), Some(span)) = (since, until, raw.since.as_ref().map(|s| s.span()))
+            && since > until
+        {
+            self.error("empty-window", format!("`since` {since} is after `until` {until}"), span);
         }
-        if let (Some(until), Some(raw_until)) = (until, &raw.until) {
-            if until < self.today {
-                self.diagnostics.push(Diagnostic::warning(
-                    "rule-expired",
-                    format!("rule `{name}` expired on {until}; it no longer applies"),
-                    Some(raw_until.span()),
-                ));
-            }
+        if let (Some(until), Some(raw_until)) = (until, &raw.until)
+            && until < self.today
+        {
+            self.diagnostics.push(Diagnostic::warning(
+                "rule-expired",
+                format!("rule `{name}` expired on {until}; it no longer applies"),
+                Some(raw_until.span()),
+            ));
         }
-        if let (Some(since), Some(raw_since)) = (since, &raw.since) {
-            if since > self.today {
-                self.diagnostics.push(Diagnostic::warning(
-                    "rule-not-yet-active",
-                    format!("rule `{name}` becomes active on {since}"),
-                    Some(raw_since.span()),
-                ));
-            }
+        if let (Some(since), Some(raw_since)) = (since, &raw.since)
+            && since > self.today
+        {
+            self.diagnostics.push(Diagnostic::warning(
+                "rule-not-yet-active",
+                format!("rule `{name}` becomes active on {since}"),
+                Some(raw_since.span()),
+            ));
         }
         let when = raw.when.unwrap_or_default();
         let when = When {
@@ -431,15 +451,7 @@ impl Validator {
             (Mode::Warn, _) | (_, Some(Mode::Warn)) => Mode::Warn,
             _ => Mode::Enforce,
         };
-        Rule {
-            name,
-            when,
-            require,
-            from_role: raw.from_role.map(|r| r.into_inner()),
-            since,
-            until,
-            mode,
-        }
+        Rule { name, when, require, from_role: raw.from_role.map(|r| r.into_inner()), since, until, mode }
     }
 
     fn date(&mut self, value: &Spanned<toml::value::Datetime>) -> Option<Date> {
@@ -449,7 +461,11 @@ impl Validator {
             _ => None,
         };
         if local_date.is_none() {
-            self.error("bad-date", format!("`{datetime}` must be a plain date like 2026-03-10"), value.span());
+            self.error(
+                "bad-date",
+                format!("`{datetime}` must be a plain date like 2026-03-10"),
+                value.span(),
+            );
         }
         local_date
     }

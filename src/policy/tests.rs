@@ -136,7 +136,8 @@ fn window_bounds_are_inclusive() {
 
 #[test]
 fn gate_warn_mode_makes_every_rule_warn() {
-    let policy = parse("version = 1\n[gate]\nmode = \"warn\"\n[[rule]]\nname = \"r\"\nmode = \"enforce\"\n").unwrap();
+    let policy =
+        parse("version = 1\n[gate]\nmode = \"warn\"\n[[rule]]\nname = \"r\"\nmode = \"enforce\"\n").unwrap();
     assert_eq!(policy.rules[0].mode, Mode::Warn);
 }
 

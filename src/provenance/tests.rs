@@ -8,8 +8,11 @@ fn config() -> ProvenanceConfig {
         trailer_keys: vec!["Assisted-by".into(), "Generated-by".into(), "AI-assisted".into()],
         none_values: vec!["no".into(), "none".into(), "false".into()],
         footers: true,
-        identities: GlobList::new(vec!["*@agents.example.com".into(), "ai-bot@example.com".into()], GlobKind::Email)
-            .unwrap(),
+        identities: GlobList::new(
+            vec!["*@agents.example.com".into(), "ai-bot@example.com".into()],
+            GlobKind::Email,
+        )
+        .unwrap(),
     }
 }
 
@@ -170,7 +173,10 @@ fn footer_lines_of_each_tool() {
 #[test]
 fn footers_are_reported_but_do_not_count_when_policy_says_so() {
     let config = ProvenanceConfig { footers: false, ..config() };
-    let p = detect_with(&config, &commit("S\n\n🤖 Generated with [Claude Code](https://claude.com/claude-code)\n"));
+    let p = detect_with(
+        &config,
+        &commit("S\n\n🤖 Generated with [Claude Code](https://claude.com/claude-code)\n"),
+    );
     assert_eq!(p.evidence.len(), 1);
     assert!(!p.ai_assisted);
 }
@@ -193,7 +199,9 @@ fn policy_trailer_keys_extend_the_builtin_list() {
 #[test]
 fn builtin_off_keeps_only_the_policy_recognizers() {
     let config = ProvenanceConfig { builtin: false, ..config() };
-    assert!(!detect_with(&config, &commit("S\n\nCo-authored-by: Claude <noreply@anthropic.com>\n")).ai_assisted);
+    assert!(
+        !detect_with(&config, &commit("S\n\nCo-authored-by: Claude <noreply@anthropic.com>\n")).ai_assisted
+    );
     assert!(!detect_with(&config, &commit("S\n\nMade-with: Cursor\n")).ai_assisted);
     assert!(detect_with(&config, &commit("S\n\nAssisted-by: Claude\n")).ai_assisted);
 }
@@ -202,7 +210,11 @@ fn builtin_off_keeps_only_the_policy_recognizers() {
 
 #[test]
 fn human_named_like_a_tool_is_not_ai() {
-    for (name, email) in [("Aiden Cline", "aiden@example.com"), ("Codex", "codex@example.com"), ("Claude", "claude@example.com")] {
+    for (name, email) in [
+        ("Aiden Cline", "aiden@example.com"),
+        ("Codex", "codex@example.com"),
+        ("Claude", "claude@example.com"),
+    ] {
         let p = detect(&commit_by(sig(name, email), &format!("S\n\nCo-authored-by: {name} <{email}>\n")));
         assert!(p.evidence.is_empty(), "{name}: {:?}", p.evidence);
     }
@@ -210,7 +222,9 @@ fn human_named_like_a_tool_is_not_ai() {
 
 #[test]
 fn human_at_an_ai_vendor_is_not_ai() {
-    let p = detect(&commit("S\n\nCo-authored-by: Sam Altman <sam@openai.com>\nReviewed-by: Eng <eng@anthropic.com>\n"));
+    let p = detect(&commit(
+        "S\n\nCo-authored-by: Sam Altman <sam@openai.com>\nReviewed-by: Eng <eng@anthropic.com>\n",
+    ));
     assert!(p.evidence.is_empty(), "{:?}", p.evidence);
 }
 
@@ -230,7 +244,9 @@ fn assisted_by_a_human_with_an_email_is_human_help() {
 
 #[test]
 fn trailer_lookalike_in_the_body_is_not_evidence() {
-    let p = detect(&commit("S\n\nAssisted-by: Claude\nthis paragraph is prose, not trailers.\n\nReviewed-by: A <a@example.com>\n"));
+    let p = detect(&commit(
+        "S\n\nAssisted-by: Claude\nthis paragraph is prose, not trailers.\n\nReviewed-by: A <a@example.com>\n",
+    ));
     assert!(p.evidence.is_empty(), "{:?}", p.evidence);
 }
 

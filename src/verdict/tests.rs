@@ -99,7 +99,9 @@ fn self_approval_does_not_count() {
 
 #[test]
 fn co_author_approval_does_not_count() {
-    let v = judge("Fix\n\nCo-authored-by: Alice Senior <alice@home.example.org>\nReviewed-by: Alice Senior <alice@example.com>\n");
+    let v = judge(
+        "Fix\n\nCo-authored-by: Alice Senior <alice@home.example.org>\nReviewed-by: Alice Senior <alice@example.com>\n",
+    );
     assert_eq!(reasons(rule(&v, "two-person review")), ["co-author"]);
     let v = judge("Fix\n\nCo-developed-by: A <alice@example.com>\nReviewed-by: Alice <alice@example.com>\n");
     assert_eq!(reasons(rule(&v, "two-person review")), ["co-author"]);
@@ -108,7 +110,8 @@ fn co_author_approval_does_not_count() {
 #[test]
 fn ai_identity_approval_does_not_count() {
     let policy = policy(&format!("{POLICY}\n[provenance]\nidentities = [\"*@contractors.example.com\"]\n"));
-    let c = commit("Bob Dev <bob@example.com>", "Fix\n\nReviewed-by: Bot <bot@contractors.example.com>\n", &[]);
+    let c =
+        commit("Bob Dev <bob@example.com>", "Fix\n\nReviewed-by: Bot <bot@contractors.example.com>\n", &[]);
     let v = Engine::new(&policy, today()).judge(&c, "refs/heads/main");
     assert_eq!(reasons(rule(&v, "two-person review")), ["AI identity"]);
     let v = judge("Fix\n\nReviewed-by: Claude <noreply@anthropic.com>\n");
@@ -155,7 +158,8 @@ fn approval_outside_the_trailer_block_does_not_count() {
 
 #[test]
 fn one_person_counts_once_whatever_the_emails() {
-    let policy = policy(&POLICY.replace("name = \"two-person review\"", "name = \"two-person review\"\nrequire = 2"));
+    let policy =
+        policy(&POLICY.replace("name = \"two-person review\"", "name = \"two-person review\"\nrequire = 2"));
     let c = commit(
         "Bob Dev <bob@example.com>",
         "Fix\n\nReviewed-by: Alice <alice@example.com>\nApproved-by: Alice <alice@home.example.org>\n",
@@ -170,12 +174,16 @@ fn one_person_counts_once_whatever_the_emails() {
 
 #[test]
 fn ai_assisted_commit_needs_a_senior() {
-    let v = judge("Fix\n\nCo-authored-by: Claude <noreply@anthropic.com>\nReviewed-by: Bob <bob@example.com>\nReviewed-by: X <x@contractors.example.com>\n");
+    let v = judge(
+        "Fix\n\nCo-authored-by: Claude <noreply@anthropic.com>\nReviewed-by: Bob <bob@example.com>\nReviewed-by: X <x@contractors.example.com>\n",
+    );
     let r = rule(&v, "senior sign-off");
     assert!(r.applies && !r.satisfied);
     assert!(r.why.contains("Co-authored-by: Claude <noreply@anthropic.com>"), "{}", r.why);
     assert_eq!(v.verdict, CommitStatus::Fail);
-    let v = judge("Fix\n\nCo-authored-by: Claude <noreply@anthropic.com>\nApproved-by: Dana <dana@example.com>\n");
+    let v = judge(
+        "Fix\n\nCo-authored-by: Claude <noreply@anthropic.com>\nApproved-by: Dana <dana@example.com>\n",
+    );
     assert_eq!(v.verdict, CommitStatus::Pass);
 }
 
@@ -190,14 +198,22 @@ fn senior_rule_does_not_apply_without_ai() {
 #[test]
 fn non_senior_lacks_the_role() {
     let policy = policy(POLICY);
-    let c = commit("Alice Senior <alice@example.com>", "F\n\nAssisted-by: Claude\nReviewed-by: Bob <bob@example.com>\n", &[]);
+    let c = commit(
+        "Alice Senior <alice@example.com>",
+        "F\n\nAssisted-by: Claude\nReviewed-by: Bob <bob@example.com>\n",
+        &[],
+    );
     let v = Engine::new(&policy, today()).judge(&c, "refs/heads/main");
     assert_eq!(reasons(rule(&v, "senior sign-off")), ["not role senior"]);
 }
 
 #[test]
 fn tier1_path_needs_the_director() {
-    let v = judge_on("F\n\nReviewed-by: Alice <alice@example.com>\n", &["app/x", "infra/db/main.tf"], "refs/heads/main");
+    let v = judge_on(
+        "F\n\nReviewed-by: Alice <alice@example.com>\n",
+        &["app/x", "infra/db/main.tf"],
+        "refs/heads/main",
+    );
     let r = rule(&v, "director audit");
     assert!(r.applies && !r.satisfied);
     assert_eq!(r.why, "infra/db/main.tf matches infra/**");

@@ -1,0 +1,10 @@
+//! One integration-test binary (ripgrep's layout): real repositories built with the `git` CLI,
+//! real `git push`es through the real hook, assertions on what the pusher sees and on the refs.
+
+mod cli;
+mod fail_closed;
+mod paths;
+mod push;
+mod refs;
+mod trailers_vs_git;
+mod util;

@@ -1,0 +1,202 @@
+//! A server (bare repository with the hook installed) and a developer's clone, in a temp dir.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_countersign");
+/// The hook script admins install, as shipped.
+pub const HOOK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/hooks/pre-receive");
+
+/// The policy most tests use: the three rules of the mission, with tier-1 paths.
+pub const POLICY: &str = r#"
+version = 1
+[gate]
+protected = ["refs/heads/main", "refs/heads/release/**", "refs/tags/v*"]
+[approvals]
+trailers = ["Reviewed-by", "Approved-by"]
+reviewers = ["*@example.com"]
+[[person]]
+name = "Alice Senior"
+emails = ["alice@example.com"]
+roles = ["senior"]
+[[person]]
+name = "Bob Dev"
+emails = ["bob@example.com"]
+[[person]]
+name = "Carol Dev"
+emails = ["carol@example.com"]
+[[person]]
+name = "Dana Director"
+emails = ["dana@example.com"]
+roles = ["senior", "director"]
+[[rule]]
+name = "two-person review"
+[[rule]]
+name = "senior sign-off for AI-assisted changes"
+when = { ai_assisted = true }
+from_role = "senior"
+[[rule]]
+name = "director audit for tier-1 systems"
+when = { paths = ["infra/**", "payments/**"] }
+from_role = "director"
+"#;
+
+pub const BOB: &str = "Bob Dev <bob@example.com>";
+pub const REVIEWED: &str = "Reviewed-by: Carol Dev <carol@example.com>";
+
+pub struct Push {
+    pub ok: bool,
+    /// What the pusher saw (git's `remote:` lines included).
+    pub stderr: String,
+}
+
+pub struct Server {
+    _dir: TempDir,
+    pub bare: PathBuf,
+    pub work: PathBuf,
+    home: PathBuf,
+}
+
+impl Server {
+    /// A server whose `main` already holds a small tree (pushed before the hook existed), with
+    /// the hook and `policy` installed, and a clone to work in.
+    pub fn new(policy: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let server =
+            Server { bare: root.join("server.git"), work: root.join("work"), home: root.clone(), _dir: dir };
+        server.git(&root, &["init", "-q", "--bare", "-b", "main", "server.git"]);
+        server.git(&root, &["init", "-q", "-b", "main", "work"]);
+        server.git_work(&["remote", "add", "origin", server.bare.to_str().unwrap()]);
+        server.write("README.md", "hello\n");
+        server.write("infra/main.tf", "resource {}\n");
+        server.write("payments/api.rs", "fn pay() {}\n");
+        server.write("app/lib.rs", "fn app() {}\n");
+        server.commit(BOB, "Initial import\n");
+        assert!(server.push(&["origin", "main"]).ok);
+        server.set_policy(policy);
+        server.install_hook();
+        server
+    }
+
+    pub fn install_hook(&self) {
+        let hook = self.bare.join("hooks/pre-receive");
+        std::fs::copy(HOOK, &hook).unwrap();
+        self.git_server(&["config", "countersign.bin", BIN]);
+    }
+
+    pub fn set_policy(&self, policy: &str) {
+        std::fs::write(self.bare.join("policy.toml"), policy).unwrap();
+        self.git_server(&["config", "countersign.policy", "policy.toml"]);
+    }
+
+    pub fn command(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new("git");
+        command
+            .args(args)
+            .current_dir(dir)
+            .env("HOME", &self.home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Bob Dev")
+            .env("GIT_AUTHOR_EMAIL", "bob@example.com")
+            .env("GIT_COMMITTER_NAME", "Bob Dev")
+            .env("GIT_COMMITTER_EMAIL", "bob@example.com")
+            .env_remove("COUNTERSIGN_POLICY")
+            .env_remove("COUNTERSIGN_BIN");
+        command
+    }
+
+    pub fn git_output(&self, dir: &Path, args: &[&str]) -> Output {
+        self.command(dir, args).output().unwrap()
+    }
+
+    pub fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let output = self.git_output(dir, args);
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    pub fn git_work(&self, args: &[&str]) -> String {
+        self.git(&self.work.clone(), args)
+    }
+
+    pub fn git_server(&self, args: &[&str]) -> String {
+        self.git(&self.bare.clone(), args)
+    }
+
+    pub fn write(&self, path: &str, content: &str) {
+        let path = self.work.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    /// Commits everything in the work tree as `author` ("Name <email>"), message verbatim.
+    pub fn commit(&self, author: &str, message: &str) -> String {
+        self.git_work(&["add", "-A"]);
+        let mut child = self
+            .command(
+                &self.work,
+                &["commit", "-q", "--allow-empty", "--cleanup=verbatim", "--author", author, "-F", "-"],
+            )
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success());
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        self.git_work(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    pub fn push(&self, args: &[&str]) -> Push {
+        let mut full = vec!["push"];
+        full.extend_from_slice(args);
+        let output = self.git_output(&self.work, &full);
+        Push { ok: output.status.success(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+    }
+
+    /// The server's value of a ref, `None` if it does not exist.
+    pub fn server_ref(&self, name: &str) -> Option<String> {
+        let output = self.git_output(&self.bare, &["rev-parse", "--verify", "--quiet", name]);
+        output.status.success().then(|| String::from_utf8(output.stdout).unwrap().trim().to_string())
+    }
+
+    /// Runs the binary as git would run the hook, in the bare repository, with `input` on stdin.
+    pub fn run_hook(&self, args: &[&str], input: &str) -> Output {
+        let mut child = Command::new(BIN)
+            .arg("pre-receive")
+            .args(args)
+            .current_dir(&self.bare)
+            .env("GIT_DIR", ".")
+            .env_remove("COUNTERSIGN_POLICY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+/// Asserts the push was refused, the pusher was told `expected`, and `main` did not move.
+#[track_caller]
+pub fn assert_refused(server: &Server, push: &Push, expected: &[&str], main_before: &str) {
+    assert!(!push.ok, "push was accepted:\n{}", push.stderr);
+    assert!(push.stderr.contains("remote: countersign: push rejected"), "{}", push.stderr);
+    for text in expected {
+        assert!(push.stderr.contains(text), "missing {text:?} in:\n{}", push.stderr);
+    }
+    assert_eq!(server.server_ref("refs/heads/main").as_deref(), Some(main_before), "main moved");
+}
+
+#[track_caller]
+pub fn assert_accepted(server: &Server, push: &Push, refname: &str) {
+    assert!(push.ok, "push was refused:\n{}", push.stderr);
+    assert_eq!(server.server_ref(refname), Some(server.head()), "{refname} is not the pushed commit");
+}
