@@ -49,6 +49,8 @@ pub struct CommitFacts {
     pub message: String,
     pub trailers: Vec<TrailerLine>,
     pub is_merge: bool,
+    /// Reachable from a `[gate] baseline` commit: history the gate does not judge.
+    pub in_baseline: bool,
     pub changes: Changes,
 }
 

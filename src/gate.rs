@@ -1,16 +1,19 @@
 //! A push, judged: the ref updates git hands the pre-receive hook, each checked against the
-//! gate (protected refs, deletions, force pushes) and its new commits against the rules.
+//! gate (protected refs, deletions, force pushes, the committed policy) and its new commits
+//! against the rules. [`Judge`] is shared with the CI check, so both judge commits alike.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use git2::{Oid, Repository};
 
 use crate::facts::CommitFacts;
+use crate::policy::{Policy, PolicySource};
+use crate::policy_source::{self, Location, LookupError};
 use crate::repo::{self, GitError};
 use crate::report::{Problem, RefReport, Report};
 use crate::selection::{self, Movement};
-use crate::verdict::{CommitStatus, Engine};
+use crate::verdict::{CommitStatus, CommitVerdict, Engine};
 
 /// One `<old> <new> <refname>` line of pre-receive's standard input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,15 +56,61 @@ pub fn parse_updates(input: &str) -> Result<Vec<RefUpdate>, InputError> {
     Ok(updates)
 }
 
-/// Judges every update of a push. Commits shared by several updates are read once.
-pub fn judge_push(repo: &Repository, engine: &Engine<'_>, updates: &[RefUpdate]) -> Result<Report, GitError> {
+/// Reads and judges commits; a commit that several refs bring is read once.
+pub struct Judge<'a> {
+    repo: &'a Repository,
+    engine: &'a Engine<'a>,
+    needs_paths: bool,
+    baseline: HashSet<Oid>,
+    facts: HashMap<Oid, CommitFacts>,
+}
+
+impl<'a> Judge<'a> {
+    /// `hidden`: the commits the selection stops at, so the baseline walk stops there too.
+    pub fn new(repo: &'a Repository, engine: &'a Engine<'a>, hidden: &[Oid]) -> Result<Self, GitError> {
+        let policy = engine.policy();
+        Ok(Judge {
+            repo,
+            engine,
+            needs_paths: policy.needs_paths(engine.today()),
+            baseline: selection::baseline(repo, &policy.gate.baseline, hidden)?,
+            facts: HashMap::new(),
+        })
+    }
+
+    pub fn judge(&mut self, commits: &[Oid], refname: &str) -> Result<Vec<CommitVerdict>, GitError> {
+        let mut verdicts = Vec::with_capacity(commits.len());
+        for &oid in commits {
+            let facts = match self.facts.entry(oid) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
+                    let in_baseline = self.baseline.contains(&oid);
+                    entry.insert(repo::read_commit(self.repo, oid, self.needs_paths, in_baseline)?)
+                }
+            };
+            verdicts.push(self.engine.judge(facts, refname));
+        }
+        Ok(verdicts)
+    }
+}
+
+/// Judges every update of a push. `location` is where the policy came from: when it is
+/// committed on a ref this push updates, the new version must be a valid policy.
+pub fn judge_push(
+    repo: &Repository,
+    engine: &Engine<'_>,
+    location: &Location,
+    updates: &[RefUpdate],
+) -> Result<Report, LookupError> {
     let policy = engine.policy();
-    let needs_paths = policy.needs_paths(engine.today());
     let hidden = selection::protected_tips(repo, &policy.gate.protected)?;
-    let mut facts: HashMap<Oid, CommitFacts> = HashMap::new();
+    let mut judge = Judge::new(repo, engine, &hidden)?;
     let mut refs = Vec::with_capacity(updates.len());
     for update in updates {
         let mut report = RefReport::new(&update.refname, update.old, update.new);
+        if let Some(problem) = committed_policy_change(repo, engine, location, update)? {
+            report.problems.push(problem);
+        }
         if !policy.gate.protected.is_match(&update.refname) {
             report.note = Some("not a protected ref".into());
             refs.push(report);
@@ -75,25 +124,54 @@ pub fn judge_push(repo: &Repository, engine: &Engine<'_>, updates: &[RefUpdate])
                 refs.push(report);
                 continue;
             }
-            Movement::Rewrite if !policy.gate.allow_force_push => {
-                report.problems.push(Problem::ForcePushRefused)
-            }
+            Movement::Rewrite if !policy.gate.allow_force_push => report.problems.push(Problem::ForcePushRefused),
             _ => {}
         }
         if let Some(tip) = selection::peel_to_commit(repo, update.new)? {
-            for oid in selection::new_commits(repo, tip, &hidden)? {
-                let commit = match facts.entry(oid) {
-                    Entry::Occupied(entry) => entry.into_mut(),
-                    Entry::Vacant(entry) => entry.insert(repo::read_commit(repo, oid, needs_paths)?),
-                };
-                report.commits.push(engine.judge(commit, &update.refname));
-            }
+            let commits = selection::walk(repo, &[tip], &hidden)?;
+            report.commits = judge.judge(&commits, &update.refname)?;
         }
-        let failing = report.commits.iter().filter(|c| c.verdict == CommitStatus::Fail).count();
-        if failing > 0 {
-            report.problems.push(Problem::LacksSignOff { failing, total: report.commits.len() });
-        }
+        add_sign_off_problem(&mut report);
         refs.push(report);
     }
     Ok(Report::new(policy, refs))
+}
+
+/// Records how many commits of a ref fail, if any do.
+pub fn add_sign_off_problem(report: &mut RefReport) {
+    let failing = report.commits.iter().filter(|c| c.verdict == CommitStatus::Fail).count();
+    if failing > 0 {
+        report.problems.push(Problem::LacksSignOff { failing, total: report.commits.len() });
+    }
+}
+
+/// A push that changes the committed policy on its own ref must leave a valid policy there.
+/// (The push itself is still judged by the policy as it was before.)
+fn committed_policy_change(
+    repo: &Repository,
+    engine: &Engine<'_>,
+    location: &Location,
+    update: &RefUpdate,
+) -> Result<Option<Problem>, LookupError> {
+    let Location::Committed { refname, path } = location else { return Ok(None) };
+    if *refname != update.refname || update.new.is_zero() {
+        return Ok(None);
+    }
+    let Some(new) = selection::peel_to_commit(repo, update.new)? else { return Ok(None) };
+    let old_commit = if update.old.is_zero() { None } else { selection::peel_to_commit(repo, update.old)? };
+    let old = match old_commit {
+        Some(commit) => policy_source::committed_blob(repo, commit, path)?,
+        None => None,
+    };
+    if policy_source::committed_blob(repo, new, path)? == old {
+        return Ok(None);
+    }
+    let label = format!("{refname}:{path} as pushed");
+    let Some(text) = policy_source::committed_text(repo, new, path)? else {
+        return Ok(Some(Problem::PolicyInvalid(format!("the push removes the policy file {label}"))));
+    };
+    match Policy::parse(PolicySource::new(label, text), engine.today()) {
+        Ok(_) => Ok(None),
+        Err(e) => Ok(Some(Problem::PolicyInvalid(e.to_string()))),
+    }
 }

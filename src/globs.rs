@@ -5,11 +5,15 @@
 //! case-sensitive. A pattern ending in `/` means everything below that directory. Email globs
 //! are compiled case-insensitively because emails compare that way.
 
+use std::ops::Range;
+
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 #[derive(Debug, Clone)]
 pub struct GlobList {
     patterns: Vec<String>,
+    /// Where each pattern stands in the policy file, for findings that point at it.
+    spans: Vec<Option<Range<usize>>>,
     set: GlobSet,
 }
 
@@ -29,12 +33,24 @@ impl GlobList {
             builder.add(compile(pattern, kind).map_err(|e| (index, e))?);
         }
         let set = builder.build().map_err(|e| (0, e))?;
-        Ok(GlobList { patterns, set })
+        Ok(GlobList { spans: vec![None; patterns.len()], patterns, set })
+    }
+
+    /// Records where each pattern was written (same order as the patterns).
+    pub fn with_spans(mut self, spans: Vec<Range<usize>>) -> Self {
+        self.spans = spans.into_iter().map(Some).collect();
+        self
     }
 
     pub fn empty() -> Self {
-        GlobList { patterns: Vec::new(), set: GlobSet::empty() }
+        GlobList { patterns: Vec::new(), spans: Vec::new(), set: GlobSet::empty() }
     }
+
+    /// Each pattern with its span in the policy file, if it came from one.
+    pub fn spanned_patterns(&self) -> impl Iterator<Item = (&str, Option<Range<usize>>)> {
+        self.patterns.iter().map(String::as_str).zip(self.spans.iter().cloned())
+    }
+
 
     pub fn patterns(&self) -> &[String] {
         &self.patterns

@@ -4,19 +4,19 @@
 //! policy, a malformed input line, a missing object. Nothing here accepts a push by default.
 
 use std::io::Read;
-use std::path::PathBuf;
 
 use jiff::civil::Date;
 
 use crate::gate::{self, InputError};
-use crate::policy::{self, Mode, Policy, PolicyError};
+use crate::policy::Mode;
+use crate::policy_source::{self, Flags, LookupError};
 use crate::repo::{self, GitError};
-use crate::report::{self, Decision};
+use crate::report::{self, Audience, Decision};
 use crate::verdict::Engine;
 
 #[derive(Debug, Default)]
 pub struct HookOptions {
-    pub policy: Option<PathBuf>,
+    pub policy: Flags,
     pub dry_run: bool,
 }
 
@@ -29,7 +29,7 @@ pub enum HookError {
     #[error(transparent)]
     Input(#[from] InputError),
     #[error(transparent)]
-    Policy(#[from] PolicyError),
+    Policy(#[from] LookupError),
     #[error(transparent)]
     Git(#[from] GitError),
 }
@@ -40,24 +40,19 @@ pub struct HookOutcome {
     pub message: String,
 }
 
-pub fn pre_receive(
-    options: &HookOptions,
-    input: &mut impl Read,
-    today: Date,
-) -> Result<HookOutcome, HookError> {
+pub fn pre_receive(options: &HookOptions, input: &mut impl Read, today: Date) -> Result<HookOutcome, HookError> {
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes)?;
     let text = String::from_utf8(bytes).map_err(|_| HookError::NotUtf8)?;
     let updates = gate::parse_updates(&text)?;
     let repo = repo::open_for_hook()?;
-    let from_env = std::env::var_os("COUNTERSIGN_POLICY").filter(|v| !v.is_empty()).map(PathBuf::from);
-    let path = policy::locate(options.policy.as_deref(), from_env, repo::configured_policy(&repo)?)?;
-    let policy = Policy::load(&path, today)?;
+    let location = policy_source::locate(&options.policy, Some(&repo))?;
+    let policy = policy_source::load(&location, Some(&repo), today)?;
     let engine = Engine::new(&policy, today);
-    let report = gate::judge_push(&repo, &engine, &updates)?;
+    let report = gate::judge_push(&repo, &engine, &location, &updates)?;
     let enforced = policy.gate.mode == Mode::Enforce && !options.dry_run;
     Ok(HookOutcome {
         accept: report.decision() == Decision::Accept || !enforced,
-        message: report::human(&report, enforced),
+        message: report::human(&report, Audience::Pusher, enforced),
     })
 }

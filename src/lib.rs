@@ -7,6 +7,7 @@
 
 pub mod approvals;
 pub mod changes;
+pub mod check;
 pub mod demo;
 pub mod diagnostic;
 pub mod facts;
@@ -14,7 +15,10 @@ pub mod gate;
 pub mod globs;
 pub mod hook;
 pub mod identity;
+pub mod lint;
 pub mod policy;
+pub mod policy_source;
+pub mod policy_test;
 pub mod provenance;
 pub mod repo;
 pub mod report;

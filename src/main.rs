@@ -1,13 +1,21 @@
-//! The `countersign` binary: parse arguments, run, map the outcome to an exit code.
-//! The hook path turns every error, and any panic, into a refused push.
+//! The `countersign` binary: parse arguments, run, map the outcome to an exit code
+//! (SPEC: 0 pass, 1 fail, 2 error). The hook path turns every error, and any panic, into a
+//! refused push.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use countersign::check::{self, CheckError};
 use countersign::hook::{self, HookOptions};
-use countersign::policy::Policy;
+use countersign::policy::{Mode, Policy};
+use countersign::policy_source::{self, Flags, Location};
+use countersign::report::{self, Audience, Decision};
+use countersign::verdict::{CommitStatus, Engine};
+use countersign::{lint, policy_test};
+use git2::Repository;
 
 /// Refuses pushes that land commits without the sign-offs your policy demands.
 #[derive(Parser)]
@@ -17,17 +25,65 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Args, Clone, Default)]
+struct PolicyFlags {
+    /// Policy file (else --policy-ref, $COUNTERSIGN_POLICY, git config countersign.policy or
+    /// countersign.policyRef).
+    #[arg(long, value_name = "FILE", conflicts_with = "policy_ref")]
+    policy: Option<PathBuf>,
+    /// Policy committed in the repository, e.g. refs/heads/main:policy.toml (read as of before
+    /// the push).
+    #[arg(long, value_name = "REF:PATH")]
+    policy_ref: Option<String>,
+}
+
+impl From<PolicyFlags> for Flags {
+    fn from(flags: PolicyFlags) -> Flags {
+        Flags { file: flags.policy, committed: flags.policy_ref }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Git pre-receive hook: reads `<old> <new> <refname>` lines on stdin and refuses the push
     /// (exit 1) when a protected ref would get commits without the required approvals.
     PreReceive {
-        /// Policy file (else $COUNTERSIGN_POLICY, else git config countersign.policy).
-        #[arg(long)]
-        policy: Option<PathBuf>,
+        #[command(flatten)]
+        policy: PolicyFlags,
         /// Report as usual but accept the push.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// CI mode: judges the commits `git rev-list REVISION...` lists (e.g. origin/main..HEAD) as
+    /// if pushed to --ref. Exit 0 all pass, 1 some fail, 2 error.
+    Check {
+        #[command(flatten)]
+        policy: PolicyFlags,
+        /// Repository (bare or not).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// The ref the commits would be pushed to.
+        #[arg(long = "ref", value_name = "REFNAME", default_value = "refs/heads/main")]
+        refname: String,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Report as usual but exit 0 unless something went wrong.
+        #[arg(long)]
+        dry_run: bool,
+        /// Revisions as git rev-list takes them: A..B, A...B, ^A, A.
+        #[arg(required = true, value_name = "REVISION")]
+        revisions: Vec<String>,
+    },
+    /// One commit, every rule: which applied and why, each approval found and why it counted
+    /// or not, the AI evidence, the paths that matched, and what would make it pass.
+    Explain {
+        #[command(flatten)]
+        policy: PolicyFlags,
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        #[arg(long = "ref", value_name = "REFNAME", default_value = "refs/heads/main")]
+        refname: String,
+        commit: String,
     },
     /// Policy tooling for admins.
     Policy {
@@ -41,31 +97,55 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PolicyCommand {
-    /// Validates a policy file; every problem is reported with file:line:column (exit 2 if invalid).
+    /// Validates a policy: every problem with file:line:column (exit 2 if invalid).
     Check {
         /// Policy file (default: $COUNTERSIGN_POLICY, else ./policy.toml).
         file: Option<PathBuf>,
+        /// Also warn about `when.paths` globs that match nothing in this repository's HEAD.
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Runs the policy's test cases through the real engine (exit 1 on any mismatch).
+    Test {
+        /// Policy file (default: $COUNTERSIGN_POLICY, else ./policy.toml).
+        file: Option<PathBuf>,
+        /// Test cases (default: the policy's name with .tests.toml, e.g. policy.tests.toml).
+        #[arg(long)]
+        tests: Option<PathBuf>,
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Markdown,
+}
+
+const FAIL: u8 = 1;
+const ERROR: u8 = 2;
+
 fn main() -> ExitCode {
-    countersign_tracing();
+    init_tracing();
     let cli = Cli::parse();
-    match cli.command {
-        Command::PreReceive { policy, dry_run } => pre_receive(HookOptions { policy, dry_run }),
-        Command::Policy { command: PolicyCommand::Check { file } } => policy_check(file),
-        Command::Demo => match countersign::demo::run(&mut std::io::stdout()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("countersign demo: {e:#}");
-                ExitCode::from(2)
-            }
-        },
-    }
+    let result = match cli.command {
+        Command::PreReceive { policy, dry_run } => return pre_receive(HookOptions { policy: policy.into(), dry_run }),
+        Command::Check { policy, repo, refname, format, dry_run, revisions } => {
+            run_check(policy.into(), &repo, &refname, format, dry_run, &revisions)
+        }
+        Command::Explain { policy, repo, refname, commit } => run_explain(policy.into(), &repo, &refname, &commit),
+        Command::Policy { command: PolicyCommand::Check { file, repo } } => policy_check(file, repo.as_deref()),
+        Command::Policy { command: PolicyCommand::Test { file, tests } } => run_policy_test(file, tests),
+        Command::Demo => countersign::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("countersign: {e:#}");
+        ExitCode::from(ERROR)
+    })
 }
 
 /// Diagnostics go to stderr, and only when asked: in the hook, stderr is the pusher's screen.
-fn countersign_tracing() {
+fn init_tracing() {
     if std::env::var_os("RUST_LOG").is_some() {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -82,8 +162,7 @@ fn today() -> jiff::civil::Date {
 fn pre_receive(options: HookOptions) -> ExitCode {
     // The default panic message would reach the pusher as noise; the refusal below says it.
     std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
-    let outcome =
-        std::panic::catch_unwind(|| hook::pre_receive(&options, &mut std::io::stdin().lock(), today()));
+    let outcome = std::panic::catch_unwind(|| hook::pre_receive(&options, &mut std::io::stdin().lock(), today()));
     let mut stderr = std::io::stderr().lock();
     let accept = match outcome {
         Ok(Ok(outcome)) => {
@@ -102,30 +181,89 @@ fn pre_receive(options: HookOptions) -> ExitCode {
             false
         }
     };
-    if accept { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if accept { ExitCode::SUCCESS } else { ExitCode::from(FAIL) }
 }
 
-fn policy_check(file: Option<PathBuf>) -> ExitCode {
-    let path = file
-        .or_else(|| std::env::var_os("COUNTERSIGN_POLICY").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("policy.toml"));
-    match Policy::load(&path, today()) {
-        Ok(policy) => {
-            for warning in &policy.warnings {
-                eprintln!("{}", warning.display(&policy.source.path, &policy.source.text));
-            }
-            println!(
-                "{}: valid ({} people, {} rules, {} warning(s))",
-                path.display(),
-                policy.people.len(),
-                policy.rules.len(),
-                policy.warnings.len()
-            );
-            ExitCode::SUCCESS
-        }
+fn open(repo: &Path) -> anyhow::Result<Repository> {
+    Repository::open(repo).with_context(|| format!("opening repository {}", repo.display()))
+}
+
+fn load_policy(flags: &Flags, repo: &Repository) -> anyhow::Result<(Location, Policy)> {
+    let location = policy_source::locate(flags, Some(repo))?;
+    let policy = policy_source::load(&location, Some(repo), today())?;
+    Ok((location, policy))
+}
+
+fn run_check(
+    flags: Flags,
+    repo: &Path,
+    refname: &str,
+    format: Format,
+    dry_run: bool,
+    revisions: &[String],
+) -> anyhow::Result<ExitCode> {
+    let repo = open(repo)?;
+    let (_, policy) = load_policy(&flags, &repo)?;
+    let engine = Engine::new(&policy, today());
+    let revisions = check::resolve(&repo, revisions)?;
+    let report = check::check(&repo, &engine, refname, &revisions)?;
+    let enforced = !dry_run && policy.gate.mode == Mode::Enforce;
+    match format {
+        Format::Human => print!("{}", report::human(&report, Audience::Ci, enforced)),
+        Format::Json => println!("{}", report.to_json()),
+        Format::Markdown => print!("{}", report::markdown(&report)),
+    }
+    let failed = report.decision() == Decision::Reject && enforced;
+    Ok(if failed { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
+}
+
+fn run_explain(flags: Flags, repo: &Path, refname: &str, commit: &str) -> anyhow::Result<ExitCode> {
+    let repo = open(repo)?;
+    let (_, policy) = load_policy(&flags, &repo)?;
+    let engine = Engine::new(&policy, today());
+    let verdict = check::explain(&repo, &engine, refname, commit).map_err(|e: CheckError| anyhow::anyhow!(e))?;
+    let report = report::Report::new(&policy, Vec::new());
+    print!("{}", report::explain(&verdict, refname, &policy, report.approval_key()));
+    Ok(if verdict.verdict == CommitStatus::Fail { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
+}
+
+fn default_policy_file(file: Option<PathBuf>) -> PathBuf {
+    file.or_else(|| std::env::var_os("COUNTERSIGN_POLICY").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("policy.toml"))
+}
+
+fn policy_check(file: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let path = default_policy_file(file);
+    let policy = match Policy::load(&path, today()) {
+        Ok(policy) => policy,
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::from(2)
+            return Ok(ExitCode::from(ERROR));
         }
+    };
+    let mut warnings = policy.warnings.clone();
+    if let Some(repo) = repo {
+        warnings.extend(lint::unmatched_path_globs(&policy, &open(repo)?)?);
     }
+    for warning in &warnings {
+        eprintln!("{}", warning.display(&policy.source.path, &policy.source.text));
+    }
+    println!(
+        "{}: valid ({} people, {} rules, {} warning(s))",
+        path.display(),
+        policy.people.len(),
+        policy.rules.len(),
+        warnings.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_policy_test(file: Option<PathBuf>, tests: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let path = default_policy_file(file);
+    let policy = Policy::load(&path, today())?;
+    let tests = tests.unwrap_or_else(|| policy_test::default_path(&path));
+    let suite = policy_test::Suite::load(&tests)?;
+    let results = suite.run(&policy, today())?;
+    print!("{}", results.table());
+    Ok(if results.all_pass() { ExitCode::SUCCESS } else { ExitCode::from(FAIL) })
 }

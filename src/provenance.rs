@@ -28,6 +28,17 @@ pub enum EvidenceKind {
     Footer,
 }
 
+impl std::fmt::Display for EvidenceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EvidenceKind::Trailer => "trailer",
+            EvidenceKind::Identity => "identity",
+            EvidenceKind::Name => "name",
+            EvidenceKind::Footer => "footer",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Evidence {
     pub kind: EvidenceKind,

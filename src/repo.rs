@@ -1,8 +1,6 @@
 //! Opening the repository and reading one commit into [`CommitFacts`]: the only place that
 //! knows how git stores what the engine judges.
 
-use std::path::{Path, PathBuf};
-
 use git2::{Oid, Repository};
 
 use crate::changes;
@@ -34,27 +32,17 @@ pub fn open_for_hook() -> Result<Repository, GitError> {
     Repository::open_from_env().context(|| "opening the repository from the hook environment".into())
 }
 
-/// The policy path from git config `countersign.policy`, relative paths taken from the
-/// repository directory (for a bare repository, the directory hooks run in).
-pub fn configured_policy(repo: &Repository) -> Result<Option<PathBuf>, GitError> {
-    let config = repo.config().context(|| "reading the repository's git config".into())?;
-    match config.get_path("countersign.policy") {
-        Ok(path) => Ok(Some(resolve_from(repo.path(), path))),
-        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
-        Err(source) => Err(GitError { what: "reading git config countersign.policy".into(), source }),
-    }
-}
-
-fn resolve_from(base: &Path, path: PathBuf) -> PathBuf {
-    if path.is_absolute() { path } else { base.join(path) }
-}
-
-/// Reads what the engine needs of one commit; the trees are diffed only if `needs_paths`
-/// (merges always, since a merge that introduces nothing is exempt).
-pub fn read_commit(repo: &Repository, oid: Oid, needs_paths: bool) -> Result<CommitFacts, GitError> {
+/// Reads what the engine needs of one commit. Trees are diffed only if `needs_paths`, or for a
+/// merge (one that introduces nothing is exempt); never for baseline commits, which are exempt.
+pub fn read_commit(
+    repo: &Repository,
+    oid: Oid,
+    needs_paths: bool,
+    in_baseline: bool,
+) -> Result<CommitFacts, GitError> {
     let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
     let is_merge = commit.parent_count() > 1;
-    let changes = if needs_paths || is_merge {
+    let changes = if (needs_paths || is_merge) && !in_baseline {
         Changes::Paths(changes::changed_paths(repo, &commit)?)
     } else {
         Changes::NotNeeded
@@ -68,6 +56,7 @@ pub fn read_commit(repo: &Repository, oid: Oid, needs_paths: bool) -> Result<Com
         trailers: CommitFacts::trailers_of(&message),
         message,
         is_merge,
+        in_baseline,
         changes,
     })
 }

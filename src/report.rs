@@ -10,6 +10,7 @@ use git2::Oid;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::policy::{Mode, Policy};
+use crate::provenance::EvidenceKind;
 use crate::repo::short;
 use crate::verdict::{CommitStatus, CommitVerdict, RuleOutcome};
 
@@ -26,6 +27,8 @@ pub enum Problem {
     DeleteRefused,
     ForcePushRefused,
     LacksSignOff { failing: usize, total: usize },
+    /// The push changes the committed policy into one that does not load (the lint's findings).
+    PolicyInvalid(String),
 }
 
 impl Problem {
@@ -34,6 +37,7 @@ impl Problem {
             Problem::DeleteRefused => "delete-refused",
             Problem::ForcePushRefused => "force-push-refused",
             Problem::LacksSignOff { .. } => "lacks-sign-off",
+            Problem::PolicyInvalid(_) => "policy-invalid",
         }
     }
 }
@@ -51,6 +55,7 @@ impl fmt::Display for Problem {
                 let verb = if *failing == 1 { "lacks" } else { "lack" };
                 write!(f, "{failing} of {total} new commit(s) {verb} sign-off")
             }
+            Problem::PolicyInvalid(findings) => write!(f, "the pushed policy is not valid: {findings}"),
         }
     }
 }
@@ -151,6 +156,11 @@ impl Report {
         }
     }
 
+    /// The approval key fix suggestions write (`Approved-by` when the policy has it).
+    pub fn approval_key(&self) -> &str {
+        &self.approval_key
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serializes")
     }
@@ -171,16 +181,26 @@ pub const COMMITS_SHOWN: usize = 10;
 /// How many people a "can approve" line names.
 const PEOPLE_SHOWN: usize = 3;
 
-/// The report for the pusher. `enforced` is false in warn mode or a dry run: the same findings,
-/// but the push goes through, and the header says so.
-pub fn human(report: &Report, enforced: bool) -> String {
+/// Who reads a human report, which decides its words: a pusher's push, or a CI check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Pusher,
+    Ci,
+}
+
+/// The human report. `enforced` is false in warn mode or a dry run: the same findings, but
+/// the push goes through (the check exits 0), and the header says so.
+pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
     let mut out = String::new();
     let commits: usize = report.refs.iter().map(|r| r.commits.len()).sum();
+    let (verb, accepted, rejected) = match audience {
+        Audience::Pusher => ("push", "accepted", "rejected"),
+        Audience::Ci => ("check", "passed", "failed"),
+    };
     match (report.decision(), enforced) {
         (Decision::Accept, _) => {
-            let _ = write!(out, "countersign: push accepted: {commits} new commit(s) checked");
-            let warned =
-                report.refs.iter().flat_map(|r| &r.commits).filter(|c| c.verdict == CommitStatus::Warn);
+            let _ = write!(out, "countersign: {verb} {accepted}: {commits} new commit(s) checked");
+            let warned = report.refs.iter().flat_map(|r| &r.commits).filter(|c| c.verdict == CommitStatus::Warn);
             match warned.count() {
                 0 => out.push('\n'),
                 n => {
@@ -188,15 +208,20 @@ pub fn human(report: &Report, enforced: bool) -> String {
                 }
             }
         }
-        (Decision::Reject, true) => out.push_str("countersign: push rejected\n"),
+        (Decision::Reject, true) => {
+            let _ = writeln!(out, "countersign: {verb} {rejected}");
+        }
         (Decision::Reject, false) => {
-            out.push_str("countersign: push accepted, but it breaks the policy (warn mode or dry run):\n")
+            let _ = writeln!(out, "countersign: {verb} {accepted}, but it breaks the policy (warn mode or dry run):");
         }
     }
     let mut shown = 0;
     for r in &report.refs {
         for problem in &r.problems {
-            let _ = writeln!(out, "countersign: {}: {problem}", clean(&r.refname));
+            for (i, line) in problem.to_string().lines().enumerate() {
+                let prefix = if i == 0 { format!("countersign: {}: ", clean(&r.refname)) } else { "  ".into() };
+                let _ = writeln!(out, "{prefix}{}", clean(line));
+            }
         }
         for commit in r.commits.iter().filter(|c| c.verdict != CommitStatus::Pass) {
             if commit.verdict == CommitStatus::Fail {
@@ -225,12 +250,84 @@ pub fn human(report: &Report, enforced: bool) -> String {
             "then git rebase --continue.\n",
         ));
     }
-    let _ = writeln!(
-        out,
-        "countersign: policy {} (sha256 {})",
-        clean(&report.policy.path),
-        &report.policy.sha256[..12]
-    );
+    let _ = writeln!(out, "countersign: policy {} (sha256 {})", clean(&report.policy.path), &report.policy.sha256[..12]);
+    out
+}
+
+/// A summary for a CI job page or a merge-request comment (GitHub/GitLab flavoured Markdown).
+pub fn markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let commits: Vec<&CommitVerdict> = report.refs.iter().flat_map(|r| &r.commits).collect();
+    let failing = commits.iter().filter(|c| c.verdict == CommitStatus::Fail).count();
+    let title = match report.decision() {
+        Decision::Accept => format!(":white_check_mark: countersign: {} commit(s) pass", commits.len()),
+        Decision::Reject if failing > 0 => {
+            format!(":x: countersign: {failing} of {} commit(s) lack sign-off", commits.len())
+        }
+        Decision::Reject => ":x: countersign: the update is refused".to_string(),
+    };
+    let _ = writeln!(out, "### {title}\n");
+    for r in &report.refs {
+        for problem in r.problems.iter().filter(|p| !matches!(p, Problem::LacksSignOff { .. })) {
+            let _ = writeln!(out, "- `{}`: {}", md(&r.refname), md(&problem.to_string()));
+        }
+    }
+    if !commits.is_empty() {
+        out.push_str("\n| commit | subject | author | AI-assisted | verdict | what is missing |\n");
+        out.push_str("| --- | --- | --- | --- | --- | --- |\n");
+    }
+    for commit in &commits {
+        let missing: Vec<String> = commit
+            .unmet()
+            .map(|rule| {
+                let who: Vec<&str> = rule.eligible.iter().take(PEOPLE_SHOWN).map(|p| p.name.as_str()).collect();
+                let who = if who.is_empty() { String::new() } else { format!(" (can approve: {})", who.join(", ")) };
+                md(&format!("{}: {}{who}", rule.name, needs(rule)))
+            })
+            .collect();
+        let verdict = match (&commit.exempt, commit.verdict) {
+            (Some(why), _) => format!("exempt: {}", md(why)),
+            (None, CommitStatus::Pass) => "pass".into(),
+            (None, CommitStatus::Warn) => "warn".into(),
+            (None, CommitStatus::Fail) => "**fail**".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {verdict} | {} |",
+            short(&commit.id),
+            md(&commit.summary),
+            md(&commit.author.name),
+            if commit.ai_assisted { "yes" } else { "no" },
+            missing.join("<br>")
+        );
+    }
+    if failing > 0 {
+        let _ = writeln!(
+            out,
+            "\nTo fix: ask a reviewer listed above, then record the approval in the commit, e.g. \
+             `git commit --amend --trailer \"{}: Name <email>\"`, and push again.",
+            report.approval_key
+        );
+    }
+    let _ = writeln!(out, "\n<sub>policy `{}` (sha256 {})</sub>", md(&report.policy.path), &report.policy.sha256[..12]);
+    out
+}
+
+/// Pusher text made inert in Markdown: no links, HTML, emphasis or table breaks.
+fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in clean(text).chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '!' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
     out
 }
 
@@ -270,18 +367,20 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
         }
     }
     if commit.verdict == CommitStatus::Fail {
-        match fix(commit) {
-            Some(people) => {
-                let trailers: Vec<String> = people
-                    .iter()
-                    .map(|p| format!("--trailer \"{approval_key}: {}\"", clean(&p.to_string())))
-                    .collect();
-                let _ = writeln!(out, "    fix: git commit --amend {}", trailers.join(" "));
-            }
-            None => out.push_str(
-                "    fix: no one in the policy who did not write it can approve it; ask an admin\n",
-            ),
+        out.push_str("    ");
+        out.push_str(&fix_line(commit, approval_key));
+    }
+}
+
+/// "fix: git commit --amend --trailer ..." naming the fewest people who would make it pass.
+fn fix_line(commit: &CommitVerdict, approval_key: &str) -> String {
+    match fix(commit) {
+        Some(people) => {
+            let trailers: Vec<String> =
+                people.iter().map(|p| format!("--trailer \"{approval_key}: {}\"", clean(&p.to_string()))).collect();
+            format!("fix: git commit --amend {}\n", trailers.join(" "))
         }
+        None => "fix: no one in the policy who did not write it can approve it; ask an admin\n".to_string(),
     }
 }
 
@@ -328,4 +427,67 @@ fn clean(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
         .collect()
+}
+
+/// Every rule for one commit, for `countersign explain`. `footers_count`: whether the policy
+/// lets footer lines count as AI evidence (they are shown either way).
+pub fn explain(commit: &CommitVerdict, refname: &str, policy: &Policy, approval_key: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "commit {}", commit.id);
+    let _ = writeln!(out, "  \"{}\" by {}", clean(&commit.summary), clean(&commit.author.to_string()));
+    let _ = writeln!(
+        out,
+        "  judged as if pushed to {}, policy {} (sha256 {})",
+        clean(refname),
+        clean(&policy.source.path),
+        &policy.source.sha256[..12]
+    );
+    if let Some(why) = &commit.exempt {
+        let _ = writeln!(out, "  exempt: {why}");
+    }
+    let _ = writeln!(out, "\nAI-assisted: {}", if commit.ai_assisted { "yes" } else { "no" });
+    for evidence in &commit.evidence {
+        let ignored = evidence.kind == EvidenceKind::Footer && !policy.provenance.footers;
+        let note = if ignored { " (not counted: [provenance] footers = false)" } else { "" };
+        let _ = writeln!(out, "  {}: {}{note}", evidence.kind, clean(&evidence.text));
+    }
+    let _ = writeln!(out, "\ntrailers (as git reads them):");
+    if commit.trailers.is_empty() {
+        out.push_str("  none\n");
+    }
+    for trailer in &commit.trailers {
+        let _ = writeln!(out, "  {}", clean(&trailer.to_string()));
+    }
+    let _ = writeln!(out, "\nrules:");
+    for rule in &commit.rules {
+        let status = match (rule.applies, rule.satisfied, rule.mode) {
+            (false, _, _) => "skip",
+            (true, true, _) => "pass",
+            (true, false, Mode::Warn) => "WARN",
+            (true, false, Mode::Enforce) => "FAIL",
+        };
+        let _ = writeln!(out, "  [{status}] {} ({})", clean(&rule.name), rule.mode);
+        if !rule.applies {
+            let _ = writeln!(out, "      does not apply: {}", clean(&rule.why));
+            continue;
+        }
+        let _ = writeln!(out, "      applies: {}", clean(&rule.why));
+        for counted in &rule.counted {
+            let _ = writeln!(out, "      counted: {} ({})", clean(&counted.person), clean(&counted.trailer));
+        }
+        for not_counted in &rule.not_counted {
+            let _ = writeln!(out, "      not counted: {}: {}", clean(&not_counted.value), not_counted.reason);
+        }
+        let _ = writeln!(out, "      {}", needs(rule));
+    }
+    let verdict = match commit.verdict {
+        CommitStatus::Pass => "pass",
+        CommitStatus::Warn => "pass, with warnings",
+        CommitStatus::Fail => "FAIL",
+    };
+    let _ = writeln!(out, "\nverdict: {verdict}");
+    if commit.verdict == CommitStatus::Fail {
+        out.push_str(&fix_line(commit, approval_key));
+    }
+    out
 }

@@ -5,6 +5,8 @@
 //! route of parking commits on an unprotected branch first and fast-forwarding main to them.
 //! During pre-receive the refs still hold their pre-push values, so reading them now is right.
 
+use std::collections::HashSet;
+
 use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
 
 use crate::globs::GlobList;
@@ -74,8 +76,8 @@ pub fn protected_tips(repo: &Repository, protected: &GlobList) -> Result<Vec<Oid
     Ok(tips)
 }
 
-/// Commits reachable from `tip` and from none of `hidden`, newest first (as `git rev-list`).
-pub fn new_commits(repo: &Repository, tip: Oid, hidden: &[Oid]) -> Result<Vec<Oid>, GitError> {
+/// Commits reachable from `tips` and from none of `hidden`, newest first (as `git rev-list`).
+pub fn walk(repo: &Repository, tips: &[Oid], hidden: &[Oid]) -> Result<Vec<Oid>, GitError> {
     let mut walk = repo.revwalk().context(|| "starting a revision walk".into())?;
     walk.set_sorting(Sort::NONE).context(|| "sorting the revision walk".into())?;
     // Hide before pushing: libgit2 marks uninteresting commits as it goes, and a tip pushed
@@ -83,6 +85,27 @@ pub fn new_commits(repo: &Repository, tip: Oid, hidden: &[Oid]) -> Result<Vec<Oi
     for &oid in hidden {
         walk.hide(oid).context(|| format!("hiding {oid}"))?;
     }
-    walk.push(tip).context(|| format!("walking from {tip}"))?;
-    walk.map(|oid| oid.context(|| format!("walking the history of {tip}"))).collect()
+    for &tip in tips {
+        walk.push(tip).context(|| format!("walking from {tip}"))?;
+    }
+    walk.map(|oid| oid.context(|| "walking the history".into())).collect()
+}
+
+/// The commits reachable from the policy's baseline (those present here) and from none of
+/// `hidden`: history that predates the gate, exempt from its rules.
+pub fn baseline(repo: &Repository, baseline: &[String], hidden: &[Oid]) -> Result<HashSet<Oid>, GitError> {
+    let mut tips = Vec::new();
+    for id in baseline {
+        let oid = Oid::from_str(id).context(|| format!("baseline commit id {id}"))?;
+        match repo.find_commit(oid) {
+            Ok(_) => tips.push(oid),
+            // Not here (yet): it exempts nothing.
+            Err(e) if e.code() == ErrorCode::NotFound => tracing::debug!("baseline {id} is not in the repository"),
+            Err(source) => return Err(source).context(|| format!("reading baseline commit {id}")),
+        }
+    }
+    if tips.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(walk(repo, &tips, hidden)?.into_iter().collect())
 }

@@ -85,8 +85,11 @@ impl<'p> Engine<'p> {
             Changes::Paths(paths) => paths.as_slice(),
             Changes::NotNeeded => &[],
         };
-        let exempt =
-            commit.is_clean_merge().then(|| "merge that introduces no change of its own".to_string());
+        let exempt = if commit.in_baseline {
+            Some("reachable from a baseline commit ([gate] baseline)".to_string())
+        } else {
+            commit.is_clean_merge().then(|| "merge that introduces no change of its own".to_string())
+        };
         let authorship = Authorship::of(commit, self.policy);
         let mut paths_matched: Vec<String> = Vec::new();
         let rules: Vec<RuleOutcome> = self

@@ -6,7 +6,7 @@ mod raw;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::civil::Date;
 use sha2::{Digest, Sha256};
@@ -52,6 +52,9 @@ pub struct Gate {
     pub protected: GlobList,
     pub allow_delete: bool,
     pub allow_force_push: bool,
+    /// Full commit ids (lower-case hex); commits reachable from them are exempt, so a
+    /// repository with history can adopt the gate without approving its past.
+    pub baseline: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -122,10 +125,6 @@ pub fn normalize_email(email: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error(
-        "no policy configured: pass --policy FILE, set COUNTERSIGN_POLICY, or set git config countersign.policy"
-    )]
-    NotConfigured,
     #[error("cannot read policy {path}: {source}")]
     Unreadable { path: String, source: std::io::Error },
     #[error("policy {path} is not a regular file")]
@@ -146,15 +145,6 @@ fn render_invalid(source: &PolicySource, diagnostics: &[Diagnostic]) -> String {
 
 /// Largest policy we read; a policy is a few kilobytes, anything near this is a mistake.
 const MAX_POLICY_BYTES: u64 = 4 << 20;
-
-/// Where to find the policy, first found wins (SPEC "Policy lookup").
-pub fn locate(
-    flag: Option<&Path>,
-    env: Option<PathBuf>,
-    git_config: Option<PathBuf>,
-) -> Result<PathBuf, PolicyError> {
-    flag.map(Path::to_path_buf).or(env).or(git_config).ok_or(PolicyError::NotConfigured)
-}
 
 impl Policy {
     /// Reads and validates a policy file.
@@ -179,19 +169,13 @@ impl Policy {
 
     /// Validates policy text; `today` only decides expiry warnings.
     pub fn parse(source: PolicySource, today: Date) -> Result<Policy, PolicyError> {
-        let raw: RawPolicy = match toml::from_str(&source.text) {
-            Ok(raw) => raw,
-            Err(e) => {
-                let diagnostic = Diagnostic::error("invalid-toml", e.message().to_string(), e.span());
-                return Err(PolicyError::Invalid { policy: source, diagnostics: vec![diagnostic] });
-            }
-        };
-        let mut validator = Validator { diagnostics: Vec::new(), today };
-        let policy = validator.policy(raw, source.clone());
+        let (raw, diagnostics) = raw::parse(&source.text);
+        let mut validator = Validator { diagnostics, today };
+        let mut policy = validator.policy(raw, source.clone());
+        validator.diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
         if validator.diagnostics.iter().any(|d| d.severity == Severity::Error) {
             return Err(PolicyError::Invalid { policy: source, diagnostics: validator.diagnostics });
         }
-        let mut policy = policy;
         policy.warnings = validator.diagnostics;
         Ok(policy)
     }
@@ -226,14 +210,11 @@ impl Validator {
     }
 
     fn policy(&mut self, raw: RawPolicy, source: PolicySource) -> Policy {
-        if *raw.version.get_ref() != 1 {
+        if let Some(version) = raw.version.filter(|v| *v.get_ref() != 1) {
             self.error(
                 "unsupported-version",
-                format!(
-                    "version {} is not supported; this countersign reads version 1",
-                    raw.version.get_ref()
-                ),
-                raw.version.span(),
+                format!("version {} is not supported; this countersign reads version 1", version.get_ref()),
+                version.span(),
             );
         }
         let gate_mode = raw.gate.mode.unwrap_or(Mode::Enforce);
@@ -242,6 +223,7 @@ impl Validator {
             protected: self.globs(raw.gate.protected, DEFAULT_PROTECTED, GlobKind::Path),
             allow_delete: raw.gate.allow_delete.unwrap_or(false),
             allow_force_push: raw.gate.allow_force_push.unwrap_or(false),
+            baseline: self.commit_ids(raw.gate.baseline.unwrap_or_default()),
         };
         let provenance = ProvenanceConfig {
             builtin: raw.provenance.builtin.unwrap_or(true),
@@ -280,14 +262,32 @@ impl Validator {
             return GlobList::new(patterns, kind).expect("built-in globs compile");
         };
         let mut patterns = Vec::with_capacity(raw.len());
+        let mut spans = Vec::with_capacity(raw.len());
         for pattern in raw {
             match globs::compile(pattern.get_ref(), kind) {
-                Ok(_) => patterns.push(pattern.into_inner()),
+                Ok(_) => {
+                    spans.push(pattern.span());
+                    patterns.push(pattern.into_inner());
+                }
                 Err(e) => self.error("bad-glob", format!("invalid glob: {}", e.kind()), pattern.span()),
             }
         }
         // Each pattern compiled alone above, so the set compiles too.
-        GlobList::new(patterns, kind).unwrap_or_else(|_| GlobList::empty())
+        GlobList::new(patterns, kind).map_or_else(|_| GlobList::empty(), |globs| globs.with_spans(spans))
+    }
+
+    fn commit_ids(&mut self, raw: Vec<Spanned<String>>) -> Vec<String> {
+        let mut ids = Vec::with_capacity(raw.len());
+        for id in raw {
+            let text = id.get_ref().trim().to_ascii_lowercase();
+            // Abbreviations are refused: one could come to name another commit as history grows.
+            if matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                ids.push(text);
+            } else {
+                self.error("bad-commit-id", format!("`{}` is not a full commit id", id.get_ref()), id.span());
+            }
+        }
+        ids
     }
 
     fn trailer_keys(&mut self, raw: Option<Vec<Spanned<String>>>, default: &[&str]) -> Vec<String> {

@@ -1,24 +1,79 @@
 //! The policy file as written: serde structs that mirror the TOML one to one, with spans kept
 //! on every value a later check may need to point at. Unknown keys are errors everywhere.
+//!
+//! The document is deserialized one section (and one `[[person]]` / `[[rule]]` entry) at a
+//! time: serde stops at a struct's first error, and an admin fixing a policy wants every
+//! problem in one run, not one per run.
 
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, IntoDeserializer};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 use toml::value::Datetime;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+use crate::diagnostic::Diagnostic;
+
+#[derive(Debug, Default)]
 pub struct RawPolicy {
-    pub version: Spanned<i64>,
-    #[serde(default)]
+    pub version: Option<Spanned<i64>>,
     pub gate: RawGate,
-    #[serde(default)]
     pub provenance: RawProvenance,
-    #[serde(default)]
     pub approvals: RawApprovals,
-    #[serde(default)]
     pub person: Vec<RawPerson>,
-    #[serde(default)]
     pub rule: Vec<RawRule>,
+}
+
+const TOP_LEVEL_KEYS: &[&str] = &["version", "gate", "provenance", "approvals", "person", "rule"];
+
+/// Parses what it can, and a diagnostic for everything it cannot: every TOML syntax error, and
+/// per section or entry, its first unknown key or wrongly typed value.
+pub fn parse(text: &str) -> (RawPolicy, Vec<Diagnostic>) {
+    let mut raw = RawPolicy::default();
+    let (document, syntax_errors) = DeTable::parse_recoverable(text);
+    let mut diagnostics: Vec<Diagnostic> = syntax_errors.iter().map(invalid_toml).collect();
+    if !diagnostics.is_empty() {
+        return (raw, diagnostics);
+    }
+    let sink = &mut diagnostics;
+    for (key, value) in document.into_inner() {
+        match key.get_ref().as_ref() {
+            "version" => raw.version = section(value, sink),
+            "gate" => raw.gate = section(value, sink).unwrap_or_default(),
+            "provenance" => raw.provenance = section(value, sink).unwrap_or_default(),
+            "approvals" => raw.approvals = section(value, sink).unwrap_or_default(),
+            "person" => raw.person = entries(value, sink),
+            "rule" => raw.rule = entries(value, sink),
+            unknown => sink.push(Diagnostic::error(
+                "invalid-toml",
+                format!("unknown field `{unknown}`, expected one of `{}`", TOP_LEVEL_KEYS.join("`, `")),
+                Some(key.span()),
+            )),
+        }
+    }
+    if raw.version.is_none() && diagnostics.is_empty() {
+        diagnostics.push(Diagnostic::error("invalid-toml", "missing field `version`", Some(0..0)));
+    }
+    (raw, diagnostics)
+}
+
+fn invalid_toml(e: &toml::de::Error) -> Diagnostic {
+    Diagnostic::error("invalid-toml", e.message().trim().to_string(), e.span())
+}
+
+fn section<T: DeserializeOwned>(value: Spanned<DeValue<'_>>, sink: &mut Vec<Diagnostic>) -> Option<T> {
+    T::deserialize(value.into_deserializer()).map_err(|e| sink.push(invalid_toml(&e))).ok()
+}
+
+/// An array of tables (`[[rule]]`), each entry on its own so each can report its problem.
+fn entries<T: DeserializeOwned>(value: Spanned<DeValue<'_>>, sink: &mut Vec<Diagnostic>) -> Vec<T> {
+    let span = value.span();
+    match value.into_inner() {
+        DeValue::Array(array) => array.into_iter().filter_map(|entry| section(entry, sink)).collect(),
+        _ => {
+            sink.push(Diagnostic::error("invalid-toml", "expected an array of tables (`[[...]]`)", Some(span)));
+            Vec::new()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -35,6 +90,7 @@ pub struct RawGate {
     pub protected: Option<Vec<Spanned<String>>>,
     pub allow_delete: Option<bool>,
     pub allow_force_push: Option<bool>,
+    pub baseline: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

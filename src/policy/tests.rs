@@ -148,12 +148,37 @@ fn policy_hash_is_sha256_of_the_bytes() {
 }
 
 #[test]
-fn lookup_order_is_flag_then_env_then_git_config() {
-    let flag = Path::new("flag.toml");
-    let env = || Some(PathBuf::from("env.toml"));
-    let config = || Some(PathBuf::from("config.toml"));
-    assert_eq!(locate(Some(flag), env(), config()).unwrap(), flag);
-    assert_eq!(locate(None, env(), config()).unwrap(), PathBuf::from("env.toml"));
-    assert_eq!(locate(None, None, config()).unwrap(), PathBuf::from("config.toml"));
-    assert!(matches!(locate(None, None, None), Err(PolicyError::NotConfigured)));
+fn schema_errors_in_different_sections_and_entries_are_all_reported() {
+    let text = "version = 1\n[gate]\nprotect = []\n[[person]]\nname = 3\nemails = []\n\
+                [[rule]]\nname = \"ok\"\n[[rule]]\nname = \"r\"\nrequir = 2\n[extra]\n";
+    let shown = problems(text);
+    for expected in [
+        "policy.toml:3:1: error[invalid-toml]: unknown field `protect`",
+        "policy.toml:5:8: error[invalid-toml]: invalid type: integer `3`, expected a string",
+        "policy.toml:11:1: error[invalid-toml]: unknown field `requir`",
+        "policy.toml:12:2: error[invalid-toml]: unknown field `extra`",
+    ] {
+        assert!(shown.contains(expected), "missing {expected} in:\n{shown}");
+    }
+}
+
+#[test]
+fn every_syntax_error_is_reported() {
+    let shown = problems("version = 1\nname = \"unterminated\n[gate\nmode = = 1\n");
+    assert!(shown.matches("error[invalid-toml]").count() >= 2, "{shown}");
+    assert!(shown.contains("policy.toml:2:"), "{shown}");
+}
+
+#[test]
+fn missing_version_is_an_error() {
+    assert!(problems("[gate]\nmode = \"warn\"\n").contains("missing field `version`"));
+}
+
+#[test]
+fn baseline_takes_full_commit_ids_only() {
+    let full = "0123456789abcdef0123456789ABCDEF01234567";
+    let policy = parse(&format!("version = 1\n[gate]\nbaseline = [\"{full}\"]\n")).unwrap();
+    assert_eq!(policy.gate.baseline, [full.to_ascii_lowercase()]);
+    let shown = problems("version = 1\n[gate]\nbaseline = [\"0123abc\"]\n");
+    assert!(shown.contains("policy.toml:3:13: error[bad-commit-id]"), "{shown}");
 }

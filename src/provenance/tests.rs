@@ -28,6 +28,7 @@ fn commit_by(author: Signature, message: &str) -> CommitFacts {
         message: message.into(),
         trailers: CommitFacts::trailers_of(message),
         is_merge: false,
+        in_baseline: false,
         changes: Changes::NotNeeded,
     }
 }

@@ -52,6 +52,7 @@ fn commit(author: &str, message: &str, paths: &[&str]) -> CommitFacts {
         message: message.into(),
         trailers: CommitFacts::trailers_of(message),
         is_merge: false,
+        in_baseline: false,
         changes: Changes::Paths(paths.iter().map(|p| p.to_string()).collect()),
     }
 }

@@ -1,0 +1,140 @@
+//! `countersign check` and `countersign explain`: the push's judgement, run in CI before the
+//! push. The commits are those `git rev-list REVISION...` would list, judged as if pushed to a
+//! ref, by the same [`Judge`] the hook uses.
+
+use std::collections::HashSet;
+
+use git2::{Oid, Repository, RevparseMode};
+
+use crate::gate::{self, Judge};
+use crate::policy::Policy;
+use crate::policy_source::LookupError;
+use crate::report::{RefReport, Report};
+use crate::repo::{self, Context, GitError};
+use crate::selection;
+use crate::verdict::{CommitVerdict, Engine};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("`{spec}` is not a revision here: {message}")]
+    BadRevision { spec: String, message: String },
+    #[error("no revision to check: give a range such as origin/main..HEAD")]
+    NoRevision,
+    #[error(
+        "history is cut off at {0} (a shallow clone): its changes cannot be known. Fetch more \
+         history (`git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout)"
+    )]
+    Shallow(String),
+    #[error(transparent)]
+    Policy(#[from] LookupError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+}
+
+/// What a list of revisions means, as `git rev-list` reads it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Revisions {
+    pub include: Vec<Oid>,
+    pub exclude: Vec<Oid>,
+}
+
+/// Resolves `A..B`, `A...B`, `^A` and `A` (tags peel to commits).
+pub fn resolve(repo: &Repository, specs: &[String]) -> Result<Revisions, CheckError> {
+    let mut revisions = Revisions::default();
+    for spec in specs {
+        let bad = |e: git2::Error| CheckError::BadRevision { spec: spec.clone(), message: e.message().to_string() };
+        if let Some(excluded) = spec.strip_prefix('^') {
+            let object = repo.revparse_single(excluded).map_err(bad)?;
+            revisions.exclude.push(commit_of(repo, spec, object.id())?);
+            continue;
+        }
+        let parsed = repo.revparse(spec).map_err(bad)?;
+        let from = parsed.from().map(|o| commit_of(repo, spec, o.id())).transpose()?;
+        let to = parsed.to().map(|o| commit_of(repo, spec, o.id())).transpose()?;
+        let mode = parsed.mode();
+        match (from, to) {
+            (Some(from), Some(to)) if mode.contains(RevparseMode::MERGE_BASE) => {
+                revisions.include.extend([from, to]);
+                let base = repo.merge_base(from, to).map_err(bad)?;
+                revisions.exclude.push(base);
+            }
+            (Some(from), Some(to)) if mode.contains(RevparseMode::RANGE) => {
+                revisions.exclude.push(from);
+                revisions.include.push(to);
+            }
+            (Some(single), None) => revisions.include.push(single),
+            _ => {
+                return Err(CheckError::BadRevision { spec: spec.clone(), message: "unsupported form".into() });
+            }
+        }
+    }
+    if revisions.include.is_empty() {
+        return Err(CheckError::NoRevision);
+    }
+    Ok(revisions)
+}
+
+fn commit_of(repo: &Repository, spec: &str, oid: Oid) -> Result<Oid, CheckError> {
+    selection::peel_to_commit(repo, oid)?
+        .ok_or_else(|| CheckError::BadRevision { spec: spec.to_string(), message: format!("{oid} is not a commit") })
+}
+
+/// Judges the commits of `revisions` as if pushed to `refname`.
+pub fn check(
+    repo: &Repository,
+    engine: &Engine<'_>,
+    refname: &str,
+    revisions: &Revisions,
+) -> Result<Report, CheckError> {
+    let commits = selection::walk(repo, &revisions.include, &revisions.exclude)?;
+    refuse_shallow_boundary(repo, &commits)?;
+    let mut judge = Judge::new(repo, engine, &revisions.exclude)?;
+    let old = revisions.exclude.first().copied().unwrap_or(Oid::ZERO_SHA1);
+    let mut report = RefReport::new(refname, old, revisions.include[0]);
+    report.commits = judge.judge(&commits, refname)?;
+    gate::add_sign_off_problem(&mut report);
+    Ok(Report::new(engine.policy(), vec![report]))
+}
+
+/// A shallow clone's boundary commits look like root commits, which would change every path:
+/// refuse to judge them rather than judge them wrong.
+fn refuse_shallow_boundary(repo: &Repository, commits: &[Oid]) -> Result<(), CheckError> {
+    if !repo.is_shallow() {
+        return Ok(());
+    }
+    let shallow = std::fs::read_to_string(repo.path().join("shallow")).unwrap_or_default();
+    let boundary: HashSet<&str> = shallow.lines().map(str::trim).collect();
+    match commits.iter().find(|oid| boundary.contains(oid.to_string().as_str())) {
+        Some(cut) => Err(CheckError::Shallow(cut.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// Judges one commit, every rule, as if pushed to `refname`.
+pub fn explain(repo: &Repository, engine: &Engine<'_>, refname: &str, spec: &str) -> Result<CommitVerdict, CheckError> {
+    let revisions = resolve(repo, &[spec.to_string()])?;
+    let [oid] = revisions.include[..] else {
+        return Err(CheckError::BadRevision { spec: spec.into(), message: "explain takes one commit".into() });
+    };
+    refuse_shallow_boundary(repo, &[oid])?;
+    let in_baseline = in_baseline(repo, engine.policy(), oid)?;
+    let facts = repo::read_commit(repo, oid, true, in_baseline)?;
+    Ok(engine.judge(&facts, refname))
+}
+
+fn in_baseline(repo: &Repository, policy: &Policy, oid: Oid) -> Result<bool, GitError> {
+    for id in &policy.gate.baseline {
+        let base = Oid::from_str(id).context(|| format!("baseline commit id {id}"))?;
+        if base == oid {
+            return Ok(true);
+        }
+        match repo.graph_descendant_of(base, oid) {
+            Ok(true) => return Ok(true),
+            Ok(false) => {}
+            // A baseline commit not in this repository exempts nothing.
+            Err(e) if e.code() == git2::ErrorCode::NotFound => {}
+            Err(source) => return Err(source).context(|| format!("is {oid} below baseline {id}")),
+        }
+    }
+    Ok(false)
+}

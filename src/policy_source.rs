@@ -1,0 +1,148 @@
+//! Where the policy comes from: a file on the server, or a file committed in the repository
+//! (`REF:PATH`), found in the order SPEC fixes.
+//!
+//! A committed policy is read at the ref's value *before* the push: during pre-receive refs
+//! have not moved yet, so a push cannot approve itself by editing the policy it carries.
+
+use std::path::{Path, PathBuf};
+
+use git2::{ObjectType, Oid, Repository};
+use jiff::civil::Date;
+
+use crate::policy::{Policy, PolicyError, PolicySource};
+use crate::repo::{Context, GitError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    /// `path` in the tree of the commit `refname` points at.
+    Committed { refname: String, path: String },
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => write!(f, "{}", path.display()),
+            Location::Committed { refname, path } => write!(f, "{refname}:{path}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error(
+        "no policy configured: pass --policy FILE or --policy-ref REF:PATH, set COUNTERSIGN_POLICY, \
+         or set git config countersign.policy or countersign.policyRef"
+    )]
+    NotConfigured,
+    #[error("git config sets both countersign.policy and countersign.policyRef; keep one")]
+    Ambiguous,
+    #[error("`{0}` is not REF:PATH with a full ref name (e.g. refs/heads/main:policy.toml)")]
+    BadRefSpec(String),
+    #[error("policy ref {0} does not exist")]
+    RefMissing(String),
+    #[error("policy {0} does not exist")]
+    FileMissing(Location),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+}
+
+/// What the command line said about the policy.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub file: Option<PathBuf>,
+    pub committed: Option<String>,
+}
+
+impl Location {
+    pub fn parse_committed(spec: &str) -> Result<Location, LookupError> {
+        match spec.split_once(':') {
+            Some((refname, path)) if refname.starts_with("refs/") && !path.is_empty() => {
+                Ok(Location::Committed { refname: refname.to_string(), path: path.trim_start_matches('/').into() })
+            }
+            _ => Err(LookupError::BadRefSpec(spec.to_string())),
+        }
+    }
+}
+
+/// First found wins: flags, `$COUNTERSIGN_POLICY`, then the repository's git config.
+pub fn locate(flags: &Flags, repo: Option<&Repository>) -> Result<Location, LookupError> {
+    if let Some(file) = &flags.file {
+        return Ok(Location::File(file.clone()));
+    }
+    if let Some(spec) = &flags.committed {
+        return Location::parse_committed(spec);
+    }
+    if let Some(file) = std::env::var_os("COUNTERSIGN_POLICY").filter(|v| !v.is_empty()) {
+        return Ok(Location::File(PathBuf::from(file)));
+    }
+    let Some(repo) = repo else { return Err(LookupError::NotConfigured) };
+    let config = repo.config().context(|| "reading the repository's git config".into())?;
+    let file = config_entry(config.get_path("countersign.policy"))?;
+    let committed = config_entry(config.get_string("countersign.policyRef"))?;
+    match (file, committed) {
+        (Some(_), Some(_)) => Err(LookupError::Ambiguous),
+        (Some(file), None) => Ok(Location::File(from_repository(repo, file))),
+        (None, Some(spec)) => Location::parse_committed(&spec),
+        (None, None) => Err(LookupError::NotConfigured),
+    }
+}
+
+fn config_entry<T>(entry: Result<T, git2::Error>) -> Result<Option<T>, GitError> {
+    match entry {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(source) => Err(source).context(|| "reading git config countersign.*".into()),
+    }
+}
+
+/// Relative paths in git config are taken from the repository directory (for a bare
+/// repository, the directory hooks run in).
+fn from_repository(repo: &Repository, path: PathBuf) -> PathBuf {
+    if path.is_absolute() { path } else { repo.path().join(path) }
+}
+
+pub fn load(location: &Location, repo: Option<&Repository>, today: Date) -> Result<Policy, LookupError> {
+    match location {
+        Location::File(path) => Ok(Policy::load(path, today)?),
+        Location::Committed { refname, path } => {
+            let repo = repo.ok_or_else(|| LookupError::RefMissing(refname.clone()))?;
+            let commit = match repo.find_reference(refname) {
+                Ok(reference) => reference.peel(ObjectType::Commit).context(|| format!("peeling {refname}"))?.id(),
+                Err(e) if e.code() == git2::ErrorCode::NotFound => {
+                    return Err(LookupError::RefMissing(refname.clone()));
+                }
+                Err(source) => return Err(source).context(|| format!("reading {refname}"))?,
+            };
+            let text = committed_text(repo, commit, path)?.ok_or_else(|| LookupError::FileMissing(location.clone()))?;
+            Ok(Policy::parse(PolicySource::new(location.to_string(), text), today)?)
+        }
+    }
+}
+
+/// The text of `path` as committed in `commit`, `None` if it is not there.
+pub fn committed_text(repo: &Repository, commit: Oid, path: &str) -> Result<Option<String>, LookupError> {
+    let Some(blob) = committed_blob(repo, commit, path)? else { return Ok(None) };
+    let blob = repo.find_blob(blob).context(|| format!("reading {commit}:{path}"))?;
+    let text = String::from_utf8(blob.content().to_vec()).map_err(|_| PolicyError::Unreadable {
+        path: format!("{commit}:{path}"),
+        source: std::io::Error::other("not valid UTF-8"),
+    })?;
+    Ok(Some(text))
+}
+
+/// The blob id of `path` in `commit`, `None` if there is no such file.
+pub fn committed_blob(repo: &Repository, commit: Oid, path: &str) -> Result<Option<Oid>, GitError> {
+    let tree = repo
+        .find_commit(commit)
+        .and_then(|c| c.tree())
+        .context(|| format!("reading the tree of {commit}"))?;
+    match tree.get_path(Path::new(path)) {
+        Ok(entry) if entry.kind() == Some(ObjectType::Blob) => Ok(Some(entry.id())),
+        Ok(_) => Ok(None),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(source) => Err(source).context(|| format!("looking up {commit}:{path}")),
+    }
+}

@@ -1,0 +1,237 @@
+//! `countersign policy test`: an admin's test cases for a policy, run through the real engine.
+//!
+//! A case describes a commit without a repository (message, author, changed paths, target ref)
+//! and the verdict expected of each rule, so a policy edit that opens a hole or locks everyone
+//! out fails its tests before it is installed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use serde::Deserialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::facts::{Changes, CommitFacts, Signature};
+use crate::identity;
+use crate::policy::Policy;
+use crate::verdict::{CommitStatus, Engine, RuleOutcome};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuite {
+    #[serde(default)]
+    case: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    message: String,
+    /// `Name <email>`.
+    author: String,
+    /// Defaults to the author.
+    committer: Option<String>,
+    /// Changed paths (for a merge: what it introduces).
+    #[serde(default)]
+    paths: Vec<String>,
+    #[serde(default)]
+    merge: bool,
+    #[serde(rename = "ref", default = "default_ref")]
+    refname: String,
+    /// Judge as of this date (default: today), to test `since`/`until` windows.
+    date: Option<toml::value::Datetime>,
+    /// The commit's overall verdict.
+    expect: Option<CommitExpectation>,
+    /// Rule name to its expected outcome.
+    #[serde(default)]
+    rules: BTreeMap<String, RuleExpectation>,
+}
+
+fn default_ref() -> String {
+    "refs/heads/main".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum CommitExpectation {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// `pass`: applies and is satisfied; `fail`: applies and is not; `skip`: does not apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RuleExpectation {
+    Pass,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyTestError {
+    #[error("cannot read test cases {path}: {source}")]
+    Unreadable { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub struct Suite {
+    path: String,
+    cases: Vec<Case>,
+}
+
+/// `policy.toml` → `policy.tests.toml`, beside it.
+pub fn default_path(policy: &Path) -> PathBuf {
+    let stem = policy.file_stem().map_or_else(|| "policy".into(), |s| s.to_string_lossy().into_owned());
+    policy.with_file_name(format!("{stem}.tests.toml"))
+}
+
+impl Suite {
+    pub fn load(path: &Path) -> Result<Suite, PolicyTestError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| PolicyTestError::Unreadable { path: shown.clone(), source })?;
+        Suite::parse(&shown, &text)
+    }
+
+    pub fn parse(path: &str, text: &str) -> Result<Suite, PolicyTestError> {
+        let raw: RawSuite = toml::from_str(text).map_err(|e| {
+            let diagnostic = Diagnostic::error("invalid-test", e.message().trim().to_string(), e.span());
+            PolicyTestError::Invalid(diagnostic.display(path, text).to_string())
+        })?;
+        Ok(Suite { path: path.to_string(), cases: raw.case })
+    }
+
+    pub fn run(&self, policy: &Policy, today: Date) -> Result<Results, PolicyTestError> {
+        let invalid = |case: &Case, why: String| PolicyTestError::Invalid(format!("{}: case `{}`: {why}", self.path, case.name));
+        let mut rows = Vec::new();
+        for case in &self.cases {
+            if let Some(unknown) = case.rules.keys().find(|name| !policy.rules.iter().any(|r| &r.name == *name)) {
+                return Err(invalid(case, format!("the policy has no rule named `{unknown}`")));
+            }
+            let date = match case.date.as_ref().map(|d| (d.date, d.time, d.offset)) {
+                None => today,
+                Some((Some(d), None, None)) => Date::new(d.year as i16, d.month as i8, d.day as i8)
+                    .map_err(|e| invalid(case, format!("bad date: {e}")))?,
+                Some(_) => return Err(invalid(case, "`date` must be a plain date like 2026-03-10".into())),
+            };
+            let facts = case.facts().map_err(|why| invalid(case, why))?;
+            let verdict = Engine::new(policy, date).judge(&facts, &case.refname);
+            if let Some(expected) = case.expect {
+                let got = match verdict.verdict {
+                    CommitStatus::Pass => "pass",
+                    CommitStatus::Warn => "warn",
+                    CommitStatus::Fail => "fail",
+                };
+                rows.push(Row::new(&case.name, "verdict", expected_word(expected), got));
+            }
+            for outcome in &verdict.rules {
+                if let Some(&expected) = case.rules.get(&outcome.name) {
+                    rows.push(Row::new(&case.name, &outcome.name, rule_word(expected), outcome_word(outcome)));
+                }
+            }
+        }
+        Ok(Results { cases: self.cases.len(), rows })
+    }
+}
+
+impl Case {
+    fn facts(&self) -> Result<CommitFacts, String> {
+        let signature = |who: &str| {
+            identity::parse(who)
+                .map(|id| Signature { name: id.name.to_string(), email: id.email.to_string() })
+                .map_err(|problem| format!("`{who}` {problem}"))
+        };
+        let author = signature(&self.author)?;
+        let committer = self.committer.as_deref().map_or_else(|| Ok(author.clone()), signature)?;
+        Ok(CommitFacts {
+            id: "0".repeat(40),
+            author,
+            committer,
+            trailers: CommitFacts::trailers_of(&self.message),
+            message: self.message.clone(),
+            is_merge: self.merge,
+            in_baseline: false,
+            changes: Changes::Paths(self.paths.clone()),
+        })
+    }
+}
+
+fn expected_word(e: CommitExpectation) -> &'static str {
+    match e {
+        CommitExpectation::Pass => "pass",
+        CommitExpectation::Warn => "warn",
+        CommitExpectation::Fail => "fail",
+    }
+}
+
+fn rule_word(e: RuleExpectation) -> &'static str {
+    match e {
+        RuleExpectation::Pass => "pass",
+        RuleExpectation::Fail => "fail",
+        RuleExpectation::Skip => "skip",
+    }
+}
+
+fn outcome_word(outcome: &RuleOutcome) -> &'static str {
+    match (outcome.applies, outcome.satisfied) {
+        (false, _) => "skip",
+        (true, true) => "pass",
+        (true, false) => "fail",
+    }
+}
+
+struct Row {
+    case: String,
+    check: String,
+    expected: &'static str,
+    got: &'static str,
+}
+
+impl Row {
+    fn new(case: &str, check: &str, expected: &'static str, got: &'static str) -> Row {
+        Row { case: case.to_string(), check: check.to_string(), expected, got }
+    }
+}
+
+pub struct Results {
+    cases: usize,
+    rows: Vec<Row>,
+}
+
+impl Results {
+    pub fn all_pass(&self) -> bool {
+        self.rows.iter().all(|r| r.expected == r.got)
+    }
+
+    pub fn mismatches(&self) -> usize {
+        self.rows.iter().filter(|r| r.expected != r.got).count()
+    }
+
+    /// A pass/fail table, one line per expectation, and a summary line.
+    pub fn table(&self) -> String {
+        let case_width = self.rows.iter().map(|r| r.case.chars().count()).max().unwrap_or(4).max(4);
+        let check_width = self.rows.iter().map(|r| r.check.chars().count()).max().unwrap_or(5).max(5);
+        let mut out = format!("{:case_width$}  {:check_width$}  expected  got   result\n", "case", "check");
+        for row in &self.rows {
+            let result = if row.expected == row.got { "ok" } else { "MISMATCH" };
+            let _ = writeln!(
+                out,
+                "{:case_width$}  {:check_width$}  {:8}  {:4}  {result}",
+                row.case, row.check, row.expected, row.got
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{} expectation(s) in {} case(s): {} ok, {} mismatch(es)",
+            self.rows.len(),
+            self.cases,
+            self.rows.len() - self.mismatches(),
+            self.mismatches()
+        );
+        out
+    }
+}
