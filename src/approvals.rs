@@ -84,9 +84,9 @@ impl<'p> Authorship<'p> {
         let co_author_emails: Vec<String> = commit
             .trailers
             .iter()
-            .filter(|t| CO_AUTHOR_KEYS.iter().any(|k| t.key.eq_ignore_ascii_case(k)))
-            .filter_map(|t| identity::parse(&t.value).ok())
-            .map(|who| normalize_email(who.email))
+            .filter(|t| t.key_in(CO_AUTHOR_KEYS))
+            .flat_map(|t| identity::emails_in(&t.value))
+            .map(normalize_email)
             .collect();
         Authorship {
             author_email: normalize_email(&commit.author.email),
@@ -125,7 +125,7 @@ pub fn tally(
     from_role: Option<&str>,
 ) -> Tally {
     let mut tally = Tally::default();
-    for trailer in commit.trailers.iter().filter(|t| policy.approvals.is_approval_key(&t.key)) {
+    for trailer in commit.trailers.iter().filter(|t| t.key_in(&policy.approvals.trailer_keys)) {
         let line = trailer.to_string();
         let reason = match identity::parse(&trailer.value) {
             Err(problem) => Err(Reason::NoIdentity(problem)),

@@ -9,8 +9,8 @@ use git2::{Oid, Repository, RevparseMode};
 use crate::gate::{self, Judge};
 use crate::policy::Policy;
 use crate::policy_source::LookupError;
-use crate::report::{RefReport, Report};
 use crate::repo::{self, Context, GitError};
+use crate::report::{RefReport, Report};
 use crate::selection;
 use crate::verdict::{CommitVerdict, Engine};
 
@@ -42,7 +42,8 @@ pub struct Revisions {
 pub fn resolve(repo: &Repository, specs: &[String]) -> Result<Revisions, CheckError> {
     let mut revisions = Revisions::default();
     for spec in specs {
-        let bad = |e: git2::Error| CheckError::BadRevision { spec: spec.clone(), message: e.message().to_string() };
+        let bad =
+            |e: git2::Error| CheckError::BadRevision { spec: spec.clone(), message: e.message().to_string() };
         if let Some(excluded) = spec.strip_prefix('^') {
             let object = repo.revparse_single(excluded).map_err(bad)?;
             revisions.exclude.push(commit_of(repo, spec, object.id())?);
@@ -64,7 +65,10 @@ pub fn resolve(repo: &Repository, specs: &[String]) -> Result<Revisions, CheckEr
             }
             (Some(single), None) => revisions.include.push(single),
             _ => {
-                return Err(CheckError::BadRevision { spec: spec.clone(), message: "unsupported form".into() });
+                return Err(CheckError::BadRevision {
+                    spec: spec.clone(),
+                    message: "unsupported form".into(),
+                });
             }
         }
     }
@@ -75,8 +79,10 @@ pub fn resolve(repo: &Repository, specs: &[String]) -> Result<Revisions, CheckEr
 }
 
 fn commit_of(repo: &Repository, spec: &str, oid: Oid) -> Result<Oid, CheckError> {
-    selection::peel_to_commit(repo, oid)?
-        .ok_or_else(|| CheckError::BadRevision { spec: spec.to_string(), message: format!("{oid} is not a commit") })
+    selection::peel_to_commit(repo, oid)?.ok_or_else(|| CheckError::BadRevision {
+        spec: spec.to_string(),
+        message: format!("{oid} is not a commit"),
+    })
 }
 
 /// Judges the commits of `revisions` as if pushed to `refname`.
@@ -111,10 +117,18 @@ fn refuse_shallow_boundary(repo: &Repository, commits: &[Oid]) -> Result<(), Che
 }
 
 /// Judges one commit, every rule, as if pushed to `refname`.
-pub fn explain(repo: &Repository, engine: &Engine<'_>, refname: &str, spec: &str) -> Result<CommitVerdict, CheckError> {
+pub fn explain(
+    repo: &Repository,
+    engine: &Engine<'_>,
+    refname: &str,
+    spec: &str,
+) -> Result<CommitVerdict, CheckError> {
     let revisions = resolve(repo, &[spec.to_string()])?;
     let [oid] = revisions.include[..] else {
-        return Err(CheckError::BadRevision { spec: spec.into(), message: "explain takes one commit".into() });
+        return Err(CheckError::BadRevision {
+            spec: spec.into(),
+            message: "explain takes one commit".into(),
+        });
     };
     refuse_shallow_boundary(repo, &[oid])?;
     let in_baseline = in_baseline(repo, engine.policy(), oid)?;

@@ -24,6 +24,13 @@ pub struct TrailerLine {
     pub value: String,
 }
 
+impl TrailerLine {
+    /// Whether the key is one of `keys`; trailer keys compare case-insensitively, as in git.
+    pub fn key_in<K: AsRef<str>>(&self, keys: &[K]) -> bool {
+        keys.iter().any(|k| k.as_ref().eq_ignore_ascii_case(&self.key))
+    }
+}
+
 impl std::fmt::Display for TrailerLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.key, self.value)

@@ -108,10 +108,22 @@ pub fn judge_push(
     let mut refs = Vec::with_capacity(updates.len());
     for update in updates {
         let mut report = RefReport::new(&update.refname, update.old, update.new);
+        // A push to a symbolic ref (say `master` -> `main`) moves its target: judge that.
+        let target = match update.new.is_zero() {
+            true => None,
+            false => selection::symbolic_target(repo, &update.refname)?,
+        };
+        let refname = target.as_deref().unwrap_or(&update.refname);
+        if let Some(target) = &target {
+            report.note = Some(format!("symbolic ref to {target}"));
+        }
+        let update = &RefUpdate { refname: refname.to_string(), ..update.clone() };
         if let Some(problem) = committed_policy_change(repo, engine, location, update)? {
             report.problems.push(problem);
         }
-        if !policy.gate.protected.is_match(&update.refname) {
+        if !policy.gate.protected.is_match(&update.refname)
+            && !policy.gate.protected.is_match(&report.refname)
+        {
             report.note = Some("not a protected ref".into());
             refs.push(report);
             continue;
@@ -124,12 +136,18 @@ pub fn judge_push(
                 refs.push(report);
                 continue;
             }
-            Movement::Rewrite if !policy.gate.allow_force_push => report.problems.push(Problem::ForcePushRefused),
+            Movement::Rewrite if !policy.gate.allow_force_push => {
+                report.problems.push(Problem::ForcePushRefused)
+            }
             _ => {}
         }
-        if let Some(tip) = selection::peel_to_commit(repo, update.new)? {
-            let commits = selection::walk(repo, &[tip], &hidden)?;
-            report.commits = judge.judge(&commits, &update.refname)?;
+        match selection::peel_to_commit(repo, update.new)? {
+            Some(tip) => {
+                let commits = selection::walk(repo, &[tip], &hidden)?;
+                report.commits = judge.judge(&commits, &update.refname)?;
+            }
+            // A tree or blob would land content that no commit, hence no approval, carries.
+            None => report.problems.push(Problem::NotACommit),
         }
         add_sign_off_problem(&mut report);
         refs.push(report);

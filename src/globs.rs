@@ -51,7 +51,6 @@ impl GlobList {
         self.patterns.iter().map(String::as_str).zip(self.spans.iter().cloned())
     }
 
-
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }

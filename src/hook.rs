@@ -40,7 +40,11 @@ pub struct HookOutcome {
     pub message: String,
 }
 
-pub fn pre_receive(options: &HookOptions, input: &mut impl Read, today: Date) -> Result<HookOutcome, HookError> {
+pub fn pre_receive(
+    options: &HookOptions,
+    input: &mut impl Read,
+    today: Date,
+) -> Result<HookOutcome, HookError> {
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes)?;
     let text = String::from_utf8(bytes).map_err(|_| HookError::NotUtf8)?;

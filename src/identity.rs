@@ -30,6 +30,16 @@ impl fmt::Display for IdentityProblem {
     }
 }
 
+/// Every address in a value, however it is written (`A <a@x>, B <b@x>`, `a@x (A)`, ...).
+/// For excluding co-authors and spotting AI identities, where missing an address is the
+/// unsafe mistake; approvals use the strict [`parse`].
+pub fn emails_in(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '(' | ')' | '"' | '\''))
+        .map(|token| token.trim_end_matches('.'))
+        .filter(|token| token.contains('@') && !token.contains(['/', ':']) && !token.starts_with('@'))
+}
+
 pub fn parse(value: &str) -> Result<Identity<'_>, IdentityProblem> {
     let value = value.trim();
     let Some(open) = value.find('<') else {
@@ -95,6 +105,13 @@ mod tests {
     #[test]
     fn several_addresses_name_nobody() {
         assert_eq!(email("A <a@x.io>, B <b@x.io>"), Err(IdentityProblem::SeveralEmails));
+    }
+
+    #[test]
+    fn every_address_is_found_however_written() {
+        let found: Vec<_> = emails_in("Carol <carol@x.io>, erin@x.io (Erin); \"D\" <d@x.io>.").collect();
+        assert_eq!(found, ["carol@x.io", "erin@x.io", "d@x.io"]);
+        assert_eq!(emails_in("https://ampcode.com/@x Claude:opus").count(), 0);
     }
 
     #[test]

@@ -129,12 +129,18 @@ fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::PreReceive { policy, dry_run } => return pre_receive(HookOptions { policy: policy.into(), dry_run }),
+        Command::PreReceive { policy, dry_run } => {
+            return pre_receive(HookOptions { policy: policy.into(), dry_run });
+        }
         Command::Check { policy, repo, refname, format, dry_run, revisions } => {
             run_check(policy.into(), &repo, &refname, format, dry_run, &revisions)
         }
-        Command::Explain { policy, repo, refname, commit } => run_explain(policy.into(), &repo, &refname, &commit),
-        Command::Policy { command: PolicyCommand::Check { file, repo } } => policy_check(file, repo.as_deref()),
+        Command::Explain { policy, repo, refname, commit } => {
+            run_explain(policy.into(), &repo, &refname, &commit)
+        }
+        Command::Policy { command: PolicyCommand::Check { file, repo } } => {
+            policy_check(file, repo.as_deref())
+        }
         Command::Policy { command: PolicyCommand::Test { file, tests } } => run_policy_test(file, tests),
         Command::Demo => countersign::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS),
     };
@@ -162,7 +168,8 @@ fn today() -> jiff::civil::Date {
 fn pre_receive(options: HookOptions) -> ExitCode {
     // The default panic message would reach the pusher as noise; the refusal below says it.
     std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
-    let outcome = std::panic::catch_unwind(|| hook::pre_receive(&options, &mut std::io::stdin().lock(), today()));
+    let outcome =
+        std::panic::catch_unwind(|| hook::pre_receive(&options, &mut std::io::stdin().lock(), today()));
     let mut stderr = std::io::stderr().lock();
     let accept = match outcome {
         Ok(Ok(outcome)) => {
@@ -221,7 +228,8 @@ fn run_explain(flags: Flags, repo: &Path, refname: &str, commit: &str) -> anyhow
     let repo = open(repo)?;
     let (_, policy) = load_policy(&flags, &repo)?;
     let engine = Engine::new(&policy, today());
-    let verdict = check::explain(&repo, &engine, refname, commit).map_err(|e: CheckError| anyhow::anyhow!(e))?;
+    let verdict =
+        check::explain(&repo, &engine, refname, commit).map_err(|e: CheckError| anyhow::anyhow!(e))?;
     let report = report::Report::new(&policy, Vec::new());
     print!("{}", report::explain(&verdict, refname, &policy, report.approval_key()));
     Ok(if verdict.verdict == CommitStatus::Fail { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })

@@ -16,7 +16,10 @@ use crate::repo::{Context, GitError};
 pub enum Location {
     File(PathBuf),
     /// `path` in the tree of the commit `refname` points at.
-    Committed { refname: String, path: String },
+    Committed {
+        refname: String,
+        path: String,
+    },
 }
 
 impl std::fmt::Display for Location {
@@ -60,7 +63,10 @@ impl Location {
     pub fn parse_committed(spec: &str) -> Result<Location, LookupError> {
         match spec.split_once(':') {
             Some((refname, path)) if refname.starts_with("refs/") && !path.is_empty() => {
-                Ok(Location::Committed { refname: refname.to_string(), path: path.trim_start_matches('/').into() })
+                Ok(Location::Committed {
+                    refname: refname.to_string(),
+                    path: path.trim_start_matches('/').into(),
+                })
             }
             _ => Err(LookupError::BadRefSpec(spec.to_string())),
         }
@@ -110,13 +116,16 @@ pub fn load(location: &Location, repo: Option<&Repository>, today: Date) -> Resu
         Location::Committed { refname, path } => {
             let repo = repo.ok_or_else(|| LookupError::RefMissing(refname.clone()))?;
             let commit = match repo.find_reference(refname) {
-                Ok(reference) => reference.peel(ObjectType::Commit).context(|| format!("peeling {refname}"))?.id(),
+                Ok(reference) => {
+                    reference.peel(ObjectType::Commit).context(|| format!("peeling {refname}"))?.id()
+                }
                 Err(e) if e.code() == git2::ErrorCode::NotFound => {
                     return Err(LookupError::RefMissing(refname.clone()));
                 }
                 Err(source) => return Err(source).context(|| format!("reading {refname}"))?,
             };
-            let text = committed_text(repo, commit, path)?.ok_or_else(|| LookupError::FileMissing(location.clone()))?;
+            let text = committed_text(repo, commit, path)?
+                .ok_or_else(|| LookupError::FileMissing(location.clone()))?;
             Ok(Policy::parse(PolicySource::new(location.to_string(), text), today)?)
         }
     }

@@ -106,10 +106,14 @@ impl Suite {
     }
 
     pub fn run(&self, policy: &Policy, today: Date) -> Result<Results, PolicyTestError> {
-        let invalid = |case: &Case, why: String| PolicyTestError::Invalid(format!("{}: case `{}`: {why}", self.path, case.name));
+        let invalid = |case: &Case, why: String| {
+            PolicyTestError::Invalid(format!("{}: case `{}`: {why}", self.path, case.name))
+        };
         let mut rows = Vec::new();
         for case in &self.cases {
-            if let Some(unknown) = case.rules.keys().find(|name| !policy.rules.iter().any(|r| &r.name == *name)) {
+            if let Some(unknown) =
+                case.rules.keys().find(|name| !policy.rules.iter().any(|r| &r.name == *name))
+            {
                 return Err(invalid(case, format!("the policy has no rule named `{unknown}`")));
             }
             let date = match case.date.as_ref().map(|d| (d.date, d.time, d.offset)) {
@@ -130,7 +134,12 @@ impl Suite {
             }
             for outcome in &verdict.rules {
                 if let Some(&expected) = case.rules.get(&outcome.name) {
-                    rows.push(Row::new(&case.name, &outcome.name, rule_word(expected), outcome_word(outcome)));
+                    rows.push(Row::new(
+                        &case.name,
+                        &outcome.name,
+                        rule_word(expected),
+                        outcome_word(outcome),
+                    ));
                 }
             }
         }

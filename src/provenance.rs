@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use crate::facts::{CommitFacts, Signature};
+use crate::facts::{CommitFacts, Signature, TrailerLine};
 use crate::identity;
 use crate::policy::{ProvenanceConfig, normalize_email};
 
@@ -121,9 +121,9 @@ impl<'p> Detector<'p> {
             || self.config.identities.is_match(&email)
     }
 
-    fn is_provenance_key(&self, key: &str) -> bool {
-        let builtin = self.config.builtin && BUILTIN_TRAILER_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key));
-        builtin || self.config.trailer_keys.iter().any(|k| k.eq_ignore_ascii_case(key))
+    fn is_provenance_key(&self, trailer: &TrailerLine) -> bool {
+        (self.config.builtin && trailer.key_in(BUILTIN_TRAILER_KEYS))
+            || trailer.key_in(&self.config.trailer_keys)
     }
 
     pub fn detect(&self, commit: &CommitFacts) -> Provenance {
@@ -132,11 +132,12 @@ impl<'p> Detector<'p> {
             self.signature_evidence(role, who, &mut evidence);
         }
         for trailer in &commit.trailers {
-            let named = identity::parse(&trailer.value).ok();
-            if named.is_some_and(|who| self.is_ai_identity(who.email)) {
+            let mut emails = identity::emails_in(&trailer.value).peekable();
+            let names_someone = emails.peek().is_some();
+            if emails.any(|email| self.is_ai_identity(email)) {
                 evidence.push(Evidence { kind: EvidenceKind::Identity, text: trailer.to_string() });
-            } else if self.is_provenance_key(&trailer.key)
-                && named.is_none()
+            } else if self.is_provenance_key(trailer)
+                && !names_someone
                 && !self.config.none_values.contains(&trailer.value.trim().to_lowercase())
             {
                 evidence.push(Evidence { kind: EvidenceKind::Trailer, text: trailer.to_string() });

@@ -75,7 +75,9 @@ fn signature(sig: &git2::Signature<'_>) -> Signature {
 pub fn decode_message(raw: &[u8], encoding: Option<&str>) -> String {
     let charset = encoding.and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
     match charset {
-        Some(charset) if charset != encoding_rs::UTF_8 => {
+        // encoding_rs maps a few labels (ISO-2022-KR, HZ) to a decoder that yields one U+FFFD;
+        // git's iconv shows such text, so read it as UTF-8 instead.
+        Some(charset) if charset != encoding_rs::UTF_8 && charset != encoding_rs::REPLACEMENT => {
             charset.decode_without_bom_handling(raw).0.into_owned()
         }
         _ => String::from_utf8_lossy(raw).into_owned(),

@@ -26,7 +26,11 @@ pub enum Decision {
 pub enum Problem {
     DeleteRefused,
     ForcePushRefused,
-    LacksSignOff { failing: usize, total: usize },
+    NotACommit,
+    LacksSignOff {
+        failing: usize,
+        total: usize,
+    },
     /// The push changes the committed policy into one that does not load (the lint's findings).
     PolicyInvalid(String),
 }
@@ -36,6 +40,7 @@ impl Problem {
         match self {
             Problem::DeleteRefused => "delete-refused",
             Problem::ForcePushRefused => "force-push-refused",
+            Problem::NotACommit => "not-a-commit",
             Problem::LacksSignOff { .. } => "lacks-sign-off",
             Problem::PolicyInvalid(_) => "policy-invalid",
         }
@@ -51,6 +56,9 @@ impl fmt::Display for Problem {
             Problem::ForcePushRefused => f.write_str(
                 "non-fast-forward update of a protected ref is not allowed ([gate] allow_force_push)",
             ),
+            Problem::NotACommit => {
+                f.write_str("a protected ref may only point at a commit (or a tag of one)")
+            }
             Problem::LacksSignOff { failing, total } => {
                 let verb = if *failing == 1 { "lacks" } else { "lack" };
                 write!(f, "{failing} of {total} new commit(s) {verb} sign-off")
@@ -200,7 +208,8 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
     match (report.decision(), enforced) {
         (Decision::Accept, _) => {
             let _ = write!(out, "countersign: {verb} {accepted}: {commits} new commit(s) checked");
-            let warned = report.refs.iter().flat_map(|r| &r.commits).filter(|c| c.verdict == CommitStatus::Warn);
+            let warned =
+                report.refs.iter().flat_map(|r| &r.commits).filter(|c| c.verdict == CommitStatus::Warn);
             match warned.count() {
                 0 => out.push('\n'),
                 n => {
@@ -212,36 +221,39 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
             let _ = writeln!(out, "countersign: {verb} {rejected}");
         }
         (Decision::Reject, false) => {
-            let _ = writeln!(out, "countersign: {verb} {accepted}, but it breaks the policy (warn mode or dry run):");
+            let _ = writeln!(
+                out,
+                "countersign: {verb} {accepted}, but it breaks the policy (warn mode or dry run):"
+            );
         }
     }
     let mut shown = 0;
+    let mut with_findings = 0;
     for r in &report.refs {
         for problem in &r.problems {
             for (i, line) in problem.to_string().lines().enumerate() {
-                let prefix = if i == 0 { format!("countersign: {}: ", clean(&r.refname)) } else { "  ".into() };
+                let prefix =
+                    if i == 0 { format!("countersign: {}: ", clean(&r.refname)) } else { "  ".into() };
                 let _ = writeln!(out, "{prefix}{}", clean(line));
             }
         }
         for commit in r.commits.iter().filter(|c| c.verdict != CommitStatus::Pass) {
-            if commit.verdict == CommitStatus::Fail {
-                if shown == COMMITS_SHOWN {
-                    continue;
-                }
+            with_findings += 1;
+            if shown < COMMITS_SHOWN {
                 shown += 1;
+                out.push('\n');
+                render_commit(&mut out, commit, &report.approval_key);
             }
-            out.push('\n');
-            render_commit(&mut out, commit, &report.approval_key);
         }
     }
-    let failing: usize = report.refs.iter().map(|r| r.failing().count()).sum();
-    if failing > shown {
+    if with_findings > shown {
         let _ = writeln!(
             out,
-            "\n  ... and {} more commit(s) lacking sign-off; `countersign check` lists them all",
-            failing - shown
+            "\n  ... and {} more commit(s) with findings; `countersign check` lists them all",
+            with_findings - shown
         );
     }
+    let failing: usize = report.refs.iter().map(|r| r.failing().count()).sum();
     if failing > 0 {
         out.push_str(concat!(
             "\nTo fix: ask a person named above to review, record the approval as a trailer of\n",
@@ -250,7 +262,12 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
             "then git rebase --continue.\n",
         ));
     }
-    let _ = writeln!(out, "countersign: policy {} (sha256 {})", clean(&report.policy.path), &report.policy.sha256[..12]);
+    let _ = writeln!(
+        out,
+        "countersign: policy {} (sha256 {})",
+        clean(&report.policy.path),
+        &report.policy.sha256[..12]
+    );
     out
 }
 
@@ -280,8 +297,13 @@ pub fn markdown(report: &Report) -> String {
         let missing: Vec<String> = commit
             .unmet()
             .map(|rule| {
-                let who: Vec<&str> = rule.eligible.iter().take(PEOPLE_SHOWN).map(|p| p.name.as_str()).collect();
-                let who = if who.is_empty() { String::new() } else { format!(" (can approve: {})", who.join(", ")) };
+                let who: Vec<&str> =
+                    rule.eligible.iter().take(PEOPLE_SHOWN).map(|p| p.name.as_str()).collect();
+                let who = if who.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (can approve: {})", who.join(", "))
+                };
                 md(&format!("{}: {}{who}", rule.name, needs(rule)))
             })
             .collect();
@@ -309,7 +331,12 @@ pub fn markdown(report: &Report) -> String {
             report.approval_key
         );
     }
-    let _ = writeln!(out, "\n<sub>policy `{}` (sha256 {})</sub>", md(&report.policy.path), &report.policy.sha256[..12]);
+    let _ = writeln!(
+        out,
+        "\n<sub>policy `{}` (sha256 {})</sub>",
+        md(&report.policy.path),
+        &report.policy.sha256[..12]
+    );
     out
 }
 
@@ -376,8 +403,10 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
 fn fix_line(commit: &CommitVerdict, approval_key: &str) -> String {
     match fix(commit) {
         Some(people) => {
-            let trailers: Vec<String> =
-                people.iter().map(|p| format!("--trailer \"{approval_key}: {}\"", clean(&p.to_string()))).collect();
+            let trailers: Vec<String> = people
+                .iter()
+                .map(|p| format!("--trailer \"{approval_key}: {}\"", clean(&p.to_string())))
+                .collect();
             format!("fix: git commit --amend {}\n", trailers.join(" "))
         }
         None => "fix: no one in the policy who did not write it can approve it; ask an admin\n".to_string(),

@@ -53,6 +53,25 @@ pub fn peel_to_commit(repo: &Repository, oid: Oid) -> Result<Option<Oid>, GitErr
     }
 }
 
+/// The ref a symbolic ref finally points at, if `name` is one (git updates that ref when a
+/// push names the symbolic one, so that is the ref to judge).
+pub fn symbolic_target(repo: &Repository, name: &str) -> Result<Option<String>, GitError> {
+    let mut current = name.to_string();
+    // git itself gives up after 5 levels (SYMREF_MAXDEPTH).
+    for _ in 0..5 {
+        let reference = match repo.find_reference(&current) {
+            Ok(reference) => reference,
+            Err(e) if matches!(e.code(), ErrorCode::NotFound | ErrorCode::InvalidSpec) => break,
+            Err(source) => return Err(source).context(|| format!("reading {current}")),
+        };
+        match reference.symbolic_target().context(|| format!("reading {current}"))? {
+            Some(target) => current = target.to_string(),
+            None => break,
+        }
+    }
+    Ok((current != name).then_some(current))
+}
+
 /// The commits protected refs point at now (before the push), each once.
 pub fn protected_tips(repo: &Repository, protected: &GlobList) -> Result<Vec<Oid>, GitError> {
     let mut tips = Vec::new();
@@ -100,7 +119,9 @@ pub fn baseline(repo: &Repository, baseline: &[String], hidden: &[Oid]) -> Resul
         match repo.find_commit(oid) {
             Ok(_) => tips.push(oid),
             // Not here (yet): it exempts nothing.
-            Err(e) if e.code() == ErrorCode::NotFound => tracing::debug!("baseline {id} is not in the repository"),
+            Err(e) if e.code() == ErrorCode::NotFound => {
+                tracing::debug!("baseline {id} is not in the repository")
+            }
             Err(source) => return Err(source).context(|| format!("reading baseline commit {id}")),
         }
     }

@@ -73,12 +73,6 @@ pub struct ApprovalConfig {
     pub reviewers: GlobList,
 }
 
-impl ApprovalConfig {
-    pub fn is_approval_key(&self, key: &str) -> bool {
-        self.trailer_keys.iter().any(|k| k.eq_ignore_ascii_case(key))
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
     pub name: String,
@@ -272,8 +266,19 @@ impl Validator {
                 Err(e) => self.error("bad-glob", format!("invalid glob: {}", e.kind()), pattern.span()),
             }
         }
-        // Each pattern compiled alone above, so the set compiles too.
-        GlobList::new(patterns, kind).map_or_else(|_| GlobList::empty(), |globs| globs.with_spans(spans))
+        match GlobList::new(patterns, kind) {
+            Ok(globs) => globs.with_spans(spans),
+            // Each pattern compiled alone, but the set can still exceed globset's size limit:
+            // an error, never an empty list that would silently match nothing.
+            Err((index, e)) => {
+                self.error(
+                    "bad-glob",
+                    format!("these globs are too large together: {}", e.kind()),
+                    spans.get(index).cloned().unwrap_or(0..0),
+                );
+                GlobList::empty()
+            }
+        }
     }
 
     fn commit_ids(&mut self, raw: Vec<Spanned<String>>) -> Vec<String> {

@@ -70,7 +70,11 @@ fn entries<T: DeserializeOwned>(value: Spanned<DeValue<'_>>, sink: &mut Vec<Diag
     match value.into_inner() {
         DeValue::Array(array) => array.into_iter().filter_map(|entry| section(entry, sink)).collect(),
         _ => {
-            sink.push(Diagnostic::error("invalid-toml", "expected an array of tables (`[[...]]`)", Some(span)));
+            sink.push(Diagnostic::error(
+                "invalid-toml",
+                "expected an array of tables (`[[...]]`)",
+                Some(span),
+            ));
             Vec::new()
         }
     }

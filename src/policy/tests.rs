@@ -34,7 +34,7 @@ fn defaults_guard_branches_and_enforce() {
     assert!(policy.gate.protected.is_match("refs/heads/topic"));
     assert!(!policy.gate.protected.is_match("refs/tags/v1"));
     assert!(!policy.gate.allow_delete && !policy.gate.allow_force_push);
-    assert!(policy.approvals.is_approval_key("reviewed-BY"));
+    assert_eq!(policy.approvals.trailer_keys, ["Reviewed-by", "Approved-by"]);
 }
 
 #[test]

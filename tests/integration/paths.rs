@@ -112,3 +112,53 @@ fn evil_merge_is_judged_on_what_it_introduces() {
     // The merge's parents' paths are not its own.
     assert!(!push.stderr.contains("infra/main.tf matches"), "{}", push.stderr);
 }
+
+#[test]
+fn merge_that_reverts_a_reviewed_change_is_judged() {
+    let (server, _) = server();
+    let initial = server.head();
+    server.write("infra/main.tf", "hardened\n");
+    server.commit(BOB, "Harden infra\n\nApproved-by: Dana Director <dana@example.com>\n");
+    server.write("app/v2.rs", "v2\n");
+    server.commit(BOB, &format!("App v2\n\n{REVIEWED}\n"));
+    assert!(server.push(&["origin", "main"]).ok);
+    let main = server.head();
+    // A "merge" with the initial commit that takes its infra file back: no line of its own.
+    server.git_work(&["checkout", &initial, "--", "infra/main.tf"]);
+    let tree = server.git_work(&["write-tree"]);
+    let merge = server.git_work(&[
+        "commit-tree",
+        tree.trim(),
+        "-p",
+        &main,
+        "-p",
+        &initial,
+        "-m",
+        &format!("Merge old\n\n{REVIEWED}"),
+    ]);
+    let push = server.push(&["origin", &format!("{}:refs/heads/main", merge.trim())]);
+    assert_refused(&server, &push, &["\"Merge old\"", "infra/main.tf matches infra/**"], &main);
+}
+
+#[test]
+fn merge_that_rolls_the_branch_back_is_judged() {
+    let (server, _) = server();
+    let initial = server.head();
+    server.write("payments/api.rs", "fn pay() { audited() }\n");
+    server.commit(BOB, "Audit payments\n\nApproved-by: Dana Director <dana@example.com>\n");
+    assert!(server.push(&["origin", "main"]).ok);
+    let main = server.head();
+    let old_tree = server.git_work(&["rev-parse", &format!("{initial}^{{tree}}")]);
+    let merge = server.git_work(&[
+        "commit-tree",
+        old_tree.trim(),
+        "-p",
+        &main,
+        "-p",
+        &initial,
+        "-m",
+        &format!("Merge\n\n{REVIEWED}"),
+    ]);
+    let push = server.push(&["origin", &format!("{}:refs/heads/main", merge.trim())]);
+    assert_refused(&server, &push, &["payments/api.rs matches payments/**"], &main);
+}

@@ -221,7 +221,7 @@ fn a_huge_push_prints_a_bounded_report() {
     assert_refused(
         &server,
         &push,
-        &["25 of 25 new commit(s) lack sign-off", "... and 15 more commit(s) lacking sign-off"],
+        &["25 of 25 new commit(s) lack sign-off", "... and 15 more commit(s) with findings"],
         &main,
     );
     assert_eq!(push.stderr.matches("x two-person review").count(), 10, "{}", push.stderr);
@@ -331,4 +331,45 @@ fn the_shipped_example_policy_guards_its_own_file() {
         &["x director audit for tier-1 systems", "applies: policy.toml matches policy.toml"],
         &main,
     );
+}
+
+#[test]
+fn warn_mode_report_is_bounded_too() {
+    let server = Server::new(&POLICY.replace("[gate]\n", "[gate]\nmode = \"warn\"\n"));
+    for i in 0..15 {
+        server.write("app/n.txt", &i.to_string());
+        server.commit(BOB, &format!("Unreviewed change {i}\n"));
+    }
+    let push = server.push(&["origin", "main"]);
+    assert_accepted(&server, &push, "refs/heads/main");
+    assert_eq!(push.stderr.matches("! (warn only) two-person review").count(), 10, "{}", push.stderr);
+    assert!(push.stderr.contains("... and 5 more commit(s) with findings"), "{}", push.stderr);
+}
+
+#[test]
+fn co_author_written_loosely_still_cannot_approve() {
+    let (server, main) = server();
+    let push = push_app_change(
+        &server,
+        &format!("Co-authored-by: Erin <erin@x.io>, Carol Dev <carol@example.com>\n{REVIEWED}"),
+    );
+    assert_refused(
+        &server,
+        &push,
+        &["Reviewed-by: Carol Dev <carol@example.com> does not count: co-author"],
+        &main,
+    );
+    let push =
+        push_app_change(&server, &format!("Co-authored-by: carol@example.com (Carol Dev)\n{REVIEWED}"));
+    assert_refused(&server, &push, &["does not count: co-author"], &main);
+}
+
+#[test]
+fn ai_co_author_listed_beside_a_human_is_still_ai() {
+    let (server, main) = server();
+    let push = push_app_change(
+        &server,
+        &format!("Co-authored-by: Claude <noreply@anthropic.com>, Erin <erin@x.io>\n{REVIEWED}"),
+    );
+    assert_refused(&server, &push, &["x senior sign-off for AI-assisted changes"], &main);
 }

@@ -143,3 +143,50 @@ fn commits_already_on_another_protected_ref_are_not_checked_again() {
     assert!(push.ok, "{}", push.stderr);
     assert!(push.stderr.contains("0 new commit(s) checked"), "{}", push.stderr);
 }
+
+#[test]
+fn push_through_a_symbolic_ref_is_judged_as_its_target() {
+    let (server, main) = server_with(POLICY);
+    // An alias kept after renaming master to main.
+    server.git_server(&["symbolic-ref", "refs/heads/master", "refs/heads/main"]);
+    server.write("infra/main.tf", "unreviewed\n");
+    server.commit(BOB, "Unreviewed infra change\n");
+    let push = server.push(&["origin", "main:refs/heads/master"]);
+    assert_refused(&server, &push, &["refs/heads/master: 1 of 1 new commit(s) lacks sign-off"], &main);
+}
+
+#[test]
+fn a_tree_on_a_protected_ref_is_refused() {
+    let (server, _) = server_with(POLICY);
+    server.write("infra/main.tf", "backdoor\n");
+    server.git_work(&["add", "-A"]);
+    let tree = server.git_work(&["write-tree"]);
+    let push = server.push(&["origin", &format!("{}:refs/tags/v9", tree.trim())]);
+    assert!(!push.ok, "{}", push.stderr);
+    assert!(
+        push.stderr.contains("refs/tags/v9: a protected ref may only point at a commit"),
+        "{}",
+        push.stderr
+    );
+    assert_eq!(server.server_ref("refs/tags/v9"), None);
+}
+
+#[test]
+fn ref_scoped_rule_applies_only_on_its_ref() {
+    let policy = format!(
+        "{POLICY}\n[[rule]]\nname = \"main needs a senior\"\nwhen = {{ refs = [\"refs/heads/main\"] }}\nfrom_role = \"senior\"\n"
+    );
+    let (server, _) = server_with(&policy);
+    server.write("app/lib.rs", "peer reviewed\n");
+    server.commit(BOB, &format!("Peer reviewed\n\n{REVIEWED}\n"));
+    assert!(
+        server.push(&["origin", "main:refs/heads/release/5.0"]).ok,
+        "the release branch only needs a peer"
+    );
+    let (server, _) = server_with(&policy);
+    server.write("app/lib.rs", "peer reviewed\n");
+    server.commit(BOB, &format!("Peer reviewed\n\n{REVIEWED}\n"));
+    let push = server.push(&["origin", "main"]);
+    assert!(!push.ok);
+    assert!(push.stderr.contains("x main needs a senior"), "{}", push.stderr);
+}
