@@ -1,6 +1,8 @@
 //! One integration-test binary (ripgrep's layout): real repositories built with the `git` CLI,
 //! real `git push`es through the real hook, assertions on what the pusher sees and on the refs.
 
+mod admin;
+mod ci;
 mod cli;
 mod fail_closed;
 mod paths;

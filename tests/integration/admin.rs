@@ -1,0 +1,280 @@
+//! Tools for the admins who edit the policy: `policy check`, `policy test`, and a policy
+//! committed in the repository (`--policy-ref`, git config `countersign.policyRef`).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::*;
+
+fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let output =
+        Command::new(BIN).args(args).current_dir(dir).env_remove("COUNTERSIGN_POLICY").output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn policy_check_reports_every_lint_with_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.toml");
+    std::fs::write(
+        &path,
+        r#"version = 1
+[gate]
+protect = ["refs/heads/main"]
+[[person]]
+name = "Alice"
+emails = ["alice@example.com"]
+roles = ["senior"]
+[[person]]
+name = "Bob"
+emails = ["ALICE@example.com"]
+[[rule]]
+name = "two seniors"
+require = 2
+from_role = "senior"
+[[rule]]
+name = "typo role"
+from_role = "senoir"
+when = { paths = ["infra/[x"] }
+[[rule]]
+name = "window"
+since = 2030-01-02
+until = 2030-01-01
+[[rule]]
+name = "old"
+until = 2001-01-01
+"#,
+    )
+    .unwrap();
+    let (code, _, stderr) = run(dir.path(), &["policy", "check", "policy.toml"]);
+    assert_eq!(code, Some(2));
+    for expected in [
+        "policy.toml:3:1: error[invalid-toml]: unknown field `protect`",
+        "policy.toml:10:11: error[duplicate-email]: alice@example.com is claimed by both `Alice` and `Bob`",
+        "policy.toml:14:13: error[unsatisfiable-rule]",
+        "policy.toml:17:13: error[unknown-role]: no person holds role `senoir`",
+        "policy.toml:18:19: error[bad-glob]",
+        "policy.toml:21:9: error[empty-window]",
+        "policy.toml:25:9: warning[rule-expired]",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    assert!(
+        stderr.contains("18 | when = { paths = [\"infra/[x\"] }"),
+        "the offending line is shown:\n{stderr}"
+    );
+}
+
+#[test]
+fn policy_check_syntax_error_has_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.toml"), "version = 1\n[gate\n").unwrap();
+    let (code, _, stderr) = run(dir.path(), &["policy", "check"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("policy.toml:2:"), "{stderr}");
+}
+
+#[test]
+fn policy_check_with_repo_warns_about_globs_matching_nothing() {
+    let server = Server::new(POLICY);
+    let policy =
+        POLICY.replace("paths = [\"infra/**\", \"payments/**\"]", "paths = [\"infra/**\", \"paymnets/**\"]");
+    std::fs::write(server.bare.join("typo.toml"), &policy).unwrap();
+    let typo = server.bare.join("typo.toml");
+    let (code, stdout, stderr) = run(
+        &server.work,
+        &["policy", "check", typo.to_str().unwrap(), "--repo", server.work.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(0), "a warning does not make the policy invalid: {stderr}");
+    assert!(
+        stderr.contains(
+            "warning[glob-matches-nothing]: `paymnets/**` (rule `director audit for tier-1 systems`)"
+        ),
+        "{stderr}"
+    );
+    let line = policy.lines().position(|l| l.contains("paymnets")).unwrap() + 1;
+    assert!(stderr.contains(&format!("typo.toml:{line}:31:")), "{stderr}");
+    assert!(!stderr.contains("`infra/**`"), "{stderr}");
+    assert!(stdout.contains("1 warning(s)"), "{stdout}");
+}
+
+#[test]
+fn shipped_policy_tests_pass() {
+    let (code, stdout, stderr) = run(Path::new(MANIFEST), &["policy", "test", "policy.toml"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(": 24 ok, 0 mismatch(es)"), "{stdout}");
+    for rule in
+        ["two-person review", "senior sign-off for AI-assisted changes", "director audit for tier-1 systems"]
+    {
+        assert!(stdout.contains(rule), "the shipped tests cover `{rule}`:\n{stdout}");
+    }
+}
+
+#[test]
+fn policy_test_mismatch_exits_1_and_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(Path::new(MANIFEST).join("policy.toml"), dir.path().join("policy.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("policy.tests.toml"),
+        "[[case]]\nname = \"wrong on purpose\"\nauthor = \"Bob Dev <bob@example.com>\"\nmessage = \"Fix\\n\"\n\
+         expect = \"pass\"\nrules.\"two-person review\" = \"pass\"\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = run(dir.path(), &["policy", "test"]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains("wrong on purpose  verdict            pass      fail  MISMATCH"), "{stdout}");
+    assert!(stdout.contains("2 expectation(s) in 1 case(s): 0 ok, 2 mismatch(es)"), "{stdout}");
+}
+
+#[test]
+fn policy_test_naming_an_unknown_rule_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(Path::new(MANIFEST).join("policy.toml"), dir.path().join("policy.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("policy.tests.toml"),
+        "[[case]]\nname = \"c\"\nauthor = \"B <b@x.io>\"\nmessage = \"F\\n\"\nrules.\"no such rule\" = \"pass\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(dir.path(), &["policy", "test"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("case `c`: the policy has no rule named `no such rule`"), "{stderr}");
+}
+
+/// A server whose policy is `policy.toml` committed on main, read through git config.
+fn server_with_committed_policy() -> (Server, String) {
+    let server = Server::new(POLICY);
+    server.git_server(&["config", "--unset", "countersign.policy"]);
+    // The policy lands on main before the gate reads it from there (bootstrap without the hook).
+    std::fs::rename(server.bare.join("hooks/pre-receive"), server.bare.join("hooks/off")).unwrap();
+    server.write("policy.toml", POLICY);
+    server.commit(BOB, "Add the policy\n");
+    assert!(server.push(&["origin", "main"]).ok);
+    std::fs::rename(server.bare.join("hooks/off"), server.bare.join("hooks/pre-receive")).unwrap();
+    server.git_server(&["config", "countersign.policyRef", "refs/heads/main:policy.toml"]);
+    let main = server.head();
+    (server, main)
+}
+
+#[test]
+fn committed_policy_judges_pushes() {
+    let (server, main) = server_with_committed_policy();
+    server.write("app/lib.rs", "unreviewed\n");
+    server.commit(BOB, "Unreviewed\n");
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["x two-person review", "policy refs/heads/main:policy.toml"], &main);
+}
+
+#[test]
+fn a_push_that_drops_a_rule_is_judged_by_the_old_policy() {
+    let (server, main) = server_with_committed_policy();
+    let weaker = POLICY.replace("[[rule]]\nname = \"two-person review\"\n", "");
+    server.write("policy.toml", &weaker);
+    server.write("app/lib.rs", "unreviewed\n");
+    server.commit(BOB, "Drop the review rule, unreviewed\n");
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["x two-person review"], &main);
+}
+
+#[test]
+fn a_push_carrying_an_invalid_policy_is_refused_with_the_lint() {
+    let (server, main) = server_with_committed_policy();
+    server.write("policy.toml", &POLICY.replace("[gate]\n", "[gate]\nprotect = []\n"));
+    server.commit(BOB, &format!("Edit the policy\n\n{REVIEWED}\n"));
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &[
+            "refs/heads/main: the pushed policy is not valid",
+            "refs/heads/main:policy.toml as pushed:4:1: error[invalid-toml]: unknown field `protect`",
+        ],
+        &main,
+    );
+}
+
+#[test]
+fn a_push_deleting_the_committed_policy_is_refused() {
+    let (server, main) = server_with_committed_policy();
+    server.git_work(&["rm", "-q", "policy.toml"]);
+    server.commit(BOB, &format!("Remove the policy\n\n{REVIEWED}\n"));
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["the push removes the policy file refs/heads/main:policy.toml"], &main);
+}
+
+#[test]
+fn a_valid_policy_edit_is_accepted() {
+    let (server, _) = server_with_committed_policy();
+    server.write("policy.toml", &POLICY.replace("[gate]\n", "[gate]\nallow_delete = false\n"));
+    server.commit(BOB, &format!("Tidy the policy\n\n{REVIEWED}\n"));
+    assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
+}
+
+#[test]
+fn policy_ref_flag_reads_the_committed_file_in_check() {
+    let (server, _) = server_with_committed_policy();
+    server.git_work(&["fetch", "-q", "origin"]);
+    server.write("app/x.rs", "x\n");
+    server.commit(BOB, "Unreviewed\n");
+    let (code, stdout, _) = run(
+        &server.work,
+        &["check", "--policy-ref", "refs/remotes/origin/main:policy.toml", "origin/main..HEAD"],
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("policy refs/remotes/origin/main:policy.toml"), "{stdout}");
+}
+
+#[test]
+fn committed_policy_on_a_missing_ref_refuses() {
+    let server = Server::new(POLICY);
+    server.git_server(&["config", "--unset", "countersign.policy"]);
+    server.git_server(&["config", "countersign.policyRef", "refs/heads/policy:policy.toml"]);
+    let main = server.server_ref("refs/heads/main").unwrap();
+    server.write("app/x.rs", "x\n");
+    server.commit(BOB, &format!("Reviewed\n\n{REVIEWED}\n"));
+    let push = server.push(&["origin", "main"]);
+    assert!(!push.ok);
+    assert!(
+        push.stderr.contains("push refused: policy ref refs/heads/policy does not exist"),
+        "{}",
+        push.stderr
+    );
+    assert_eq!(server.server_ref("refs/heads/main").unwrap(), main);
+}
+
+#[test]
+fn both_policy_configs_set_is_an_error() {
+    let server = Server::new(POLICY);
+    server.git_server(&["config", "countersign.policyRef", "refs/heads/main:policy.toml"]);
+    server.write("app/x.rs", "x\n");
+    server.commit(BOB, &format!("Reviewed\n\n{REVIEWED}\n"));
+    let push = server.push(&["origin", "main"]);
+    assert!(!push.ok);
+    assert!(
+        push.stderr.contains("sets both countersign.policy and countersign.policyRef"),
+        "{}",
+        push.stderr
+    );
+}
+
+#[test]
+fn environment_policy_wins_over_git_config() {
+    let server = Server::new(POLICY);
+    let warn = server.bare.join("warn.toml");
+    std::fs::write(&warn, "version = 1\n[gate]\nmode = \"warn\"\n[[rule]]\nname = \"r\"\n").unwrap();
+    server.write("app/x.rs", "x\n");
+    server.commit(BOB, "Unreviewed\n");
+    let output = server
+        .command(&server.work, &["push", "origin", "main"])
+        .env("COUNTERSIGN_POLICY", &warn)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("warn.toml"), "{stderr}");
+}

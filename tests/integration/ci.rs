@@ -1,0 +1,284 @@
+//! `check` and `explain` on real repositories: exit codes, every format, shallow clones, bad
+//! ranges, bare and non-bare repositories.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::util::*;
+
+/// A work repository holding one reviewed and one unreviewed commit above `origin/main`.
+fn work_with_two_commits() -> Server {
+    let server = Server::new(POLICY);
+    server.git_work(&["fetch", "-q", "origin"]);
+    server.write("app/a.rs", "a\n");
+    server.commit(BOB, &format!("Reviewed change\n\n{REVIEWED}\n"));
+    server.write("app/b.rs", "b\n");
+    server.commit(BOB, "Unreviewed change\n\nCo-authored-by: Claude <noreply@anthropic.com>\n");
+    server
+}
+
+fn countersign(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).args(args).current_dir(dir).env_remove("COUNTERSIGN_POLICY").output().unwrap()
+}
+
+fn policy_file(server: &Server) -> String {
+    server.bare.join("policy.toml").to_str().unwrap().to_string()
+}
+
+fn check(server: &Server, extra: &[&str]) -> (Option<i32>, String, String) {
+    let policy = policy_file(server);
+    let mut args = vec!["check", "--policy", &policy];
+    args.extend_from_slice(extra);
+    let output = countersign(&server.work, &args);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn failing_range_exits_1_with_the_report() {
+    let server = work_with_two_commits();
+    let (code, stdout, _) = check(&server, &["origin/main..HEAD"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.starts_with("countersign: check failed"), "{stdout}");
+    assert!(stdout.contains("refs/heads/main: 1 of 2 new commit(s) lacks sign-off"), "{stdout}");
+    assert!(stdout.contains("\"Unreviewed change\""), "{stdout}");
+}
+
+#[test]
+fn passing_range_exits_0() {
+    let server = work_with_two_commits();
+    let (code, stdout, _) = check(&server, &["origin/main..HEAD~1"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("countersign: check passed: 1 new commit(s) checked"), "{stdout}");
+}
+
+#[test]
+fn caret_and_plain_revisions_mean_what_rev_list_means() {
+    let server = work_with_two_commits();
+    let (code, stdout, _) = check(&server, &["^origin/main", "HEAD~1"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("1 new commit(s) checked"), "{stdout}");
+}
+
+#[test]
+fn dry_run_exits_0_with_the_same_findings() {
+    let server = work_with_two_commits();
+    let (code, stdout, _) = check(&server, &["--dry-run", "origin/main..HEAD"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("x senior sign-off for AI-assisted changes"), "{stdout}");
+}
+
+#[test]
+fn bad_range_exits_2() {
+    let server = work_with_two_commits();
+    let (code, _, stderr) = check(&server, &["origin/main..no-such-branch"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("`origin/main..no-such-branch` is not a revision here"), "{stderr}");
+}
+
+#[test]
+fn missing_policy_exits_2() {
+    let server = work_with_two_commits();
+    let output = countersign(&server.work, &["check", "origin/main..HEAD"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no policy configured"));
+}
+
+#[test]
+fn json_report_has_the_spec_fields() {
+    let server = work_with_two_commits();
+    let (code, stdout, _) =
+        check(&server, &["--format", "json", "--ref", "refs/heads/release/1", "origin/main..HEAD"]);
+    assert_eq!(code, Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["verdict"], "reject");
+    assert_eq!(json["policy"]["sha256"].as_str().unwrap().len(), 64);
+    assert!(json["policy"]["path"].as_str().unwrap().ends_with("policy.toml"));
+    let r = &json["refs"][0];
+    for key in ["ref", "old", "new", "verdict", "problems", "commits"] {
+        assert!(r.get(key).is_some(), "ref lacks {key}: {r}");
+    }
+    assert_eq!(r["ref"], "refs/heads/release/1");
+    assert_eq!(r["new"], server.head());
+    let commits = r["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 2);
+    let unreviewed = &commits[0];
+    for key in [
+        "id",
+        "summary",
+        "author",
+        "trailers",
+        "ai_assisted",
+        "evidence",
+        "paths_matched",
+        "rules",
+        "verdict",
+    ] {
+        assert!(unreviewed.get(key).is_some(), "commit lacks {key}: {unreviewed}");
+    }
+    assert_eq!(unreviewed["summary"], "Unreviewed change");
+    assert_eq!(unreviewed["author"]["email"], "bob@example.com");
+    assert_eq!(unreviewed["trailers"][0]["key"], "Co-authored-by");
+    assert_eq!(unreviewed["trailers"][0]["value"], "Claude <noreply@anthropic.com>");
+    assert_eq!(unreviewed["ai_assisted"], true);
+    assert_eq!(unreviewed["evidence"][0]["kind"], "identity");
+    assert_eq!(unreviewed["verdict"], "fail");
+    let rule = &unreviewed["rules"][1];
+    for key in ["name", "applies", "satisfied", "mode", "required", "from_role", "counted", "not_counted"] {
+        assert!(rule.get(key).is_some(), "rule lacks {key}: {rule}");
+    }
+    assert_eq!(rule["from_role"], "senior");
+    assert_eq!(rule["mode"], "enforce");
+    let reviewed = &commits[1];
+    let counted = &reviewed["rules"][0]["counted"][0];
+    assert_eq!(counted["person"], "Carol Dev");
+    assert_eq!(counted["email"], "carol@example.com");
+    assert_eq!(counted["trailer"], REVIEWED);
+}
+
+#[test]
+fn json_lists_exempt_commits_with_why() {
+    let server = Server::new(POLICY);
+    server.git_work(&["fetch", "-q", "origin"]);
+    server.git_work(&["checkout", "-q", "-b", "side"]);
+    server.write("app/side.rs", "side\n");
+    server.commit(BOB, &format!("Side\n\n{REVIEWED}\n"));
+    server.git_work(&["checkout", "-q", "main"]);
+    server.git_work(&["merge", "-q", "--no-ff", "--no-edit", "side"]);
+    let (code, stdout, _) = check(&server, &["--format", "json", "origin/main..HEAD"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let merge = &json["refs"][0]["commits"][0];
+    assert_eq!(merge["exempt"], "merge that introduces no change of its own");
+}
+
+#[test]
+fn markdown_summary_escapes_pusher_text() {
+    let server = Server::new(POLICY);
+    server.git_work(&["fetch", "-q", "origin"]);
+    server.write("app/x.rs", "x\n");
+    server.commit(BOB, "Fix <script> | [link](http://x)\n");
+    let (code, stdout, _) = check(&server, &["--format", "markdown", "origin/main..HEAD"]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.starts_with("### :x: countersign: 1 of 1 commit(s) lack sign-off"), "{stdout}");
+    assert!(
+        stdout.contains("| commit | subject | author | AI-assisted | verdict | what is missing |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Fix &lt;script&gt; \\| \\[link\\](http://x)"), "{stdout}");
+    assert!(stdout.contains("two-person review: needs 1 approval"), "{stdout}");
+}
+
+#[test]
+fn works_on_a_bare_repository() {
+    let server = work_with_two_commits();
+    server.push(&["origin", "HEAD:refs/heads/topic"]);
+    let policy = policy_file(&server);
+    let output = countersign(&server.bare, &["check", "--policy", &policy, "main..topic"]);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 of 2 new commit(s) lacks sign-off"));
+}
+
+#[test]
+fn shallow_clone_that_cuts_the_range_is_a_clear_error() {
+    let server = work_with_two_commits();
+    server.push(&["origin", "HEAD:refs/heads/topic"]);
+    let shallow = server.work.parent().unwrap().join("shallow");
+    let url = format!("file://{}", server.bare.display());
+    server.git(
+        server.work.parent().unwrap(),
+        &["clone", "-q", "--depth", "2", "--branch", "topic", &url, "shallow"],
+    );
+    let policy = policy_file(&server);
+    // HEAD~1 is the cut: git shows it as a root commit, which would change every path.
+    let output = countersign(&shallow, &["check", "--policy", &policy, "HEAD"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("(a shallow clone)") && stderr.contains("git fetch --unshallow"), "{stderr}");
+    // A range inside the fetched history is judged as usual.
+    let output = countersign(&shallow, &["check", "--policy", &policy, "HEAD~1..HEAD"]);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 of 1 new commit(s) lacks sign-off"));
+}
+
+#[test]
+fn baseline_exempts_imported_history() {
+    let server = Server::new(POLICY);
+    let imported = server.head();
+    server.git_work(&["fetch", "-q", "origin"]);
+    std::fs::write(
+        server.bare.join("policy.toml"),
+        POLICY.replace("[gate]\n", &format!("[gate]\nbaseline = [\"{imported}\"]\n")),
+    )
+    .unwrap();
+    server.write("app/new.rs", "new\n");
+    server.commit(BOB, "After adoption, unreviewed\n");
+    let (code, stdout, _) = check(&server, &["--format", "json", "HEAD"]);
+    assert_eq!(code, Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let commits = json["refs"][0]["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 2);
+    assert_eq!(commits[0]["verdict"], "fail");
+    assert_eq!(commits[1]["id"], imported);
+    assert_eq!(commits[1]["exempt"], "reachable from a baseline commit ([gate] baseline)");
+    assert_eq!(commits[1]["verdict"], "pass");
+}
+
+#[test]
+fn baseline_lets_a_first_push_of_old_history_through() {
+    let server = Server::new(POLICY);
+    server.git_work(&["checkout", "-q", "--orphan", "imported"]);
+    server.write("app/old.rs", "old\n");
+    let old = server.commit(BOB, "Old history, never reviewed\n");
+    server.set_policy(&POLICY.replace("[gate]\n", &format!("[gate]\nbaseline = [\"{old}\"]\n")));
+    let push = server.push(&["origin", "imported:refs/heads/release/old"]);
+    assert!(push.ok, "{}", push.stderr);
+    server.write("app/old.rs", "new\n");
+    server.commit(BOB, "New, unreviewed\n");
+    let push = server.push(&["origin", "imported:refs/heads/release/old"]);
+    assert!(!push.ok, "{}", push.stderr);
+}
+
+#[test]
+fn explain_shows_every_rule_and_how_to_pass() {
+    let server = work_with_two_commits();
+    let policy = policy_file(&server);
+    let output = countersign(&server.work, &["explain", "--policy", &policy, "HEAD"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "\"Unreviewed change\" by Bob Dev <bob@example.com>",
+        "AI-assisted: yes",
+        "  identity: Co-authored-by: Claude <noreply@anthropic.com>",
+        "trailers (as git reads them):\n  Co-authored-by: Claude <noreply@anthropic.com>",
+        "[FAIL] two-person review (enforce)",
+        "[FAIL] senior sign-off for AI-assisted changes (enforce)",
+        "applies: AI-assisted (Co-authored-by: Claude <noreply@anthropic.com>)",
+        "[skip] director audit for tier-1 systems (enforce)",
+        "does not apply: no changed path matches infra/**, payments/**",
+        "verdict: FAIL",
+        "fix: git commit --amend --trailer \"Approved-by: Alice Senior <alice@example.com>\"",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    let output = countersign(&server.work, &["explain", "--policy", &policy, "HEAD~1"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("counted: Carol Dev (Reviewed-by: Carol Dev <carol@example.com>)"), "{stdout}");
+}
+
+#[test]
+fn explain_names_why_an_approval_did_not_count_and_the_matched_path() {
+    let server = Server::new(POLICY);
+    server.write("infra/main.tf", "x\n");
+    server.commit(BOB, "Infra\n\nReviewed-by: Bob Dev <bob@example.com>\n");
+    let policy = policy_file(&server);
+    let stdout =
+        String::from_utf8_lossy(&countersign(&server.work, &["explain", "--policy", &policy, "HEAD"]).stdout)
+            .into_owned();
+    assert!(stdout.contains("not counted: Reviewed-by: Bob Dev <bob@example.com>: author"), "{stdout}");
+    assert!(stdout.contains("applies: infra/main.tf matches infra/**"), "{stdout}");
+}
