@@ -52,6 +52,8 @@ pub struct CommitFacts {
     pub id: String,
     pub author: Signature,
     pub committer: Signature,
+    /// Committer time, Unix seconds (what `git log --since` compares).
+    pub timestamp: i64,
     /// The message as git log shows it (decoded to UTF-8).
     pub message: String,
     pub trailers: Vec<TrailerLine>,

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod policy_source;
 pub mod policy_test;
 pub mod provenance;
+pub mod provenance_report;
 pub mod repo;
 pub mod report;
 pub mod selection;

@@ -14,7 +14,7 @@ use countersign::policy::{Mode, Policy};
 use countersign::policy_source::{self, Flags, Location};
 use countersign::report::{self, Audience, Decision};
 use countersign::verdict::{CommitStatus, Engine};
-use countersign::{lint, policy_test};
+use countersign::{lint, policy_test, provenance_report};
 use git2::Repository;
 
 /// Refuses pushes that land commits without the sign-offs your policy demands.
@@ -85,6 +85,25 @@ enum Command {
         refname: String,
         commit: String,
     },
+    /// Provenance report for audits: per month, author and tool, how many commits were
+    /// AI-assisted and how many of those carried the sign-off the policy asks.
+    Report {
+        #[command(flatten)]
+        policy: PolicyFlags,
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Judge the commits as if on this ref (rules with `when.refs` depend on it).
+        #[arg(long = "ref", value_name = "REFNAME", default_value = "refs/heads/main")]
+        refname: String,
+        /// Only commits made on or after this date (committer date, UTC), e.g. 2026-01-01.
+        #[arg(long, value_name = "DATE")]
+        since: Option<jiff::civil::Date>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+        /// Revisions as git rev-list takes them, e.g. main or v1.0..main.
+        #[arg(required = true, value_name = "REVISION")]
+        revisions: Vec<String>,
+    },
     /// Policy tooling for admins.
     Policy {
         #[command(subcommand)]
@@ -122,6 +141,13 @@ enum Format {
     Markdown,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Human,
+    Json,
+    Csv,
+}
+
 const FAIL: u8 = 1;
 const ERROR: u8 = 2;
 
@@ -137,6 +163,9 @@ fn main() -> ExitCode {
         }
         Command::Explain { policy, repo, refname, commit } => {
             run_explain(policy.into(), &repo, &refname, &commit)
+        }
+        Command::Report { policy, repo, refname, since, format, revisions } => {
+            run_report(policy.into(), &repo, &refname, since, format, &revisions)
         }
         Command::Policy { command: PolicyCommand::Check { file, repo } } => {
             policy_check(file, repo.as_deref())
@@ -233,6 +262,28 @@ fn run_explain(flags: Flags, repo: &Path, refname: &str, commit: &str) -> anyhow
     let report = report::Report::new(&policy, Vec::new());
     print!("{}", report::explain(&verdict, refname, &policy, report.approval_key()));
     Ok(if verdict.verdict == CommitStatus::Fail { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
+}
+
+fn run_report(
+    flags: Flags,
+    repo: &Path,
+    refname: &str,
+    since: Option<jiff::civil::Date>,
+    format: ReportFormat,
+    revisions: &[String],
+) -> anyhow::Result<ExitCode> {
+    let repo = open(repo)?;
+    let (_, policy) = load_policy(&flags, &repo)?;
+    let engine = Engine::new(&policy, today());
+    let revisions = check::resolve(&repo, revisions)?;
+    let verdicts = check::check(&repo, &engine, refname, &revisions)?;
+    let report = provenance_report::build(&verdicts, since);
+    match format {
+        ReportFormat::Human => print!("{}", report.human()),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Csv => print!("{}", report.csv()),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn default_policy_file(file: Option<PathBuf>) -> PathBuf {

@@ -160,6 +160,7 @@ impl Case {
             id: "0".repeat(40),
             author,
             committer,
+            timestamp: 0,
             trailers: CommitFacts::trailers_of(&self.message),
             message: self.message.clone(),
             is_merge: self.merge,

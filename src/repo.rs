@@ -53,6 +53,7 @@ pub fn read_commit(
         id: oid.to_string(),
         author: signature(&commit.author()),
         committer: signature(&commit.committer()),
+        timestamp: commit.time().seconds(),
         trailers: CommitFacts::trailers_of(&message),
         message,
         is_merge,

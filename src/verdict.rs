@@ -23,6 +23,8 @@ pub struct CommitVerdict {
     pub id: String,
     pub summary: String,
     pub author: Signature,
+    /// Committer time, Unix seconds.
+    pub timestamp: i64,
     pub trailers: Vec<TrailerLine>,
     pub ai_assisted: bool,
     pub evidence: Vec<Evidence>,
@@ -118,6 +120,7 @@ impl<'p> Engine<'p> {
             id: commit.id.clone(),
             summary: commit.summary().to_string(),
             author: commit.author.clone(),
+            timestamp: commit.timestamp,
             trailers: commit.trailers.clone(),
             ai_assisted,
             evidence,

@@ -24,6 +24,7 @@ fn commit_by(author: Signature, message: &str) -> CommitFacts {
     CommitFacts {
         id: "0".repeat(40),
         committer: author.clone(),
+        timestamp: 0,
         author,
         message: message.into(),
         trailers: CommitFacts::trailers_of(message),
@@ -273,4 +274,18 @@ fn vendor_domain_is_not_an_identity() {
 fn trailer_values_are_unfolded_before_matching() {
     let p = detect(&commit("S\n\nCo-authored-by: Claude\n <noreply@anthropic.com>\n"));
     assert_eq!(kinds(&p), [(EvidenceKind::Identity, "Co-authored-by: Claude <noreply@anthropic.com>")]);
+}
+
+#[test]
+fn evidence_names_the_tool() {
+    let tools = |message: &str| -> Vec<String> {
+        detect(&commit(message)).evidence.into_iter().map(|e| e.tool).collect()
+    };
+    assert_eq!(tools("S\n\nAssisted-by: Claude:claude-opus-4-6 coccinelle\n"), ["Claude"]);
+    assert_eq!(tools("S\n\nCo-authored-by-AI: GitHub Copilot (gpt-4.1)\n"), ["GitHub Copilot"]);
+    assert_eq!(tools("S\n\nAI-assisted: true\n"), ["unnamed"]);
+    assert_eq!(tools("S\n\nAmp-Thread-ID: https://ampcode.com/threads/T-1\n"), ["Amp"]);
+    assert_eq!(tools("S\n\nCo-authored-by: Claude <noreply@anthropic.com>\n"), ["Claude Code"]);
+    assert_eq!(tools("S\n\nCo-authored-by: Bot <x@agents.example.com>\n"), ["x@agents.example.com"]);
+    assert_eq!(tools("S\n\n💘 Generated with Crush\n"), ["Crush"]);
 }

@@ -48,6 +48,7 @@ fn commit(author: &str, message: &str, paths: &[&str]) -> CommitFacts {
     CommitFacts {
         id: "1".repeat(40),
         committer: author.clone(),
+        timestamp: 0,
         author,
         message: message.into(),
         trailers: CommitFacts::trailers_of(message),

@@ -282,3 +282,73 @@ fn explain_names_why_an_approval_did_not_count_and_the_matched_path() {
     assert!(stdout.contains("not counted: Reviewed-by: Bob Dev <bob@example.com>: author"), "{stdout}");
     assert!(stdout.contains("applies: infra/main.tf matches infra/**"), "{stdout}");
 }
+
+/// Three months of history: each month one reviewed human commit, one AI commit with a
+/// senior's approval, one AI commit with only a peer's review.
+fn history_for_report() -> Server {
+    let server = Server::new(POLICY);
+    for month in ["01", "02", "03"] {
+        for (i, trailers) in [
+            REVIEWED.to_string(),
+            "Co-authored-by: Claude <noreply@anthropic.com>\nApproved-by: Alice Senior <alice@example.com>"
+                .into(),
+            format!("Assisted-by: Crush:gpt-5\n{REVIEWED}"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            server.write("app/n.txt", &format!("{month}{i}"));
+            server.git_work(&["add", "-A"]);
+            let date = format!("2026-{month}-1{i} 12:00:00 +0000");
+            let output = server
+                .command(&server.work, &["commit", "-q", "-m", &format!("Change {month}-{i}\n\n{trailers}")])
+                .env("GIT_COMMITTER_DATE", &date)
+                .env("GIT_AUTHOR_DATE", &date)
+                .output()
+                .unwrap();
+            assert!(output.status.success());
+        }
+    }
+    server
+}
+
+#[test]
+fn report_counts_ai_share_and_sign_off_per_month_author_and_tool() {
+    let server = history_for_report();
+    let policy = policy_file(&server);
+    let output =
+        countersign(&server.work, &["report", "--policy", &policy, "--format", "json", "origin/main..HEAD"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["total"]["commits"], 9);
+    assert_eq!(json["total"]["ai_assisted"], 6);
+    assert_eq!(json["total"]["signed_off"], 3);
+    let months: Vec<&str> =
+        json["by_month"].as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap()).collect();
+    assert_eq!(months, ["2026-01", "2026-02", "2026-03"]);
+    assert_eq!(json["by_author"][0]["key"], BOB);
+    let tools: Vec<(&str, u64)> = json["by_tool"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap(), r["signed_off"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(tools, [("Claude Code", 3), ("Crush", 0)]);
+}
+
+#[test]
+fn report_since_and_csv() {
+    let server = history_for_report();
+    let policy = policy_file(&server);
+    let output = countersign(
+        &server.work,
+        &["report", "--policy", &policy, "--format", "csv", "--since", "2026-03-01", "origin/main..HEAD"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let csv = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        csv,
+        "breakdown,key,commits,ai_assisted,signed_off\ntotal,all,3,2,1\nmonth,2026-03,3,2,1\n\
+         author,Bob Dev <bob@example.com>,3,2,1\ntool,Claude Code,1,1,1\ntool,Crush,1,1,0\n"
+    );
+}

@@ -61,7 +61,7 @@ fn demo_shows_a_refusal_then_an_acceptance() {
 fn help_documents_every_verb() {
     let (code, stdout, _) = run(&["--help"]);
     assert_eq!(code, Some(0));
-    for verb in ["pre-receive", "policy", "demo"] {
+    for verb in ["pre-receive", "check", "explain", "report", "policy", "demo"] {
         assert!(stdout.contains(verb), "{stdout}");
     }
 }

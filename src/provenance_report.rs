@@ -1,0 +1,183 @@
+//! `countersign report`: how much of a history was written with AI help, by whom and with which
+//! tool, and how much of that carried the sign-off the policy asks. The "provenance tracking" of
+//! the mission, for audits. Aggregates the same verdicts `check` produces.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use crate::report::{PolicyInfo, Report};
+use crate::verdict::{CommitStatus, CommitVerdict};
+
+/// One line of a breakdown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Row {
+    pub key: String,
+    pub commits: usize,
+    pub ai_assisted: usize,
+    /// AI-assisted commits that pass every rule the policy applies to them.
+    pub signed_off: usize,
+}
+
+impl Row {
+    fn count(&mut self, commit: &CommitVerdict) {
+        self.commits += 1;
+        if commit.ai_assisted {
+            self.ai_assisted += 1;
+            if commit.verdict != CommitStatus::Fail {
+                self.signed_off += 1;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvenanceReport {
+    pub policy: PolicyInfo,
+    /// Only commits made on or after this date (UTC committer date) are counted.
+    pub since: Option<String>,
+    pub total: Row,
+    /// Key: `YYYY-MM` of the committer date, in UTC.
+    pub by_month: Vec<Row>,
+    /// Key: `Name <email>` of the author.
+    pub by_author: Vec<Row>,
+    /// AI-assisted commits only, by the tool their first evidence names.
+    pub by_tool: Vec<Row>,
+}
+
+pub fn build(report: &Report, since: Option<Date>) -> ProvenanceReport {
+    let mut total = Row { key: "all".into(), ..Row::default() };
+    let mut by_month: BTreeMap<String, Row> = BTreeMap::new();
+    let mut by_author: BTreeMap<String, Row> = BTreeMap::new();
+    let mut by_tool: BTreeMap<String, Row> = BTreeMap::new();
+    for commit in report.refs.iter().flat_map(|r| &r.commits) {
+        let date = utc_date(commit.timestamp);
+        if since.is_some_and(|since| date < since) {
+            continue;
+        }
+        total.count(commit);
+        let month = format!("{:04}-{:02}", date.year(), date.month());
+        by_month.entry(month.clone()).or_insert_with(|| Row { key: month, ..Row::default() }).count(commit);
+        let author = commit.author.to_string();
+        by_author
+            .entry(author.clone())
+            .or_insert_with(|| Row { key: author, ..Row::default() })
+            .count(commit);
+        if let Some(evidence) = commit.evidence.first().filter(|_| commit.ai_assisted) {
+            let tool = evidence.tool.clone();
+            by_tool.entry(tool.clone()).or_insert_with(|| Row { key: tool, ..Row::default() }).count(commit);
+        }
+    }
+    ProvenanceReport {
+        policy: report.policy.clone(),
+        since: since.map(|d| d.to_string()),
+        total,
+        by_month: by_month.into_values().collect(),
+        by_author: by_author.into_values().collect(),
+        by_tool: by_tool.into_values().collect(),
+    }
+}
+
+fn utc_date(seconds: i64) -> Date {
+    Timestamp::from_second(seconds).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(TimeZone::UTC).date()
+}
+
+impl ProvenanceReport {
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let since = self.since.as_ref().map(|s| format!(" since {s}")).unwrap_or_default();
+        let t = &self.total;
+        let _ = writeln!(
+            out,
+            "AI provenance{since}: {} commit(s), {} AI-assisted ({}), {} of those signed off as the policy asks",
+            t.commits,
+            t.ai_assisted,
+            percent(t.ai_assisted, t.commits),
+            t.signed_off
+        );
+        for (title, rows) in [("month", &self.by_month), ("author", &self.by_author), ("tool", &self.by_tool)]
+        {
+            let width = rows.iter().map(|r| r.key.chars().count()).max().unwrap_or(0).max(title.len());
+            let _ = writeln!(out, "\n{title:width$}  commits  AI-assisted  share  signed off");
+            for row in rows {
+                let _ = writeln!(
+                    out,
+                    "{:width$}  {:7}  {:11}  {:>5}  {:10}",
+                    row.key,
+                    row.commits,
+                    row.ai_assisted,
+                    percent(row.ai_assisted, row.commits),
+                    row.signed_off
+                );
+            }
+        }
+        let _ = writeln!(out, "\npolicy {} (sha256 {})", self.policy.path, &self.policy.sha256[..12]);
+        out
+    }
+
+    /// `breakdown,key,commits,ai_assisted,signed_off`, one line per row.
+    pub fn csv(&self) -> String {
+        let mut out = String::from("breakdown,key,commits,ai_assisted,signed_off\n");
+        let sections = [("total", std::slice::from_ref(&self.total)), ("month", &self.by_month[..])];
+        let sections =
+            sections.into_iter().chain([("author", &self.by_author[..]), ("tool", &self.by_tool[..])]);
+        for (breakdown, rows) in sections {
+            for row in rows {
+                let _ = writeln!(
+                    out,
+                    "{breakdown},{},{},{},{}",
+                    csv_field(&row.key),
+                    row.commits,
+                    row.ai_assisted,
+                    row.signed_off
+                );
+            }
+        }
+        out
+    }
+}
+
+fn percent(part: usize, whole: usize) -> String {
+    if whole == 0 { "-".into() } else { format!("{:.0}%", part as f64 * 100.0 / whole as f64) }
+}
+
+/// RFC 4180 quoting, by hand: one function is all a four-column export needs. A leading `=`,
+/// `+`, `-` or `@` is also quoted after a `'`, so a spreadsheet never runs an author's name
+/// as a formula.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
+    if text.contains([',', '"', '\n', '\r']) || text.starts_with('\'') {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_separators_quotes_and_formulas() {
+        assert_eq!(csv_field("Bob Dev <bob@example.com>"), "Bob Dev <bob@example.com>");
+        assert_eq!(csv_field("Dev, Bob"), "\"Dev, Bob\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=cmd()"), "\"'=cmd()\"");
+    }
+
+    #[test]
+    fn utc_month_of_a_timestamp() {
+        assert_eq!(utc_date(1_767_225_599).to_string(), "2025-12-31");
+        assert_eq!(utc_date(1_767_225_600).to_string(), "2026-01-01");
+    }
+
+    #[test]
+    fn percent_of_nothing_is_a_dash() {
+        assert_eq!(percent(0, 0), "-");
+        assert_eq!(percent(1, 3), "33%");
+    }
+}
