@@ -50,8 +50,8 @@ pub fn pre_receive(
     let text = String::from_utf8(bytes).map_err(|_| HookError::NotUtf8)?;
     let updates = gate::parse_updates(&text)?;
     let repo = repo::open_for_hook()?;
-    let location = policy_source::locate(&options.policy, Some(&repo))?;
-    let policy = policy_source::load(&location, Some(&repo), today)?;
+    let location = policy_source::locate(&options.policy, &repo)?;
+    let policy = policy_source::load(&location, &repo, today)?;
     let engine = Engine::new(&policy, today);
     let report = gate::judge_push(&repo, &engine, &location, &updates)?;
     let enforced = policy.gate.mode == Mode::Enforce && !options.dry_run;

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use countersign::check::{self, CheckError};
+use countersign::check;
 use countersign::hook::{self, HookOptions};
 use countersign::policy::{Mode, Policy};
-use countersign::policy_source::{self, Flags, Location};
+use countersign::policy_source::{self, Flags};
 use countersign::report::{self, Audience, Decision};
 use countersign::verdict::{CommitStatus, Engine};
 use countersign::{lint, policy_test, provenance_report};
@@ -43,6 +43,17 @@ impl From<PolicyFlags> for Flags {
     }
 }
 
+/// Which repository, and which ref its commits are judged as if pushed to.
+#[derive(Args)]
+struct Target {
+    /// Repository (bare or not).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// The ref the commits would be pushed to (rules with `when.refs` depend on it).
+    #[arg(long = "ref", value_name = "REFNAME", default_value = "refs/heads/main")]
+    refname: String,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Git pre-receive hook: reads `<old> <new> <refname>` lines on stdin and refuses the push
@@ -59,12 +70,8 @@ enum Command {
     Check {
         #[command(flatten)]
         policy: PolicyFlags,
-        /// Repository (bare or not).
-        #[arg(long, default_value = ".")]
-        repo: PathBuf,
-        /// The ref the commits would be pushed to.
-        #[arg(long = "ref", value_name = "REFNAME", default_value = "refs/heads/main")]
-        refname: String,
+        #[command(flatten)]
+        target: Target,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
         /// Report as usual but exit 0 unless something went wrong.
@@ -79,10 +86,8 @@ enum Command {
     Explain {
         #[command(flatten)]
         policy: PolicyFlags,
-        #[arg(long, default_value = ".")]
-        repo: PathBuf,
-        #[arg(long = "ref", value_name = "REFNAME", default_value = "refs/heads/main")]
-        refname: String,
+        #[command(flatten)]
+        target: Target,
         commit: String,
     },
     /// Provenance report for audits: per month, author and tool, how many commits were
@@ -90,11 +95,8 @@ enum Command {
     Report {
         #[command(flatten)]
         policy: PolicyFlags,
-        #[arg(long, default_value = ".")]
-        repo: PathBuf,
-        /// Judge the commits as if on this ref (rules with `when.refs` depend on it).
-        #[arg(long = "ref", value_name = "REFNAME", default_value = "refs/heads/main")]
-        refname: String,
+        #[command(flatten)]
+        target: Target,
         /// Only commits made on or after this date (committer date, UTC), e.g. 2026-01-01.
         #[arg(long, value_name = "DATE")]
         since: Option<jiff::civil::Date>,
@@ -158,14 +160,12 @@ fn main() -> ExitCode {
         Command::PreReceive { policy, dry_run } => {
             return pre_receive(HookOptions { policy: policy.into(), dry_run });
         }
-        Command::Check { policy, repo, refname, format, dry_run, revisions } => {
-            run_check(policy.into(), &repo, &refname, format, dry_run, &revisions)
+        Command::Check { policy, target, format, dry_run, revisions } => {
+            run_check(policy.into(), &target, format, dry_run, &revisions)
         }
-        Command::Explain { policy, repo, refname, commit } => {
-            run_explain(policy.into(), &repo, &refname, &commit)
-        }
-        Command::Report { policy, repo, refname, since, format, revisions } => {
-            run_report(policy.into(), &repo, &refname, since, format, &revisions)
+        Command::Explain { policy, target, commit } => run_explain(policy.into(), &target, &commit),
+        Command::Report { policy, target, since, format, revisions } => {
+            run_report(policy.into(), &target, since, format, &revisions)
         }
         Command::Policy { command: PolicyCommand::Check { file, repo } } => {
             policy_check(file, repo.as_deref())
@@ -224,25 +224,25 @@ fn open(repo: &Path) -> anyhow::Result<Repository> {
     Repository::open(repo).with_context(|| format!("opening repository {}", repo.display()))
 }
 
-fn load_policy(flags: &Flags, repo: &Repository) -> anyhow::Result<(Location, Policy)> {
-    let location = policy_source::locate(flags, Some(repo))?;
-    let policy = policy_source::load(&location, Some(repo), today())?;
-    Ok((location, policy))
+/// The repository and its policy, for the verbs that read a repository.
+fn open_with_policy(flags: &Flags, target: &Target) -> anyhow::Result<(Repository, Policy)> {
+    let repo = open(&target.repo)?;
+    let location = policy_source::locate(flags, &repo)?;
+    let policy = policy_source::load(&location, &repo, today())?;
+    Ok((repo, policy))
 }
 
 fn run_check(
     flags: Flags,
-    repo: &Path,
-    refname: &str,
+    target: &Target,
     format: Format,
     dry_run: bool,
     revisions: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let repo = open(repo)?;
-    let (_, policy) = load_policy(&flags, &repo)?;
+    let (repo, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let revisions = check::resolve(&repo, revisions)?;
-    let report = check::check(&repo, &engine, refname, &revisions)?;
+    let report = check::check(&repo, &engine, &target.refname, &revisions)?;
     let enforced = !dry_run && policy.gate.mode == Mode::Enforce;
     match format {
         Format::Human => print!("{}", report::human(&report, Audience::Ci, enforced)),
@@ -253,30 +253,25 @@ fn run_check(
     Ok(if failed { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
 }
 
-fn run_explain(flags: Flags, repo: &Path, refname: &str, commit: &str) -> anyhow::Result<ExitCode> {
-    let repo = open(repo)?;
-    let (_, policy) = load_policy(&flags, &repo)?;
+fn run_explain(flags: Flags, target: &Target, commit: &str) -> anyhow::Result<ExitCode> {
+    let (repo, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
-    let verdict =
-        check::explain(&repo, &engine, refname, commit).map_err(|e: CheckError| anyhow::anyhow!(e))?;
-    let report = report::Report::new(&policy, Vec::new());
-    print!("{}", report::explain(&verdict, refname, &policy, report.approval_key()));
+    let verdict = check::explain(&repo, &engine, &target.refname, commit)?;
+    print!("{}", report::explain(&verdict, &target.refname, &policy));
     Ok(if verdict.verdict == CommitStatus::Fail { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
 }
 
 fn run_report(
     flags: Flags,
-    repo: &Path,
-    refname: &str,
+    target: &Target,
     since: Option<jiff::civil::Date>,
     format: ReportFormat,
     revisions: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let repo = open(repo)?;
-    let (_, policy) = load_policy(&flags, &repo)?;
+    let (repo, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let revisions = check::resolve(&repo, revisions)?;
-    let verdicts = check::check(&repo, &engine, refname, &revisions)?;
+    let verdicts = check::check(&repo, &engine, &target.refname, &revisions)?;
     let report = provenance_report::build(&verdicts, since);
     match format {
         ReportFormat::Human => print!("{}", report.human()),

@@ -74,7 +74,7 @@ impl Location {
 }
 
 /// First found wins: flags, `$COUNTERSIGN_POLICY`, then the repository's git config.
-pub fn locate(flags: &Flags, repo: Option<&Repository>) -> Result<Location, LookupError> {
+pub fn locate(flags: &Flags, repo: &Repository) -> Result<Location, LookupError> {
     if let Some(file) = &flags.file {
         return Ok(Location::File(file.clone()));
     }
@@ -84,7 +84,6 @@ pub fn locate(flags: &Flags, repo: Option<&Repository>) -> Result<Location, Look
     if let Some(file) = std::env::var_os("COUNTERSIGN_POLICY").filter(|v| !v.is_empty()) {
         return Ok(Location::File(PathBuf::from(file)));
     }
-    let Some(repo) = repo else { return Err(LookupError::NotConfigured) };
     let config = repo.config().context(|| "reading the repository's git config".into())?;
     let file = config_entry(config.get_path("countersign.policy"))?;
     let committed = config_entry(config.get_string("countersign.policyRef"))?;
@@ -110,11 +109,10 @@ fn from_repository(repo: &Repository, path: PathBuf) -> PathBuf {
     if path.is_absolute() { path } else { repo.path().join(path) }
 }
 
-pub fn load(location: &Location, repo: Option<&Repository>, today: Date) -> Result<Policy, LookupError> {
+pub fn load(location: &Location, repo: &Repository, today: Date) -> Result<Policy, LookupError> {
     match location {
         Location::File(path) => Ok(Policy::load(path, today)?),
         Location::Committed { refname, path } => {
-            let repo = repo.ok_or_else(|| LookupError::RefMissing(refname.clone()))?;
             let commit = match repo.find_reference(refname) {
                 Ok(reference) => {
                     reference.peel(ObjectType::Commit).context(|| format!("peeling {refname}"))?.id()

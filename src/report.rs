@@ -142,17 +142,10 @@ pub struct Report {
 
 impl Report {
     pub fn new(policy: &Policy, refs: Vec<RefReport>) -> Self {
-        let keys = &policy.approvals.trailer_keys;
-        let approval_key = keys
-            .iter()
-            .find(|k| k.eq_ignore_ascii_case("Approved-by"))
-            .or(keys.first())
-            .cloned()
-            .unwrap_or_else(|| "Approved-by".into());
         Report {
             policy: PolicyInfo { path: policy.source.path.clone(), sha256: policy.source.sha256.clone() },
             refs,
-            approval_key,
+            approval_key: approval_key(policy),
         }
     }
 
@@ -162,11 +155,6 @@ impl Report {
         } else {
             Decision::Reject
         }
-    }
-
-    /// The approval key fix suggestions write (`Approved-by` when the policy has it).
-    pub fn approval_key(&self) -> &str {
-        &self.approval_key
     }
 
     pub fn to_json(&self) -> String {
@@ -182,6 +170,16 @@ impl Serialize for Report {
         s.serialize_field("refs", &self.refs)?;
         s.end()
     }
+}
+
+/// The approval key fix suggestions write: `Approved-by` when the policy has it.
+fn approval_key(policy: &Policy) -> String {
+    let keys = &policy.approvals.trailer_keys;
+    keys.iter()
+        .find(|k| k.eq_ignore_ascii_case("Approved-by"))
+        .or(keys.first())
+        .cloned()
+        .unwrap_or_else(|| "Approved-by".into())
 }
 
 /// How many failing commits a human report shows in full; the rest are counted.
@@ -297,12 +295,9 @@ pub fn markdown(report: &Report) -> String {
         let missing: Vec<String> = commit
             .unmet()
             .map(|rule| {
-                let who: Vec<&str> =
-                    rule.eligible.iter().take(PEOPLE_SHOWN).map(|p| p.name.as_str()).collect();
-                let who = if who.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (can approve: {})", who.join(", "))
+                let who = match can_approve(rule) {
+                    Some(names) => format!(" (can approve: {names})"),
+                    None => String::new(),
                 };
                 md(&format!("{}: {}{who}", rule.name, needs(rule)))
             })
@@ -380,13 +375,8 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
         };
         let _ = writeln!(out, "    {mark} {}: {}", clean(&rule.name), needs(rule));
         let _ = writeln!(out, "      applies: {}", clean(&rule.why));
-        if !rule.eligible.is_empty() {
-            let mut names: Vec<&str> =
-                rule.eligible.iter().take(PEOPLE_SHOWN).map(|p| p.name.as_str()).collect();
-            if rule.eligible.len() > PEOPLE_SHOWN {
-                names.push("...");
-            }
-            let _ = writeln!(out, "      can approve: {}", clean(&names.join(", ")));
+        if let Some(names) = can_approve(rule) {
+            let _ = writeln!(out, "      can approve: {}", clean(&names));
         }
         for not_counted in &rule.not_counted {
             let _ =
@@ -411,6 +401,18 @@ fn fix_line(commit: &CommitVerdict, approval_key: &str) -> String {
         }
         None => "fix: no one in the policy who did not write it can approve it; ask an admin\n".to_string(),
     }
+}
+
+/// "Alice Senior, Carol Senior, Dana Director, ...": who could give a missing approval.
+fn can_approve(rule: &RuleOutcome) -> Option<String> {
+    if rule.eligible.is_empty() {
+        return None;
+    }
+    let mut names: Vec<&str> = rule.eligible.iter().take(PEOPLE_SHOWN).map(|p| p.name.as_str()).collect();
+    if rule.eligible.len() > PEOPLE_SHOWN {
+        names.push("...");
+    }
+    Some(names.join(", "))
 }
 
 /// "needs 1 approval from role senior; found none"
@@ -458,9 +460,8 @@ fn clean(text: &str) -> String {
         .collect()
 }
 
-/// Every rule for one commit, for `countersign explain`. `footers_count`: whether the policy
-/// lets footer lines count as AI evidence (they are shown either way).
-pub fn explain(commit: &CommitVerdict, refname: &str, policy: &Policy, approval_key: &str) -> String {
+/// Every rule for one commit, for `countersign explain`.
+pub fn explain(commit: &CommitVerdict, refname: &str, policy: &Policy) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "commit {}", commit.id);
     let _ = writeln!(out, "  \"{}\" by {}", clean(&commit.summary), clean(&commit.author.to_string()));
@@ -516,7 +517,7 @@ pub fn explain(commit: &CommitVerdict, refname: &str, policy: &Policy, approval_
     };
     let _ = writeln!(out, "\nverdict: {verdict}");
     if commit.verdict == CommitStatus::Fail {
-        out.push_str(&fix_line(commit, approval_key));
+        out.push_str(&fix_line(commit, &approval_key(policy)));
     }
     out
 }
