@@ -1,6 +1,6 @@
 //! Differential test: `trailers::parse` must report exactly the trailers that git itself
 //! prints with `git log --format='%(trailers:only,unfold)'`, for hand-written tricky
-//! messages and for seeded random ones (2,000 by default; set `COUNTERSIGN_DIFF_CASES` to
+//! messages and for seeded random ones (5,000 by default; set `COUNTERSIGN_DIFF_CASES` to
 //! run more).
 //!
 //! All messages become commits of one temporary repository through a single
@@ -42,7 +42,7 @@ impl Case {
 fn parse_matches_git() {
     let count = std::env::var("COUNTERSIGN_DIFF_CASES")
         .map(|n| n.parse().expect("COUNTERSIGN_DIFF_CASES must be a number"))
-        .unwrap_or(2_000);
+        .unwrap_or(5_000);
     let mut cases = hand_written();
     let mut rng = XorShift(0x5eed_c0ff_ee15_600d);
     cases.extend((0..count).map(|i| Case::new(format!("generated #{i}"), random_message(&mut rng))));
