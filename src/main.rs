@@ -220,6 +220,17 @@ fn pre_receive(options: HookOptions) -> ExitCode {
     if accept { ExitCode::SUCCESS } else { ExitCode::from(FAIL) }
 }
 
+/// Writes a command's output. A closed pipe (`countersign check ... | head`) is not an error:
+/// the reader has what it wanted.
+fn emit(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("countersign: writing the output: {e}");
+        }
+    }
+}
+
 fn open(repo: &Path) -> anyhow::Result<Repository> {
     Repository::open(repo).with_context(|| format!("opening repository {}", repo.display()))
 }
@@ -245,9 +256,9 @@ fn run_check(
     let report = check::check(&repo, &engine, &target.refname, &revisions)?;
     let enforced = !dry_run && policy.gate.mode == Mode::Enforce;
     match format {
-        Format::Human => print!("{}", report::human(&report, Audience::Ci, enforced)),
-        Format::Json => println!("{}", report.to_json()),
-        Format::Markdown => print!("{}", report::markdown(&report)),
+        Format::Human => emit(&report::human(&report, Audience::Ci, enforced)),
+        Format::Json => emit(&format!("{}\n", report.to_json())),
+        Format::Markdown => emit(&report::markdown(&report)),
     }
     let failed = report.decision() == Decision::Reject && enforced;
     Ok(if failed { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
@@ -257,7 +268,7 @@ fn run_explain(flags: Flags, target: &Target, commit: &str) -> anyhow::Result<Ex
     let (repo, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let verdict = check::explain(&repo, &engine, &target.refname, commit)?;
-    print!("{}", report::explain(&verdict, &target.refname, &policy));
+    emit(&report::explain(&verdict, &target.refname, &policy));
     Ok(if verdict.verdict == CommitStatus::Fail { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
 }
 
@@ -274,9 +285,9 @@ fn run_report(
     let verdicts = check::check(&repo, &engine, &target.refname, &revisions)?;
     let report = provenance_report::build(&verdicts, since);
     match format {
-        ReportFormat::Human => print!("{}", report.human()),
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        ReportFormat::Csv => print!("{}", report.csv()),
+        ReportFormat::Human => emit(&report.human()),
+        ReportFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
+        ReportFormat::Csv => emit(&report.csv()),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -302,13 +313,13 @@ fn policy_check(file: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<Ex
     for warning in &warnings {
         eprintln!("{}", warning.display(&policy.source.path, &policy.source.text));
     }
-    println!(
-        "{}: valid ({} people, {} rules, {} warning(s))",
+    emit(&format!(
+        "{}: valid ({} people, {} rules, {} warning(s))\n",
         path.display(),
         policy.people.len(),
         policy.rules.len(),
         warnings.len()
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -318,6 +329,6 @@ fn run_policy_test(file: Option<PathBuf>, tests: Option<PathBuf>) -> anyhow::Res
     let tests = tests.unwrap_or_else(|| policy_test::default_path(&path));
     let suite = policy_test::Suite::load(&tests)?;
     let results = suite.run(&policy, today())?;
-    print!("{}", results.table());
+    emit(&results.table());
     Ok(if results.all_pass() { ExitCode::SUCCESS } else { ExitCode::from(FAIL) })
 }

@@ -281,10 +281,10 @@ pub fn markdown(report: &Report) -> String {
         }
         Decision::Reject => ":x: countersign: the update is refused".to_string(),
     };
-    let _ = writeln!(out, "### {title}\n");
+    let _ = writeln!(out, "### {title}");
     for r in &report.refs {
         for problem in r.problems.iter().filter(|p| !matches!(p, Problem::LacksSignOff { .. })) {
-            let _ = writeln!(out, "- `{}`: {}", md(&r.refname), md(&problem.to_string()));
+            let _ = writeln!(out, "\n- `{}`: {}", md(&r.refname), md(&problem.to_string()));
         }
     }
     if !commits.is_empty() {

@@ -352,3 +352,29 @@ fn report_since_and_csv() {
          author,Bob Dev <bob@example.com>,3,2,1\ntool,Claude Code,1,1,1\ntool,Crush,1,1,0\n"
     );
 }
+
+#[test]
+fn output_into_a_closed_pipe_is_not_an_error() {
+    use std::io::Read;
+    let server = Server::new(POLICY);
+    server.git_work(&["fetch", "-q", "origin"]);
+    for i in 0..40 {
+        server.write("app/n.txt", &i.to_string());
+        server.commit(BOB, &format!("Unreviewed {i}\n"));
+    }
+    let policy = policy_file(&server);
+    // More JSON than a pipe holds, and a reader that stops after one byte (`| head -c 1`).
+    let mut child = Command::new(BIN)
+        .args(["check", "--policy", &policy, "--format", "json", "origin/main..HEAD"])
+        .current_dir(&server.work)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "the verdict's exit code stands: {stderr}");
+}
