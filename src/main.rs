@@ -224,10 +224,10 @@ fn pre_receive(options: HookOptions) -> ExitCode {
 /// the reader has what it wanted.
 fn emit(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("countersign: writing the output: {e}");
-        }
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("countersign: writing the output: {e}");
     }
 }
 
