@@ -58,6 +58,11 @@ fn merge_base_tree<'r>(repo: &'r Repository, parents: &[Commit<'_>]) -> Result<O
             let base = repo.find_commit(base).context(|| format!("reading merge base {base}"))?;
             Ok(Some(tree_of(&base)?))
         }
+        // In a shallow clone the base may lie beyond the cut: guessing "unrelated" would count
+        // every path either side ever changed.
+        Err(e) if e.code() == ErrorCode::NotFound && repo.is_shallow() => Err(e).context(|| {
+            format!("history is cut off (a shallow clone): the merge base of {}'s parents is missing", ids[0])
+        }),
         Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
         Err(source) => Err(source).context(|| "finding the merge base of a merge's parents".into()),
     }

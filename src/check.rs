@@ -6,9 +6,9 @@ use std::collections::HashSet;
 
 use git2::{Oid, Repository, RevparseMode};
 
-use crate::gate::{self, Judge};
+use crate::gate::{self, Judge, RefUpdate};
 use crate::policy::Policy;
-use crate::policy_source::LookupError;
+use crate::policy_source::{Location, LookupError};
 use crate::repo::{self, Context, GitError};
 use crate::report::{RefReport, Report};
 use crate::selection;
@@ -21,10 +21,12 @@ pub enum CheckError {
     #[error("no revision to check: give a range such as origin/main..HEAD")]
     NoRevision,
     #[error(
-        "history is cut off at {0} (a shallow clone): its changes cannot be known. Fetch more \
+        "history is cut off {0} (a shallow clone): its changes cannot be known. Fetch more \
          history (`git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout)"
     )]
     Shallow(String),
+    #[error("--ref takes a full ref name such as refs/heads/main, not `{0}`")]
+    ShortRef(String),
     #[error(transparent)]
     Policy(#[from] LookupError),
     #[error(transparent)]
@@ -56,8 +58,13 @@ pub fn resolve(repo: &Repository, specs: &[String]) -> Result<Revisions, CheckEr
         match (from, to) {
             (Some(from), Some(to)) if mode.contains(RevparseMode::MERGE_BASE) => {
                 revisions.include.extend([from, to]);
-                let base = repo.merge_base(from, to).map_err(bad)?;
-                revisions.exclude.push(base);
+                // Every merge base, as rev-list excludes them all (criss-cross histories have
+                // several); unrelated histories have none and exclude nothing.
+                match repo.merge_bases(from, to) {
+                    Ok(bases) => revisions.exclude.extend(bases.iter().copied()),
+                    Err(e) if e.code() == git2::ErrorCode::NotFound => {}
+                    Err(e) => return Err(bad(e)),
+                }
             }
             (Some(from), Some(to)) if mode.contains(RevparseMode::RANGE) => {
                 revisions.exclude.push(from);
@@ -85,18 +92,39 @@ fn commit_of(repo: &Repository, spec: &str, oid: Oid) -> Result<Oid, CheckError>
     })
 }
 
-/// Judges the commits of `revisions` as if pushed to `refname`.
+/// Judges the commits of `revisions` as if pushed to `refname`, as the hook would: nothing on
+/// an unprotected ref, and a valid policy wherever the push would change the committed one.
 pub fn check(
     repo: &Repository,
     engine: &Engine<'_>,
+    location: &Location,
     refname: &str,
     revisions: &Revisions,
 ) -> Result<Report, CheckError> {
-    let commits = selection::walk(repo, &revisions.include, &revisions.exclude)?;
-    refuse_shallow_boundary(repo, &commits)?;
-    let mut judge = Judge::new(repo, engine, &revisions.exclude)?;
+    if !refname.starts_with("refs/") {
+        return Err(CheckError::ShortRef(refname.to_string()));
+    }
     let old = revisions.exclude.first().copied().unwrap_or(Oid::ZERO_SHA1);
     let mut report = RefReport::new(refname, old, revisions.include[0]);
+    let update = RefUpdate { old, new: revisions.include[0], refname: refname.to_string() };
+    // In CI the committed policy is read from a remote-tracking ref; the range would land on
+    // `refname`, so that is where a change to the policy file must leave a valid one.
+    let policy_ref = matches!(location, Location::Committed { .. }).then_some(refname);
+    if let Some(problem) = gate::committed_policy_change(repo, engine, location, policy_ref, &update)? {
+        report.problems.push(problem);
+    }
+    if !engine.policy().gate.protected.is_match(refname) && policy_ref != Some(refname) {
+        report.note = Some("not a protected ref".into());
+        return Ok(Report::new(engine.policy(), vec![report]));
+    }
+    let commits = match selection::walk(repo, &revisions.include, &revisions.exclude) {
+        Ok(commits) => commits,
+        // libgit2 does not see the graft of a linked worktree of a shallow clone.
+        Err(e) if repo.is_shallow() => return Err(CheckError::Shallow(format!("({e})"))),
+        Err(e) => return Err(e.into()),
+    };
+    refuse_shallow_boundary(repo, &commits)?;
+    let mut judge = Judge::new(repo, engine, &revisions.exclude)?;
     report.commits = judge.judge(&commits, refname)?;
     gate::add_sign_off_problem(&mut report);
     Ok(Report::new(engine.policy(), vec![report]))
@@ -108,10 +136,11 @@ fn refuse_shallow_boundary(repo: &Repository, commits: &[Oid]) -> Result<(), Che
     if !repo.is_shallow() {
         return Ok(());
     }
-    let shallow = std::fs::read_to_string(repo.path().join("shallow")).unwrap_or_default();
+    // The shallow file is shared by every worktree of the repository.
+    let shallow = std::fs::read_to_string(repo.commondir().join("shallow")).unwrap_or_default();
     let boundary: HashSet<&str> = shallow.lines().map(str::trim).collect();
     match commits.iter().find(|oid| boundary.contains(oid.to_string().as_str())) {
-        Some(cut) => Err(CheckError::Shallow(cut.to_string())),
+        Some(cut) => Err(CheckError::Shallow(format!("at {cut}"))),
         None => Ok(()),
     }
 }
@@ -123,6 +152,9 @@ pub fn explain(
     refname: &str,
     spec: &str,
 ) -> Result<CommitVerdict, CheckError> {
+    if !refname.starts_with("refs/") {
+        return Err(CheckError::ShortRef(refname.to_string()));
+    }
     let revisions = resolve(repo, &[spec.to_string()])?;
     let [oid] = revisions.include[..] else {
         return Err(CheckError::BadRevision {

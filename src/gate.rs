@@ -95,7 +95,8 @@ impl<'a> Judge<'a> {
 }
 
 /// Judges every update of a push. `location` is where the policy came from: when it is
-/// committed on a ref this push updates, the new version must be a valid policy.
+/// committed on a ref, that ref is always protected (whoever rewrites the policy rewrites the
+/// gate), and a push that changes the file there must leave a valid policy.
 pub fn judge_push(
     repo: &Repository,
     engine: &Engine<'_>,
@@ -103,47 +104,65 @@ pub fn judge_push(
     updates: &[RefUpdate],
 ) -> Result<Report, LookupError> {
     let policy = engine.policy();
-    let hidden = selection::protected_tips(repo, &policy.gate.protected)?;
-    let mut judge = Judge::new(repo, engine, &hidden)?;
+    let policy_ref = match location {
+        Location::Committed { refname, .. } => {
+            Some(selection::symbolic_target(repo, refname)?.unwrap_or_else(|| refname.clone()))
+        }
+        Location::File(_) => None,
+    };
+    let is_protected =
+        |name: &str| policy.gate.protected.is_match(name) || policy_ref.as_deref() == Some(name);
+    let tips = selection::protected_tips(repo, is_protected)?;
+    let targets = updates
+        .iter()
+        .map(|update| match update.new.is_zero() {
+            true => Ok(None),
+            // A push to a symbolic ref (say `master` -> `main`) moves its target: judge that.
+            false => selection::symbolic_target(repo, &update.refname),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let hidden: Vec<Vec<Oid>> = updates
+        .iter()
+        .zip(&targets)
+        .map(|(update, target)| already_judged(policy, &tips, target.as_deref().unwrap_or(&update.refname)))
+        .collect();
+    let judged_everywhere: Vec<Oid> =
+        tips.iter().map(|(_, tip)| *tip).filter(|tip| hidden.iter().all(|h| h.contains(tip))).collect();
+    let mut judge = Judge::new(repo, engine, &judged_everywhere)?;
     let mut refs = Vec::with_capacity(updates.len());
-    for update in updates {
+    for ((update, target), hidden) in updates.iter().zip(targets).zip(&hidden) {
         let mut report = RefReport::new(&update.refname, update.old, update.new);
-        // A push to a symbolic ref (say `master` -> `main`) moves its target: judge that.
-        let target = match update.new.is_zero() {
-            true => None,
-            false => selection::symbolic_target(repo, &update.refname)?,
-        };
-        let refname = target.as_deref().unwrap_or(&update.refname);
         if let Some(target) = &target {
             report.note = Some(format!("symbolic ref to {target}"));
         }
-        let update = &RefUpdate { refname: refname.to_string(), ..update.clone() };
-        if let Some(problem) = committed_policy_change(repo, engine, location, update)? {
+        let update =
+            &RefUpdate { refname: target.unwrap_or_else(|| update.refname.clone()), ..update.clone() };
+        let guards_policy = policy_ref.as_deref() == Some(update.refname.as_str());
+        if let Some(problem) = committed_policy_change(repo, engine, location, policy_ref.as_deref(), update)?
+        {
             report.problems.push(problem);
         }
-        if !policy.gate.protected.is_match(&update.refname)
-            && !policy.gate.protected.is_match(&report.refname)
-        {
+        if !is_protected(&update.refname) && !is_protected(&report.refname) {
             report.note = Some("not a protected ref".into());
             refs.push(report);
             continue;
         }
         match selection::movement(repo, update.old, update.new)? {
             Movement::Delete => {
-                if !policy.gate.allow_delete {
+                if !policy.gate.allow_delete || guards_policy {
                     report.problems.push(Problem::DeleteRefused);
                 }
                 refs.push(report);
                 continue;
             }
-            Movement::Rewrite if !policy.gate.allow_force_push => {
+            Movement::Rewrite if !policy.gate.allow_force_push || guards_policy => {
                 report.problems.push(Problem::ForcePushRefused)
             }
             _ => {}
         }
         match selection::peel_to_commit(repo, update.new)? {
             Some(tip) => {
-                let commits = selection::walk(repo, &[tip], &hidden)?;
+                let commits = selection::walk(repo, &[tip], hidden)?;
                 report.commits = judge.judge(&commits, &update.refname)?;
             }
             // A tree or blob would land content that no commit, hence no approval, carries.
@@ -153,6 +172,29 @@ pub fn judge_push(
         refs.push(report);
     }
     Ok(Report::new(policy, refs))
+}
+
+/// The protected tips whose commits need no new judgement on `refname`: those of refs where
+/// every rule that applies on `refname` applied too. Without `when.refs` that is every
+/// protected ref (SPEC); with it, a commit that landed first on a ref with fewer rules is
+/// judged again when it reaches a ref with more.
+fn already_judged(policy: &Policy, tips: &[(String, Oid)], refname: &str) -> Vec<Oid> {
+    let applies_on = |name: &str| -> Vec<bool> {
+        policy
+            .rules
+            .iter()
+            .map(|rule| rule.when.refs.as_ref().is_none_or(|refs| refs.is_match(name)))
+            .collect()
+    };
+    let needed = applies_on(refname);
+    let mut hidden: Vec<Oid> = tips
+        .iter()
+        .filter(|(name, _)| applies_on(name).iter().zip(&needed).all(|(had, need)| *had || !*need))
+        .map(|(_, tip)| *tip)
+        .collect();
+    hidden.sort();
+    hidden.dedup();
+    hidden
 }
 
 /// Records how many commits of a ref fail, if any do.
@@ -165,14 +207,15 @@ pub fn add_sign_off_problem(report: &mut RefReport) {
 
 /// A push that changes the committed policy on its own ref must leave a valid policy there.
 /// (The push itself is still judged by the policy as it was before.)
-fn committed_policy_change(
+pub fn committed_policy_change(
     repo: &Repository,
     engine: &Engine<'_>,
     location: &Location,
+    policy_ref: Option<&str>,
     update: &RefUpdate,
 ) -> Result<Option<Problem>, LookupError> {
     let Location::Committed { refname, path } = location else { return Ok(None) };
-    if *refname != update.refname || update.new.is_zero() {
+    if policy_ref != Some(update.refname.as_str()) || update.new.is_zero() {
         return Ok(None);
     }
     let Some(new) = selection::peel_to_commit(repo, update.new)? else { return Ok(None) };

@@ -70,11 +70,18 @@ impl GlobList {
 }
 
 /// Compiles one pattern alone, so validation can report each bad pattern at its own span.
+///
+/// `dir/**` (and `dir/`) also match `dir` itself: a changed path is a file or a gitlink, and a
+/// submodule that replaced a tier-1 directory is still that tier-1 directory.
 pub fn compile(pattern: &str, kind: GlobKind) -> Result<globset::Glob, globset::Error> {
     let expanded;
-    let pattern = match pattern.strip_suffix('/') {
-        Some(dir) if kind == GlobKind::Path => {
-            expanded = format!("{dir}/**");
+    let directory = match kind {
+        GlobKind::Path => pattern.strip_suffix('/').or_else(|| pattern.strip_suffix("/**")),
+        GlobKind::Email => None,
+    };
+    let pattern = match directory {
+        Some(dir) if !dir.is_empty() && !dir.contains(['{', '}']) => {
+            expanded = format!("{{{dir},{dir}/**}}");
             &expanded
         }
         _ => pattern,
@@ -116,6 +123,13 @@ mod tests {
         let globs = paths(&["payments/"]);
         assert!(globs.is_match("payments/api/x.rs"));
         assert!(!globs.is_match("payments-old/x.rs"));
+    }
+
+    #[test]
+    fn a_directory_glob_matches_a_gitlink_at_the_directory() {
+        let globs = paths(&["infra/**", "vendor/"]);
+        assert!(globs.is_match("infra") && globs.is_match("vendor"));
+        assert!(!globs.is_match("infrastructure"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use countersign::check;
 use countersign::hook::{self, HookOptions};
 use countersign::policy::{Mode, Policy};
-use countersign::policy_source::{self, Flags};
+use countersign::policy_source::{self, Flags, Location};
 use countersign::report::{self, Audience, Decision};
 use countersign::verdict::{CommitStatus, Engine};
 use countersign::{lint, policy_test, provenance_report};
@@ -236,11 +236,11 @@ fn open(repo: &Path) -> anyhow::Result<Repository> {
 }
 
 /// The repository and its policy, for the verbs that read a repository.
-fn open_with_policy(flags: &Flags, target: &Target) -> anyhow::Result<(Repository, Policy)> {
+fn open_with_policy(flags: &Flags, target: &Target) -> anyhow::Result<(Repository, Location, Policy)> {
     let repo = open(&target.repo)?;
     let location = policy_source::locate(flags, &repo)?;
     let policy = policy_source::load(&location, &repo, today())?;
-    Ok((repo, policy))
+    Ok((repo, location, policy))
 }
 
 fn run_check(
@@ -250,22 +250,22 @@ fn run_check(
     dry_run: bool,
     revisions: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let (repo, policy) = open_with_policy(&flags, target)?;
+    let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let revisions = check::resolve(&repo, revisions)?;
-    let report = check::check(&repo, &engine, &target.refname, &revisions)?;
+    let report = check::check(&repo, &engine, &location, &target.refname, &revisions)?;
     let enforced = !dry_run && policy.gate.mode == Mode::Enforce;
     match format {
         Format::Human => emit(&report::human(&report, Audience::Ci, enforced)),
         Format::Json => emit(&format!("{}\n", report.to_json())),
-        Format::Markdown => emit(&report::markdown(&report)),
+        Format::Markdown => emit(&report::markdown(&report, enforced)),
     }
     let failed = report.decision() == Decision::Reject && enforced;
     Ok(if failed { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
 }
 
 fn run_explain(flags: Flags, target: &Target, commit: &str) -> anyhow::Result<ExitCode> {
-    let (repo, policy) = open_with_policy(&flags, target)?;
+    let (repo, _, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let verdict = check::explain(&repo, &engine, &target.refname, commit)?;
     emit(&report::explain(&verdict, &target.refname, &policy));
@@ -279,10 +279,10 @@ fn run_report(
     format: ReportFormat,
     revisions: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let (repo, policy) = open_with_policy(&flags, target)?;
+    let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let revisions = check::resolve(&repo, revisions)?;
-    let verdicts = check::check(&repo, &engine, &target.refname, &revisions)?;
+    let verdicts = check::check(&repo, &engine, &location, &target.refname, &revisions)?;
     let report = provenance_report::build(&verdicts, since);
     match format {
         ReportFormat::Human => emit(&report.human()),

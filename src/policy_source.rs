@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use git2::{ObjectType, Oid, Repository};
 use jiff::civil::Date;
 
-use crate::policy::{Policy, PolicyError, PolicySource};
+use crate::policy::{MAX_POLICY_BYTES, Policy, PolicyError, PolicySource};
 use crate::repo::{Context, GitError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,10 +103,11 @@ fn config_entry<T>(entry: Result<T, git2::Error>) -> Result<Option<T>, GitError>
     }
 }
 
-/// Relative paths in git config are taken from the repository directory (for a bare
-/// repository, the directory hooks run in).
+/// Relative paths in git config are taken from the directory hooks run in.
 fn from_repository(repo: &Repository, path: PathBuf) -> PathBuf {
-    if path.is_absolute() { path } else { repo.path().join(path) }
+    // Hooks run in the work tree of a non-bare repository, in the repository itself otherwise.
+    let base = repo.workdir().unwrap_or(repo.path());
+    if path.is_absolute() { path } else { base.join(path) }
 }
 
 pub fn load(location: &Location, repo: &Repository, today: Date) -> Result<Policy, LookupError> {
@@ -133,9 +134,18 @@ pub fn load(location: &Location, repo: &Repository, today: Date) -> Result<Polic
 pub fn committed_text(repo: &Repository, commit: Oid, path: &str) -> Result<Option<String>, LookupError> {
     let Some(blob) = committed_blob(repo, commit, path)? else { return Ok(None) };
     let blob = repo.find_blob(blob).context(|| format!("reading {commit}:{path}"))?;
+    if blob.size() as u64 > MAX_POLICY_BYTES {
+        return Err(PolicyError::Unreadable {
+            path: format!("{commit}:{path}"),
+            cause: std::io::Error::other(format!(
+                "larger than the {MAX_POLICY_BYTES} bytes a policy may have"
+            )),
+        }
+        .into());
+    }
     let text = String::from_utf8(blob.content().to_vec()).map_err(|_| PolicyError::Unreadable {
         path: format!("{commit}:{path}"),
-        source: std::io::Error::other("not valid UTF-8"),
+        cause: std::io::Error::other("not valid UTF-8"),
     })?;
     Ok(Some(text))
 }

@@ -72,8 +72,8 @@ enum RuleExpectation {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyTestError {
-    #[error("cannot read test cases {path}: {source}")]
-    Unreadable { path: String, source: std::io::Error },
+    #[error("cannot read test cases {path}: {cause}")]
+    Unreadable { path: String, cause: std::io::Error },
     #[error("{0}")]
     Invalid(String),
 }
@@ -93,7 +93,7 @@ impl Suite {
     pub fn load(path: &Path) -> Result<Suite, PolicyTestError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .map_err(|source| PolicyTestError::Unreadable { path: shown.clone(), source })?;
+            .map_err(|cause| PolicyTestError::Unreadable { path: shown.clone(), cause })?;
         Suite::parse(&shown, &text)
     }
 
@@ -109,8 +109,14 @@ impl Suite {
         let invalid = |case: &Case, why: String| {
             PolicyTestError::Invalid(format!("{}: case `{}`: {why}", self.path, case.name))
         };
+        if self.cases.is_empty() {
+            return Err(PolicyTestError::Invalid(format!("{}: no [[case]] to run", self.path)));
+        }
         let mut rows = Vec::new();
         for case in &self.cases {
+            if case.expect.is_none() && case.rules.is_empty() {
+                return Err(invalid(case, "expects nothing: give `expect` or `rules`".into()));
+            }
             if let Some(unknown) =
                 case.rules.keys().find(|name| !policy.rules.iter().any(|r| &r.name == *name))
             {

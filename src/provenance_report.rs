@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use crate::report::{PolicyInfo, Report};
-use crate::verdict::{CommitStatus, CommitVerdict};
+use crate::verdict::CommitVerdict;
 
 /// One line of a breakdown.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -19,7 +19,7 @@ pub struct Row {
     pub key: String,
     pub commits: usize,
     pub ai_assisted: usize,
-    /// AI-assisted commits that pass every rule the policy applies to them.
+    /// AI-assisted commits that meet every rule the policy applies to them, whatever its mode.
     pub signed_off: usize,
 }
 
@@ -28,7 +28,8 @@ impl Row {
         self.commits += 1;
         if commit.ai_assisted {
             self.ai_assisted += 1;
-            if commit.verdict != CommitStatus::Fail {
+            // Met, not merely tolerated: a `warn` rule left unmet is no sign-off.
+            if commit.rules.iter().all(|rule| !rule.applies || rule.satisfied) {
                 self.signed_off += 1;
             }
         }

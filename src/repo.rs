@@ -7,12 +7,13 @@ use crate::changes;
 use crate::facts::{Changes, CommitFacts, Signature};
 
 /// A git operation that failed, with what we were doing at the time.
+/// The message names the cause itself (the hook shows only the top error to the pusher), so
+/// the cause is not chained a second time.
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
+#[error("{what}: {}", cause.message())]
 pub struct GitError {
     what: String,
-    #[source]
-    source: git2::Error,
+    cause: git2::Error,
 }
 
 pub trait Context<T> {
@@ -21,7 +22,7 @@ pub trait Context<T> {
 
 impl<T> Context<T> for Result<T, git2::Error> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T, GitError> {
-        self.map_err(|source| GitError { what: what(), source })
+        self.map_err(|cause| GitError { what: what(), cause })
     }
 }
 

@@ -270,11 +270,18 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
 }
 
 /// A summary for a CI job page or a merge-request comment (GitHub/GitLab flavoured Markdown).
-pub fn markdown(report: &Report) -> String {
+/// `enforced` as for [`human`]: in warn mode or a dry run the title says the check does not fail.
+pub fn markdown(report: &Report, enforced: bool) -> String {
     let mut out = String::new();
     let commits: Vec<&CommitVerdict> = report.refs.iter().flat_map(|r| &r.commits).collect();
     let failing = commits.iter().filter(|c| c.verdict == CommitStatus::Fail).count();
     let title = match report.decision() {
+        Decision::Reject if !enforced => {
+            format!(
+                ":warning: countersign: {failing} of {} commit(s) lack sign-off (not enforced)",
+                commits.len()
+            )
+        }
         Decision::Accept => format!(":white_check_mark: countersign: {} commit(s) pass", commits.len()),
         Decision::Reject if failing > 0 => {
             format!(":x: countersign: {failing} of {} commit(s) lack sign-off", commits.len())

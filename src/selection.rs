@@ -9,7 +9,6 @@ use std::collections::HashSet;
 
 use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
 
-use crate::globs::GlobList;
 use crate::repo::{Context, GitError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,26 +71,27 @@ pub fn symbolic_target(repo: &Repository, name: &str) -> Result<Option<String>, 
     Ok((current != name).then_some(current))
 }
 
-/// The commits protected refs point at now (before the push), each once.
-pub fn protected_tips(repo: &Repository, protected: &GlobList) -> Result<Vec<Oid>, GitError> {
+/// The protected refs and the commits they point at now (before the push).
+pub fn protected_tips(
+    repo: &Repository,
+    is_protected: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, Oid)>, GitError> {
     let mut tips = Vec::new();
     let references = repo.references().context(|| "listing refs".into())?;
     for reference in references {
         let reference = reference.context(|| "reading a ref".into())?;
         // Ref names need not be UTF-8; globs are, so compare the lossy form.
-        let name = String::from_utf8_lossy(reference.name_bytes());
-        if !protected.is_match(&name) {
+        let name = String::from_utf8_lossy(reference.name_bytes()).into_owned();
+        if !is_protected(&name) {
             continue;
         }
         let resolved = reference.resolve().context(|| format!("resolving {name}"))?;
         if let Some(target) = resolved.target()
             && let Some(commit) = peel_to_commit(repo, target)?
         {
-            tips.push(commit);
+            tips.push((name, commit));
         }
     }
-    tips.sort();
-    tips.dedup();
     Ok(tips)
 }
 

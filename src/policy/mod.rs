@@ -119,8 +119,8 @@ pub fn normalize_email(email: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error("cannot read policy {path}: {source}")]
-    Unreadable { path: String, source: std::io::Error },
+    #[error("cannot read policy {path}: {cause}")]
+    Unreadable { path: String, cause: std::io::Error },
     #[error("policy {path} is not a regular file")]
     NotAFile { path: String },
     #[error("{}", render_invalid(policy, diagnostics))]
@@ -138,13 +138,13 @@ fn render_invalid(source: &PolicySource, diagnostics: &[Diagnostic]) -> String {
 }
 
 /// Largest policy we read; a policy is a few kilobytes, anything near this is a mistake.
-const MAX_POLICY_BYTES: u64 = 4 << 20;
+pub const MAX_POLICY_BYTES: u64 = 4 << 20;
 
 impl Policy {
     /// Reads and validates a policy file.
     pub fn load(path: &Path, today: Date) -> Result<Policy, PolicyError> {
         let shown = path.display().to_string();
-        let unreadable = |source| PolicyError::Unreadable { path: shown.clone(), source };
+        let unreadable = |cause| PolicyError::Unreadable { path: shown.clone(), cause };
         let metadata = std::fs::metadata(path).map_err(unreadable)?;
         if !metadata.is_file() {
             return Err(PolicyError::NotAFile { path: shown });
