@@ -278,3 +278,44 @@ fn environment_policy_wins_over_git_config() {
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("warn.toml"), "{stderr}");
 }
+
+#[test]
+fn a_policy_ref_outside_the_protected_globs_is_still_protected() {
+    let (server, _) = server_with_committed_policy();
+    // The policy moves to its own ref, which `protected` does not name.
+    server.git_server(&["update-ref", "refs/meta/policy", "refs/heads/main"]);
+    server.git_server(&["config", "countersign.policyRef", "refs/meta/policy:policy.toml"]);
+    server.write("policy.toml", "version = 1\n[gate]\nprotected = []\n");
+    server.commit(BOB, "Switch the gate off\n");
+    let push = server.push(&["origin", "HEAD:refs/meta/policy"]);
+    assert!(!push.ok, "{}", push.stderr);
+    assert!(push.stderr.contains("refs/meta/policy: 1 of 1 new commit(s) lacks sign-off"), "{}", push.stderr);
+    let delete = server.push(&["origin", ":refs/meta/policy"]);
+    assert!(!delete.ok, "{}", delete.stderr);
+    assert!(server.server_ref("refs/meta/policy").is_some());
+}
+
+#[test]
+fn a_policy_ref_named_through_an_alias_still_validates_pushed_policies() {
+    let (server, main) = server_with_committed_policy();
+    server.git_server(&["symbolic-ref", "refs/heads/trunk", "refs/heads/main"]);
+    server.git_server(&["config", "countersign.policyRef", "refs/heads/trunk:policy.toml"]);
+    server.write("policy.toml", &format!("{POLICY}\ngarbage = [\n"));
+    server.commit(BOB, &format!("Break the policy\n\n{REVIEWED}\n"));
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["refs/heads/main: the pushed policy is not valid"], &main);
+}
+
+#[test]
+fn check_in_ci_validates_a_changed_committed_policy() {
+    let (server, _) = server_with_committed_policy();
+    server.git_work(&["fetch", "-q", "origin"]);
+    server.write("policy.toml", &POLICY.replace("[gate]\n", "[gate]\nprotect = []\n"));
+    server.commit(BOB, &format!("Edit the policy\n\n{REVIEWED}\n"));
+    let (code, stdout, _) = run(
+        &server.work,
+        &["check", "--policy-ref", "refs/remotes/origin/main:policy.toml", "origin/main..HEAD"],
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("the pushed policy is not valid"), "{stdout}");
+}

@@ -240,6 +240,11 @@ fn baseline_lets_a_first_push_of_old_history_through() {
     server.commit(BOB, "New, unreviewed\n");
     let push = server.push(&["origin", "imported:refs/heads/release/old"]);
     assert!(!push.ok, "{}", push.stderr);
+    assert!(
+        push.stderr.contains("refs/heads/release/old: 1 of 1 new commit(s) lacks sign-off"),
+        "{}",
+        push.stderr
+    );
 }
 
 #[test]
@@ -377,4 +382,51 @@ fn output_into_a_closed_pipe_is_not_an_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(1), "the verdict's exit code stands: {stderr}");
+}
+
+#[test]
+fn short_ref_names_are_refused() {
+    let server = work_with_two_commits();
+    let (code, _, stderr) = check(&server, &["--ref", "main", "origin/main..HEAD"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--ref takes a full ref name such as refs/heads/main, not `main`"), "{stderr}");
+}
+
+#[test]
+fn an_unprotected_target_ref_passes_like_the_hook_would() {
+    let server = work_with_two_commits();
+    let (code, stdout, _) = check(&server, &["--ref", "refs/heads/scratch", "origin/main..HEAD"]);
+    assert_eq!(code, Some(0), "{stdout}");
+}
+
+#[test]
+fn symmetric_difference_excludes_every_merge_base() {
+    // Criss-cross: x and y each merge the other's first commit, so they have two merge bases.
+    let server = Server::new(POLICY);
+    server.git_work(&["fetch", "-q", "origin"]);
+    let base = server.head();
+    server.git_work(&["checkout", "-q", "-b", "x"]);
+    server.write("app/x1", "x1\n");
+    let x1 = server.commit(BOB, &format!("x1\n\n{REVIEWED}\n"));
+    server.git_work(&["checkout", "-q", "-b", "y", &base]);
+    server.write("app/y1", "y1\n");
+    let y1 = server.commit(BOB, &format!("y1\n\n{REVIEWED}\n"));
+    server.git_work(&["merge", "-q", "--no-edit", &x1]);
+    server.git_work(&["checkout", "-q", "x"]);
+    server.git_work(&["merge", "-q", "--no-edit", &y1]);
+    let expected = server.git_work(&["rev-list", "--count", "x...y"]).trim().parse::<usize>().unwrap();
+    let (_, stdout, stderr) = check(&server, &["--format", "json", "x...y"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stderr}"));
+    assert_eq!(json["refs"][0]["commits"].as_array().unwrap().len(), expected);
+}
+
+#[test]
+fn markdown_in_a_dry_run_says_it_is_not_enforced() {
+    let server = work_with_two_commits();
+    let (code, stdout, _) = check(&server, &["--dry-run", "--format", "markdown", "origin/main..HEAD"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.starts_with("### :warning: countersign: 1 of 2 commit(s) lack sign-off (not enforced)"),
+        "{stdout}"
+    );
 }

@@ -190,3 +190,18 @@ fn ref_scoped_rule_applies_only_on_its_ref() {
     assert!(!push.ok);
     assert!(push.stderr.contains("x main needs a senior"), "{}", push.stderr);
 }
+
+#[test]
+fn a_commit_landed_on_a_ref_with_fewer_rules_is_judged_again_on_main() {
+    let policy = POLICY.replace(
+        "[[rule]]\nname = \"two-person review\"\n",
+        "[[rule]]\nname = \"two-person review\"\nwhen = { refs = [\"refs/heads/main\"] }\n",
+    );
+    let (server, main) = server_with(&policy);
+    server.write("app/lib.rs", "unreviewed\n");
+    server.commit(BOB, "Unreviewed\n");
+    // release/** is protected, but the two-person rule only applies on main.
+    assert!(server.push(&["origin", "main:refs/heads/release/sandbox"]).ok);
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["x two-person review", "\"Unreviewed\""], &main);
+}
