@@ -130,12 +130,20 @@ pub enum PolicyError {
 fn render_invalid(source: &PolicySource, diagnostics: &[Diagnostic]) -> String {
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let mut out = format!("policy {} is invalid ({errors} error(s)):", source.path);
-    for d in diagnostics {
+    // Each finding locates itself from the start of the file; a bounded list keeps a garbage
+    // file from costing quadratic time, and nobody reads past the first screens anyway.
+    for d in diagnostics.iter().take(FINDINGS_SHOWN) {
         out.push('\n');
         out.push_str(&d.display(&source.path, &source.text).to_string());
     }
+    if diagnostics.len() > FINDINGS_SHOWN {
+        out.push_str(&format!("\n... and {} more finding(s)", diagnostics.len() - FINDINGS_SHOWN));
+    }
     out
 }
+
+/// How many findings an invalid policy's message shows.
+const FINDINGS_SHOWN: usize = 50;
 
 /// Largest policy we read; a policy is a few kilobytes, anything near this is a mistake.
 pub const MAX_POLICY_BYTES: u64 = 4 << 20;

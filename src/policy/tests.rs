@@ -182,3 +182,11 @@ fn baseline_takes_full_commit_ids_only() {
     let shown = problems("version = 1\n[gate]\nbaseline = [\"0123abc\"]\n");
     assert!(shown.contains("policy.toml:3:13: error[bad-commit-id]"), "{shown}");
 }
+
+#[test]
+fn a_garbage_file_shows_a_bounded_list_of_findings() {
+    let text = format!("version = 1\n{}", "= =\n".repeat(2_000));
+    let shown = problems(&text);
+    assert_eq!(shown.matches("error[invalid-toml]").count(), FINDINGS_SHOWN, "{}", &shown[..300]);
+    assert!(shown.contains("more finding(s)"), "{}", &shown[shown.len() - 200..]);
+}
