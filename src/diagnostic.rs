@@ -72,23 +72,26 @@ impl fmt::Display for DisplayDiagnostic<'_> {
         };
         let (line, column) = line_column(self.source, span.start);
         write!(f, "{}:{line}:{column}: {severity}[{}]: {}", self.file, d.code, d.message)?;
-        let text = self.source.lines().nth(line - 1).unwrap_or("");
+        let text: Vec<char> = self.source.lines().nth(line - 1).unwrap_or("").chars().collect();
         let span_chars = self
             .source
             .get(span.clone())
             .map_or(1, |s| s.lines().next().unwrap_or("").chars().count().max(1));
-        let gutter = line.to_string().len();
-        write!(
-            f,
-            "\n{:gutter$} |\n{line} | {text}\n{:gutter$} | {:pad$}{}",
-            "",
-            "",
-            "",
-            "^".repeat(span_chars),
-            pad = column - 1
-        )
+        // A window of the line around the column: a finding on a 100 KB line shows a screenful.
+        let start = (column - 1).saturating_sub(WINDOW_BEFORE).min(text.len());
+        let end = (start + WINDOW).min(text.len());
+        let shown: String = text[start..end].iter().collect();
+        let (before, after) = (if start > 0 { "…" } else { "" }, if end < text.len() { "…" } else { "" });
+        let pad = " ".repeat(column - 1 - start + before.chars().count());
+        let carets = "^".repeat(span_chars.min(end.saturating_sub(column - 1)).max(1));
+        let gutter = " ".repeat(line.to_string().len());
+        write!(f, "\n{gutter} |\n{line} | {before}{shown}{after}\n{gutter} | {pad}{carets}")
     }
 }
+
+/// How much of a long line a finding shows: this many characters, from this many before it.
+const WINDOW: usize = 100;
+const WINDOW_BEFORE: usize = 40;
 
 #[cfg(test)]
 mod tests {
@@ -101,6 +104,18 @@ mod tests {
         assert_eq!(line_column(source, 6), (2, 1));
         // 'é' is two bytes but one column.
         assert_eq!(line_column(source, source.find(" = 2").unwrap()), (2, 3));
+    }
+
+    #[test]
+    fn a_finding_far_along_a_long_line_shows_a_window() {
+        let source = format!("{}x = 1\n", " ".repeat(70_000));
+        let d = Diagnostic::error("bad", "here", Some(70_000..70_001));
+        let shown = d.display("p.toml", &source).to_string();
+        assert!(shown.starts_with("p.toml:1:70001: error[bad]: here"), "{}", &shown[..60]);
+        assert!(shown.len() < 400, "{shown}");
+        let lines: Vec<&str> = shown.lines().collect();
+        let caret = lines[3].find('^').unwrap();
+        assert_eq!(lines[2].chars().nth(caret), Some('x'), "{shown}");
     }
 
     #[test]
