@@ -186,10 +186,6 @@ impl Policy {
         self.person_by_email.get(&normalize_email(email)).map(|&i| &self.people[i])
     }
 
-    pub fn holders_of(&self, role: &str) -> impl Iterator<Item = &Person> {
-        self.people.iter().filter(move |p| p.has_role(role))
-    }
-
     /// Whether judging a commit needs its changed paths at all (otherwise no tree is diffed).
     pub fn needs_paths(&self, today: Date) -> bool {
         self.rules.iter().any(|r| r.when.paths.is_some() && r.is_active(today))
@@ -253,8 +249,12 @@ impl Validator {
             warnings: Vec::new(),
             person_by_email,
         };
+        let mut holders: HashMap<String, usize> = HashMap::new();
+        for role in policy.people.iter().flat_map(|p| &p.roles) {
+            *holders.entry(role.clone()).or_default() += 1;
+        }
         let mut names = HashSet::new();
-        policy.rules = raw.rule.into_iter().map(|r| self.rule(r, &policy, gate_mode, &mut names)).collect();
+        policy.rules = raw.rule.into_iter().map(|r| self.rule(r, &holders, gate_mode, &mut names)).collect();
         policy
     }
 
@@ -388,7 +388,7 @@ impl Validator {
     fn rule(
         &mut self,
         raw: raw::RawRule,
-        policy: &Policy,
+        holders: &HashMap<String, usize>,
         gate_mode: Mode,
         names: &mut HashSet<String>,
     ) -> Rule {
@@ -411,7 +411,7 @@ impl Validator {
             }
         };
         if let Some(role) = &raw.from_role {
-            let holders = policy.holders_of(role.get_ref()).count();
+            let holders = holders.get(role.get_ref().as_str()).copied().unwrap_or(0);
             if holders == 0 {
                 self.error(
                     "unknown-role",
