@@ -37,7 +37,8 @@ fuzz_target!(|data: &[u8]| {
             key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
             "key outside [A-Za-z0-9-]: {key:?}"
         );
-        let key_start = offset_in(&input, key).unwrap_or_else(|| panic!("key {key:?} does not borrow from the input"));
+        let key_start =
+            offset_in(&input, key).unwrap_or_else(|| panic!("key {key:?} does not borrow from the input"));
         assert_eq!(&message[key_start..key_start + key.len()], key);
         assert!(key_start + key.len() <= before_nul, "key {key:?} past the first NUL");
         assert!(key_start >= previous_end, "trailers out of order at {key:?}");
