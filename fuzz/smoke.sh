@@ -30,8 +30,9 @@ echo "fuzz build: $((SECONDS - started)) s"
 
 # Per target: largest input, and the time one input may take before it counts as a hang.
 declare -A max_len=([trailers]=1000000 [policy]=200000)
-logs="$(mktemp -d)"
-trap 'rm -rf "$logs"' EXIT
+# Full logs stay in artifacts/ (ignored by git), beside any failing input libFuzzer writes there.
+logs=artifacts
+mkdir -p "$logs"
 pids=()
 for target in trailers policy; do
   mkdir -p "corpus/$target"
@@ -39,7 +40,7 @@ for target in trailers policy; do
   # only reads the seeds.
   cargo fuzz run "${sanitizer[@]}" "$target" "corpus/$target" "seeds/$target" -- \
     -max_total_time="$seconds" -max_len="${max_len[$target]}" -timeout=10 \
-    -rss_limit_mb=2048 -print_final_stats=1 >"$logs/$target.log" 2>&1 &
+    -rss_limit_mb=2048 -print_final_stats=1 >"$logs/smoke-$target.log" 2>&1 &
   pids+=($!)
 done
 
@@ -47,12 +48,15 @@ status=0
 for i in 0 1; do
   target=$([[ $i == 0 ]] && echo trailers || echo policy)
   if wait "${pids[$i]}"; then
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$target.log")
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/smoke-$target.log")
     echo "fuzz $target: ok, ${runs:-?} inputs in ${seconds} s"
   else
     status=1
-    echo "fuzz $target: FAILED; libFuzzer's report:" >&2
-    tail -n 80 "$logs/$target.log" >&2
+    echo "fuzz $target: FAILED; libFuzzer's report (all of it in fuzz/$logs/smoke-$target.log):" >&2
+    # From the panic or libFuzzer's error on, without the failing input dumped as a byte list.
+    sed -n '/panicked at\|ERROR: libFuzzer\|^ALARM:\|^==[0-9]*== ERROR/,$p' "$logs/smoke-$target.log" |
+      sed '/^Output of `std::fmt::Debug`:/,/^Reproduce with:/{/^Reproduce with:/!d}' |
+      cut -c1-400 | head -n 150 >&2 || true
   fi
 done
 exit "$status"
