@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use countersign::check;
 use countersign::hook::{self, HookOptions};
-use countersign::policy::{Mode, Policy};
+use countersign::policy::{Mode, Policy, render_findings};
 use countersign::policy_source::{self, Flags, Location};
 use countersign::report::{self, Audience, Decision};
 use countersign::verdict::{CommitStatus, Engine};
@@ -310,8 +310,8 @@ fn policy_check(file: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<Ex
     if let Some(repo) = repo {
         warnings.extend(lint::unmatched_path_globs(&policy, &open(repo)?)?);
     }
-    for warning in &warnings {
-        eprintln!("{}", warning.display(&policy.source.path, &policy.source.text));
+    if !warnings.is_empty() {
+        eprintln!("{}", render_findings(&policy.source, &warnings));
     }
     emit(&format!(
         "{}: valid ({} people, {} rules, {} warning(s))\n",

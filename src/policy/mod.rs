@@ -129,20 +129,29 @@ pub enum PolicyError {
 
 fn render_invalid(source: &PolicySource, diagnostics: &[Diagnostic]) -> String {
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-    let mut out = format!("policy {} is invalid ({errors} error(s)):", source.path);
-    // Each finding locates itself from the start of the file; a bounded list keeps a garbage
-    // file from costing quadratic time, and nobody reads past the first screens anyway.
-    for d in diagnostics.iter().take(FINDINGS_SHOWN) {
-        out.push('\n');
-        out.push_str(&d.display(&source.path, &source.text).to_string());
-    }
-    if diagnostics.len() > FINDINGS_SHOWN {
-        out.push_str(&format!("\n... and {} more finding(s)", diagnostics.len() - FINDINGS_SHOWN));
-    }
-    out
+    format!(
+        "policy {} is invalid ({errors} error(s)):\n{}",
+        source.path,
+        render_findings(source, diagnostics)
+    )
 }
 
-/// How many findings an invalid policy's message shows.
+/// Findings about `source`, one after another. Each locates itself from the start of the
+/// file, so the list is bounded: a garbage file must not cost quadratic time, and nobody
+/// reads past the first screens anyway.
+pub fn render_findings(source: &PolicySource, diagnostics: &[Diagnostic]) -> String {
+    let mut shown: Vec<String> = diagnostics
+        .iter()
+        .take(FINDINGS_SHOWN)
+        .map(|d| d.display(&source.path, &source.text).to_string())
+        .collect();
+    if diagnostics.len() > FINDINGS_SHOWN {
+        shown.push(format!("... and {} more finding(s)", diagnostics.len() - FINDINGS_SHOWN));
+    }
+    shown.join("\n")
+}
+
+/// How many findings a policy's message shows.
 const FINDINGS_SHOWN: usize = 50;
 
 /// Largest policy we read; a policy is a few kilobytes, anything near this is a mistake.
@@ -376,7 +385,8 @@ impl Validator {
             for role in person.roles {
                 if role.get_ref().trim().is_empty() {
                     self.error("empty-role", "a role cannot be empty", role.span());
-                } else {
+                } else if !roles.iter().any(|r| r == role.get_ref().trim()) {
+                    // Listed twice is held once: role holders are counted per person.
                     roles.push(role.into_inner().trim().to_string());
                 }
             }

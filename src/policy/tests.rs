@@ -190,3 +190,10 @@ fn a_garbage_file_shows_a_bounded_list_of_findings() {
     assert_eq!(shown.matches("error[invalid-toml]").count(), FINDINGS_SHOWN, "{}", &shown[..300]);
     assert!(shown.contains("more finding(s)"), "{}", &shown[shown.len() - 200..]);
 }
+
+#[test]
+fn a_role_listed_twice_is_held_once() {
+    let text = "version = 1\n[[person]]\nname = \"a\"\nemails = [\"a@x.io\"]\nroles = [\"senior\", \"senior\"]\n\
+                [[rule]]\nname = \"r\"\nrequire = 2\nfrom_role = \"senior\"\n";
+    assert!(problems(text).contains("error[unsatisfiable-rule]"));
+}
