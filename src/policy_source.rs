@@ -121,7 +121,7 @@ pub fn load(location: &Location, repo: &Repository, today: Date) -> Result<Polic
                 Err(e) if e.code() == git2::ErrorCode::NotFound => {
                     return Err(LookupError::RefMissing(refname.clone()));
                 }
-                Err(source) => return Err(source).context(|| format!("reading {refname}"))?,
+                Err(source) => return Err(GitError::new(format!("reading {refname}"), source).into()),
             };
             let text = committed_text(repo, commit, path)?
                 .ok_or_else(|| LookupError::FileMissing(location.clone()))?;

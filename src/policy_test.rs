@@ -15,7 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::facts::{Changes, CommitFacts, Signature};
 use crate::identity;
 use crate::policy::Policy;
-use crate::verdict::{CommitStatus, Engine, RuleOutcome};
+use crate::verdict::{CommitStatus, Engine, RuleStatus};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,31 +43,14 @@ struct Case {
     /// Judge as of this date (default: today), to test `since`/`until` windows.
     date: Option<toml::value::Datetime>,
     /// The commit's overall verdict.
-    expect: Option<CommitExpectation>,
+    expect: Option<CommitStatus>,
     /// Rule name to its expected outcome.
     #[serde(default)]
-    rules: BTreeMap<String, RuleExpectation>,
+    rules: BTreeMap<String, RuleStatus>,
 }
 
 fn default_ref() -> String {
     "refs/heads/main".into()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum CommitExpectation {
-    Pass,
-    Warn,
-    Fail,
-}
-
-/// `pass`: applies and is satisfied; `fail`: applies and is not; `skip`: does not apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum RuleExpectation {
-    Pass,
-    Fail,
-    Skip,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,20 +114,15 @@ impl Suite {
             let facts = case.facts().map_err(|why| invalid(case, why))?;
             let verdict = Engine::new(policy, date).judge(&facts, &case.refname);
             if let Some(expected) = case.expect {
-                let got = match verdict.verdict {
-                    CommitStatus::Pass => "pass",
-                    CommitStatus::Warn => "warn",
-                    CommitStatus::Fail => "fail",
-                };
-                rows.push(Row::new(&case.name, "verdict", expected_word(expected), got));
+                rows.push(Row::new(&case.name, "verdict", expected.to_string(), verdict.verdict.to_string()));
             }
             for outcome in &verdict.rules {
-                if let Some(&expected) = case.rules.get(&outcome.name) {
+                if let Some(expected) = case.rules.get(&outcome.name) {
                     rows.push(Row::new(
                         &case.name,
                         &outcome.name,
-                        rule_word(expected),
-                        outcome_word(outcome),
+                        expected.to_string(),
+                        outcome.status().to_string(),
                     ));
                 }
             }
@@ -176,39 +154,15 @@ impl Case {
     }
 }
 
-fn expected_word(e: CommitExpectation) -> &'static str {
-    match e {
-        CommitExpectation::Pass => "pass",
-        CommitExpectation::Warn => "warn",
-        CommitExpectation::Fail => "fail",
-    }
-}
-
-fn rule_word(e: RuleExpectation) -> &'static str {
-    match e {
-        RuleExpectation::Pass => "pass",
-        RuleExpectation::Fail => "fail",
-        RuleExpectation::Skip => "skip",
-    }
-}
-
-fn outcome_word(outcome: &RuleOutcome) -> &'static str {
-    match (outcome.applies, outcome.satisfied) {
-        (false, _) => "skip",
-        (true, true) => "pass",
-        (true, false) => "fail",
-    }
-}
-
 struct Row {
     case: String,
     check: String,
-    expected: &'static str,
-    got: &'static str,
+    expected: String,
+    got: String,
 }
 
 impl Row {
-    fn new(case: &str, check: &str, expected: &'static str, got: &'static str) -> Row {
+    fn new(case: &str, check: &str, expected: String, got: String) -> Row {
         Row { case: case.to_string(), check: check.to_string(), expected, got }
     }
 }

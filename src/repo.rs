@@ -16,13 +16,19 @@ pub struct GitError {
     cause: git2::Error,
 }
 
+impl GitError {
+    pub fn new(what: String, cause: git2::Error) -> Self {
+        GitError { what, cause }
+    }
+}
+
 pub trait Context<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T, GitError>;
 }
 
 impl<T> Context<T> for Result<T, git2::Error> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T, GitError> {
-        self.map_err(|cause| GitError { what: what(), cause })
+        self.map_err(|cause| GitError::new(what(), cause))
     }
 }
 

@@ -2,20 +2,54 @@
 //! no clock (today's date is an argument), so every rule can be tested on values built by hand.
 
 use jiff::civil::Date;
-use serde::Serialize;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 use crate::approvals::{self, Authorship, Counted, NotCounted};
 use crate::facts::{Changes, CommitFacts, Signature, TrailerLine};
 use crate::policy::{Mode, Policy, Rule};
 use crate::provenance::{Detector, Evidence, Provenance};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CommitStatus {
     Pass,
     /// Passes, but a `warn` rule is unmet.
     Warn,
     Fail,
+}
+
+/// What a rule says of a commit, whatever its mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleStatus {
+    /// Applies and is satisfied.
+    Pass,
+    /// Applies and is not satisfied.
+    Fail,
+    /// Does not apply.
+    Skip,
+}
+
+impl fmt::Display for CommitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CommitStatus::Pass => "pass",
+            CommitStatus::Warn => "warn",
+            CommitStatus::Fail => "fail",
+        })
+    }
+}
+
+impl fmt::Display for RuleStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RuleStatus::Pass => "pass",
+            RuleStatus::Fail => "fail",
+            RuleStatus::Skip => "skip",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +90,16 @@ pub struct RuleOutcome {
     pub not_counted: Vec<NotCounted>,
     /// People who could give the missing approvals (not the author or a co-author).
     pub eligible: Vec<Signature>,
+}
+
+impl RuleOutcome {
+    pub fn status(&self) -> RuleStatus {
+        match (self.applies, self.satisfied) {
+            (false, _) => RuleStatus::Skip,
+            (true, true) => RuleStatus::Pass,
+            (true, false) => RuleStatus::Fail,
+        }
+    }
 }
 
 pub struct Engine<'p> {
