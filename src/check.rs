@@ -94,12 +94,14 @@ fn commit_of(repo: &Repository, spec: &str, oid: Oid) -> Result<Oid, CheckError>
 
 /// Judges the commits of `revisions` as if pushed to `refname`, as the hook would: nothing on
 /// an unprotected ref, and a valid policy wherever the push would change the committed one.
+/// `progress` hears how many commits are judged so far.
 pub fn check(
     repo: &Repository,
     engine: &Engine<'_>,
     location: &Location,
     refname: &str,
     revisions: &Revisions,
+    progress: &mut dyn FnMut(usize),
 ) -> Result<Report, CheckError> {
     if !refname.starts_with("refs/") {
         return Err(CheckError::ShortRef(refname.to_string()));
@@ -125,7 +127,7 @@ pub fn check(
     };
     refuse_shallow_boundary(repo, &commits)?;
     let mut judge = Judge::new(repo, engine, &revisions.exclude)?;
-    report.commits = judge.judge(&commits, refname)?;
+    report.commits = judge.judge(&commits, refname, progress)?;
     gate::add_sign_off_problem(&mut report);
     Ok(Report::new(engine.policy(), vec![report]))
 }

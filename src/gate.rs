@@ -78,7 +78,13 @@ impl<'a> Judge<'a> {
         })
     }
 
-    pub fn judge(&mut self, commits: &[Oid], refname: &str) -> Result<Vec<CommitVerdict>, GitError> {
+    /// `progress` hears how many commits are judged so far, after each one.
+    pub fn judge(
+        &mut self,
+        commits: &[Oid],
+        refname: &str,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<CommitVerdict>, GitError> {
         let mut verdicts = Vec::with_capacity(commits.len());
         for &oid in commits {
             let facts = match self.facts.entry(oid) {
@@ -89,6 +95,7 @@ impl<'a> Judge<'a> {
                 }
             };
             verdicts.push(self.engine.judge(facts, refname));
+            progress(verdicts.len());
         }
         Ok(verdicts)
     }
@@ -163,7 +170,8 @@ pub fn judge_push(
         match selection::peel_to_commit(repo, update.new)? {
             Some(tip) => {
                 let commits = selection::walk(repo, &[tip], hidden)?;
-                report.commits = judge.judge(&commits, &update.refname)?;
+                // No progress line: the hook's stderr is the pusher's screen.
+                report.commits = judge.judge(&commits, &update.refname, &mut |_| {})?;
             }
             // A tree or blob would land content that no commit, hence no approval, carries.
             None => report.problems.push(Problem::NotACommit),

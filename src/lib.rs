@@ -15,6 +15,7 @@ pub mod gate;
 pub mod globs;
 pub mod hook;
 pub mod identity;
+pub mod install;
 pub mod lint;
 pub mod policy;
 pub mod policy_source;
