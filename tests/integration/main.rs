@@ -5,6 +5,7 @@ mod admin;
 mod ci;
 mod cli;
 mod fail_closed;
+mod install;
 mod paths;
 mod push;
 mod refs;
