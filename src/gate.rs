@@ -87,6 +87,7 @@ impl<'a> Judge<'a> {
     ) -> Result<Vec<CommitVerdict>, GitError> {
         let mut verdicts = Vec::with_capacity(commits.len());
         for &oid in commits {
+            tracing::trace!("judging {oid} for {refname}");
             let facts = match self.facts.entry(oid) {
                 Entry::Occupied(entry) => entry.into_mut(),
                 Entry::Vacant(entry) => {

@@ -160,6 +160,7 @@ pub const MAX_POLICY_BYTES: u64 = 4 << 20;
 impl Policy {
     /// Reads and validates a policy file.
     pub fn load(path: &Path, today: Date) -> Result<Policy, PolicyError> {
+        tracing::debug!("reading policy {}", path.display());
         let shown = path.display().to_string();
         let unreadable = |cause| PolicyError::Unreadable { path: shown.clone(), cause };
         let metadata = std::fs::metadata(path).map_err(unreadable)?;
