@@ -5,6 +5,7 @@ mod admin;
 mod ci;
 mod cli;
 mod fail_closed;
+mod ghes;
 mod install;
 mod linkage;
 mod paths;
