@@ -16,6 +16,7 @@ pub mod globs;
 pub mod hook;
 pub mod identity;
 pub mod lint;
+pub mod patch_id;
 pub mod policy;
 pub mod policy_source;
 pub mod policy_test;

@@ -8,5 +8,6 @@ mod fail_closed;
 mod paths;
 mod push;
 mod refs;
+mod signatures;
 mod trailers_vs_git;
 mod util;
