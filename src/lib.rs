@@ -25,5 +25,6 @@ pub mod provenance_report;
 pub mod repo;
 pub mod report;
 pub mod selection;
+pub mod signature;
 pub mod trailers;
 pub mod verdict;
