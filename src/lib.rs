@@ -6,6 +6,7 @@
 //! from one result model by [`report`].
 
 pub mod approvals;
+pub mod approve;
 pub mod changes;
 pub mod check;
 pub mod demo;
