@@ -17,8 +17,8 @@ use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
 use crate::provenance::Detector;
 use crate::repo::{self, Context, GitError, Needs};
-use crate::selection;
 use crate::signature::{self, NAMESPACE, TRAILER_KEY};
+use crate::{patch_id, selection};
 
 /// The approval key `approve` writes; the policy's default approval keys include it.
 pub const APPROVAL_KEY: &str = "Approved-by";
@@ -174,12 +174,12 @@ fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError>
     if oids.is_empty() {
         return Err(ApproveError::Nothing(target.to_string()));
     }
-    let needs = Needs { paths: true, patch_id: true };
+    let needs = Needs { paths: true, patch_id: false };
     oids.into_iter()
         .map(|oid| {
-            let facts = repo::read_commit(repo, oid, needs, false)?;
-            let patch_id = facts.patch_id.clone().unwrap_or_default();
-            Ok(Change { facts, patch_id })
+            let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+            let patch_id = patch_id::patch_id(repo, &commit)?;
+            Ok(Change { facts: repo::read_commit(repo, oid, needs, false)?, patch_id })
         })
         .collect()
 }

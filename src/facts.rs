@@ -62,7 +62,7 @@ pub struct CommitFacts {
     pub in_baseline: bool,
     pub changes: Changes,
     /// The change's patch-id ([`crate::patch_id`]), read only when an active rule checks
-    /// approval signatures.
+    /// approval signatures and the message carries one.
     pub patch_id: Option<String>,
 }
 

@@ -6,7 +6,7 @@ use jiff::civil::Date;
 
 use crate::facts::{Changes, CommitFacts, Signature};
 use crate::policy::Policy;
-use crate::{changes, patch_id};
+use crate::{changes, patch_id, signature};
 
 /// A git operation that failed, with what we were doing at the time.
 /// The message names the cause itself (the hook shows only the top error to the pusher), so
@@ -55,8 +55,8 @@ impl Needs {
 }
 
 /// Reads what the engine needs of one commit. Trees are diffed only if `needs.paths`, or for a
-/// merge (one that introduces nothing is exempt), and for the patch-id only if `needs.patch_id`;
-/// never for baseline commits, which are exempt.
+/// merge (one that introduces nothing is exempt), and for the patch-id only if `needs.patch_id`
+/// and the message carries a signature; never for baseline commits, which are exempt.
 pub fn read_commit(
     repo: &Repository,
     oid: Oid,
@@ -70,16 +70,22 @@ pub fn read_commit(
     } else {
         Changes::NotNeeded
     };
-    let patch_id =
-        if needs.patch_id && !in_baseline { Some(patch_id::patch_id(repo, &commit)?) } else { None };
     let encoding = commit.message_encoding().context(|| format!("reading the encoding of {oid}"))?;
     let message = decode_message(commit.message_raw_bytes(), encoding);
+    let trailers = CommitFacts::trailers_of(&message);
+    // Only a signature is checked against the patch-id: without one, no diff is hashed.
+    let signed = trailers.iter().any(|t| t.key_in(&[signature::TRAILER_KEY]));
+    let patch_id = if needs.patch_id && signed && !in_baseline {
+        Some(patch_id::patch_id(repo, &commit)?)
+    } else {
+        None
+    };
     Ok(CommitFacts {
         id: oid.to_string(),
         author: signature(&commit.author()),
         committer: signature(&commit.committer()),
         timestamp: commit.time().seconds(),
-        trailers: CommitFacts::trailers_of(&message),
+        trailers,
         message,
         is_merge,
         in_baseline,
