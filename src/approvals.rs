@@ -5,6 +5,10 @@
 //! (or, for a rule without a role, to any listed person or a `reviewers` address). Each person
 //! counts once. The author, the commit's co-authors and AI identities never count. Identities
 //! come from the policy alone: the repository's `.mailmap` is the pusher's to write.
+//!
+//! Where the rule checks signatures, an approval is backed by the `Approval-Signature` trailer
+//! right after it ([`crate::signature`]): `required`, it counts only with a valid one;
+//! `optional`, a signature that is there must be valid, an approval without one still counts.
 
 use std::fmt;
 
@@ -12,8 +16,9 @@ use serde::{Serialize, Serializer};
 
 use crate::facts::CommitFacts;
 use crate::identity::{self, IdentityProblem};
-use crate::policy::{Person, Policy, normalize_email};
+use crate::policy::{Person, Policy, Signatures, normalize_email};
 use crate::provenance::Detector;
+use crate::signature::{self, Problem};
 
 /// Trailer keys whose people wrote the change, so cannot also review it.
 const CO_AUTHOR_KEYS: &[&str] = &["Co-authored-by", "Co-developed-by"];
@@ -45,6 +50,9 @@ pub enum Reason {
     Unlisted,
     LacksRole(String),
     AlreadyCounted(String),
+    /// The rule requires a signature and the next trailer is not one.
+    Unsigned,
+    Signature(Problem),
 }
 
 impl fmt::Display for Reason {
@@ -57,6 +65,10 @@ impl fmt::Display for Reason {
             Reason::Unlisted => f.write_str("not a person in the policy"),
             Reason::LacksRole(role) => write!(f, "not role {role}"),
             Reason::AlreadyCounted(person) => write!(f, "{person} already counted"),
+            Reason::Unsigned => {
+                write!(f, "no signature (an {} trailer right after it)", signature::TRAILER_KEY)
+            }
+            Reason::Signature(problem) => write!(f, "{problem}"),
         }
     }
 }
@@ -123,20 +135,48 @@ pub fn tally(
     detector: &Detector<'_>,
     authorship: &Authorship<'_>,
     from_role: Option<&str>,
+    signatures: Signatures,
 ) -> Tally {
     let mut tally = Tally::default();
-    for trailer in commit.trailers.iter().filter(|t| t.key_in(&policy.approvals.trailer_keys)) {
+    for (index, trailer) in commit.trailers.iter().enumerate() {
+        if !trailer.key_in(&policy.approvals.trailer_keys) {
+            continue;
+        }
         let line = trailer.to_string();
         let reason = match identity::parse(&trailer.value) {
             Err(problem) => Err(Reason::NoIdentity(problem)),
             Ok(who) => judge(&normalize_email(who.email), policy, detector, authorship, from_role, &tally),
         };
+        let backing = commit.trailers.get(index + 1).filter(|next| next.key_in(&[signature::TRAILER_KEY]));
+        let reason = reason.and_then(|(person, email)| {
+            check_signature(commit, policy, signatures, &email, backing.map(|t| t.value.as_str()))?;
+            Ok((person, email))
+        });
         match reason {
             Ok((person, email)) => tally.counted.push(Counted { person, email, trailer: line }),
             Err(reason) => tally.not_counted.push(NotCounted { value: line, reason }),
         }
     }
     tally
+}
+
+/// Whether the approval by `email` is backed as `signatures` demands.
+fn check_signature(
+    commit: &CommitFacts,
+    policy: &Policy,
+    signatures: Signatures,
+    email: &str,
+    backing: Option<&str>,
+) -> Result<(), Reason> {
+    match (signatures, backing) {
+        (Signatures::Off, _) | (Signatures::Optional, None) => Ok(()),
+        (Signatures::Required, None) => Err(Reason::Unsigned),
+        (_, Some(value)) => {
+            // A `reviewers` address is no policy person, so lists no keys: it cannot sign.
+            let keys = policy.person_by_email(email).map_or(&[][..], |p| &p.keys);
+            signature::verify(value, commit.patch_id.as_deref(), email, keys).map_err(Reason::Signature)
+        }
+    }
 }
 
 /// The person an approval by `email` counts for, or why it does not.
@@ -172,3 +212,6 @@ fn judge(
     }
     Ok((name, email.to_string()))
 }
+
+#[cfg(test)]
+mod tests;

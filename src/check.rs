@@ -166,7 +166,8 @@ pub fn explain(
     };
     refuse_shallow_boundary(repo, &[oid])?;
     let in_baseline = in_baseline(repo, engine.policy(), oid)?;
-    let facts = repo::read_commit(repo, oid, true, in_baseline)?;
+    let needs = repo::Needs { paths: true, ..repo::Needs::of(engine.policy(), engine.today()) };
+    let facts = repo::read_commit(repo, oid, needs, in_baseline)?;
     Ok(engine.judge(&facts, refname))
 }
 

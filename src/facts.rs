@@ -61,6 +61,9 @@ pub struct CommitFacts {
     /// Reachable from a `[gate] baseline` commit: history the gate does not judge.
     pub in_baseline: bool,
     pub changes: Changes,
+    /// The change's patch-id ([`crate::patch_id`]), read only when an active rule checks
+    /// approval signatures and the message carries one.
+    pub patch_id: Option<String>,
 }
 
 impl CommitFacts {

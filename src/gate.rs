@@ -60,7 +60,7 @@ pub fn parse_updates(input: &str) -> Result<Vec<RefUpdate>, InputError> {
 pub struct Judge<'a> {
     repo: &'a Repository,
     engine: &'a Engine<'a>,
-    needs_paths: bool,
+    needs: repo::Needs,
     baseline: HashSet<Oid>,
     facts: HashMap<Oid, CommitFacts>,
 }
@@ -72,7 +72,7 @@ impl<'a> Judge<'a> {
         Ok(Judge {
             repo,
             engine,
-            needs_paths: policy.needs_paths(engine.today()),
+            needs: repo::Needs::of(policy, engine.today()),
             baseline: selection::baseline(repo, &policy.gate.baseline, hidden)?,
             facts: HashMap::new(),
         })
@@ -92,7 +92,7 @@ impl<'a> Judge<'a> {
                 Entry::Occupied(entry) => entry.into_mut(),
                 Entry::Vacant(entry) => {
                     let in_baseline = self.baseline.contains(&oid);
-                    entry.insert(repo::read_commit(self.repo, oid, self.needs_paths, in_baseline)?)
+                    entry.insert(repo::read_commit(self.repo, oid, self.needs, in_baseline)?)
                 }
             };
             verdicts.push(self.engine.judge(facts, refname));

@@ -6,6 +6,7 @@
 //! from one result model by [`report`].
 
 pub mod approvals;
+pub mod approve;
 pub mod changes;
 pub mod check;
 pub mod demo;
@@ -17,6 +18,7 @@ pub mod hook;
 pub mod identity;
 pub mod install;
 pub mod lint;
+pub mod patch_id;
 pub mod policy;
 pub mod policy_source;
 pub mod policy_test;
@@ -25,5 +27,6 @@ pub mod provenance_report;
 pub mod repo;
 pub mod report;
 pub mod selection;
+pub mod signature;
 pub mod trailers;
 pub mod verdict;

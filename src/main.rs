@@ -16,7 +16,7 @@ use countersign::policy::{Mode, Policy, render_findings};
 use countersign::policy_source::{self, Flags, Location};
 use countersign::report::{self, Audience, Decision};
 use countersign::verdict::{CommitStatus, Engine};
-use countersign::{lint, policy_test, provenance_report};
+use countersign::{approve, lint, policy_test, provenance_report};
 use git2::Repository;
 
 /// `--version`: the release and the commit it was built from.
@@ -122,6 +122,23 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// For a reviewer: signs an approval of COMMIT (or of each commit of a RANGE such as
+    /// main..topic) with your SSH key, through `ssh-keygen -Y sign`. Shows what you approve and
+    /// asks first; amends HEAD, or prints the trailers to add to an older commit.
+    Approve {
+        /// SSH key to sign with (default: git config user.signingkey); a public key file works
+        /// when its private half is in ssh-agent.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Sign without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Repository (default: the current directory).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        #[arg(value_name = "COMMIT|RANGE")]
+        target: String,
+    },
     /// Runs a sandbox: a temporary bare repository with the example policy and the hook, and
     /// real `git push`es that are refused and accepted.
     Demo,
@@ -217,6 +234,9 @@ fn main() -> ExitCode {
             policy_check(file, repo.as_deref())
         }
         Command::Policy { command: PolicyCommand::Test { file, tests } } => run_policy_test(file, tests),
+        Command::Approve { key, yes, repo, target } => {
+            run_approve(approve::Options { repo, key, yes, target })
+        }
         Command::Demo => countersign::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS),
         Command::Install { repo, policy, policy_ref, layout, force, dry_run } => {
             let policy = match (policy, policy_ref) {
@@ -445,6 +465,14 @@ fn run_report(
         ReportFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
         ReportFormat::Csv => emit(&report.csv()),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_approve(options: approve::Options) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    approve::run(&options, &mut stdin.lock(), &mut std::io::stdout(), interactive, today())?;
     Ok(ExitCode::SUCCESS)
 }
 

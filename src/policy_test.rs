@@ -150,6 +150,7 @@ impl Case {
             is_merge: self.merge,
             in_baseline: false,
             changes: Changes::Paths(self.paths.clone()),
+            patch_id: None,
         })
     }
 }

@@ -2,9 +2,11 @@
 //! knows how git stores what the engine judges.
 
 use git2::{Oid, Repository};
+use jiff::civil::Date;
 
-use crate::changes;
 use crate::facts::{Changes, CommitFacts, Signature};
+use crate::policy::Policy;
+use crate::{changes, patch_id, signature};
 
 /// A git operation that failed, with what we were doing at the time.
 /// The message names the cause itself (the hook shows only the top error to the pusher), so
@@ -39,33 +41,56 @@ pub fn open_for_hook() -> Result<Repository, GitError> {
     Repository::open_from_env().context(|| "opening the repository from the hook environment".into())
 }
 
-/// Reads what the engine needs of one commit. Trees are diffed only if `needs_paths`, or for a
-/// merge (one that introduces nothing is exempt); never for baseline commits, which are exempt.
+/// What reading a commit must compute beyond its message, as the active rules need it.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    pub paths: bool,
+    pub patch_id: bool,
+}
+
+impl Needs {
+    pub fn of(policy: &Policy, today: Date) -> Needs {
+        Needs { paths: policy.needs_paths(today), patch_id: policy.needs_patch_ids(today) }
+    }
+}
+
+/// Reads what the engine needs of one commit. Trees are diffed only if `needs.paths`, or for a
+/// merge (one that introduces nothing is exempt), and for the patch-id only if `needs.patch_id`
+/// and the message carries a signature; never for baseline commits, which are exempt.
 pub fn read_commit(
     repo: &Repository,
     oid: Oid,
-    needs_paths: bool,
+    needs: Needs,
     in_baseline: bool,
 ) -> Result<CommitFacts, GitError> {
     let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
     let is_merge = commit.parent_count() > 1;
-    let changes = if (needs_paths || is_merge) && !in_baseline {
+    let changes = if (needs.paths || is_merge) && !in_baseline {
         Changes::Paths(changes::changed_paths(repo, &commit)?)
     } else {
         Changes::NotNeeded
     };
     let encoding = commit.message_encoding().context(|| format!("reading the encoding of {oid}"))?;
     let message = decode_message(commit.message_raw_bytes(), encoding);
+    let trailers = CommitFacts::trailers_of(&message);
+    // Only a signature is checked against the patch-id: without one, no diff is hashed.
+    let signed = trailers.iter().any(|t| t.key_in(&[signature::TRAILER_KEY]));
+    let patch_id = if needs.patch_id && signed && !in_baseline {
+        Some(patch_id::patch_id(repo, &commit)?)
+    } else {
+        None
+    };
     Ok(CommitFacts {
         id: oid.to_string(),
         author: signature(&commit.author()),
         committer: signature(&commit.committer()),
         timestamp: commit.time().seconds(),
-        trailers: CommitFacts::trailers_of(&message),
+        trailers,
         message,
         is_merge,
         in_baseline,
         changes,
+        patch_id,
     })
 }
 

@@ -9,7 +9,7 @@ use std::fmt::{self, Write as _};
 use git2::Oid;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use crate::policy::{Mode, Policy};
+use crate::policy::{Mode, Policy, Signatures};
 use crate::provenance::EvidenceKind;
 use crate::repo::short;
 use crate::verdict::{CommitStatus, CommitVerdict, RuleOutcome};
@@ -396,9 +396,19 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
     }
 }
 
-/// "fix: git commit --amend --trailer ..." naming the fewest people who would make it pass.
+/// "fix: git commit --amend --trailer ..." naming the fewest people who would make it pass;
+/// where a rule wants signed approvals, the command those people run to sign.
 fn fix_line(commit: &CommitVerdict, approval_key: &str) -> String {
+    let signed = commit.unmet().any(|r| r.mode == Mode::Enforce && r.signatures == Signatures::Required);
     match fix(commit) {
+        Some(people) if signed => {
+            let names: Vec<String> = people.iter().map(|p| clean(&p.name)).collect();
+            format!(
+                "fix: {} signs the approval: countersign approve {} (then push the amended commit)\n",
+                names.join(" and "),
+                short(&commit.id)
+            )
+        }
         Some(people) => {
             let trailers: Vec<String> = people
                 .iter()
@@ -437,7 +447,8 @@ fn needs(rule: &RuleOutcome) -> String {
         ),
     };
     let plural = if rule.required == 1 { "" } else { "s" };
-    format!("needs {} approval{plural} from {who}; {found}", rule.required)
+    let signed = if rule.signatures == Signatures::Required { "signed " } else { "" };
+    format!("needs {} {signed}approval{plural} from {who}; {found}", rule.required)
 }
 
 /// The fewest people whose approvals would satisfy every unmet enforced rule, preferring one

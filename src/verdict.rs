@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::approvals::{self, Authorship, Counted, NotCounted};
 use crate::facts::{Changes, CommitFacts, Signature, TrailerLine};
-use crate::policy::{Mode, Policy, Rule};
+use crate::policy::{Mode, Policy, Rule, Signatures};
 use crate::provenance::{Detector, Evidence, Provenance};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,9 +86,12 @@ pub struct RuleOutcome {
     pub mode: Mode,
     pub required: usize,
     pub from_role: Option<String>,
+    /// Whether approvals must be (or, when signed, be validly) signed.
+    pub signatures: Signatures,
     pub counted: Vec<Counted>,
     pub not_counted: Vec<NotCounted>,
-    /// People who could give the missing approvals (not the author or a co-author).
+    /// People who could give the missing approvals (not the author or a co-author; when
+    /// signatures are required, only people who list keys).
     pub eligible: Vec<Signature>,
 }
 
@@ -240,7 +243,7 @@ impl<'p> Engine<'p> {
         };
         let from_role = rule.from_role.as_deref();
         let tally = if applies {
-            approvals::tally(commit, self.policy, &self.detector, authorship, from_role)
+            approvals::tally(commit, self.policy, &self.detector, authorship, from_role, rule.signatures)
         } else {
             approvals::Tally::default()
         };
@@ -252,6 +255,7 @@ impl<'p> Engine<'p> {
                 .people
                 .iter()
                 .filter(|p| from_role.is_none_or(|role| p.has_role(role)) && !authorship.excludes(p))
+                .filter(|p| rule.signatures != Signatures::Required || !p.keys.is_empty())
                 .filter(|p| !tally.counted.iter().any(|c| c.person == p.name))
                 .filter_map(|p| {
                     p.emails.first().map(|email| Signature { name: p.name.clone(), email: email.clone() })
@@ -266,6 +270,7 @@ impl<'p> Engine<'p> {
             mode: rule.mode,
             required: rule.require,
             from_role: rule.from_role.clone(),
+            signatures: rule.signatures,
             counted: tally.counted,
             not_counted: tally.not_counted,
             eligible,

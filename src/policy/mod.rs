@@ -10,12 +10,14 @@ use std::path::Path;
 
 use jiff::civil::Date;
 use sha2::{Digest, Sha256};
+use ssh_key::PublicKey;
 use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::globs::{self, GlobKind, GlobList};
-pub use raw::Mode;
+use crate::signature;
 use raw::RawPolicy;
+pub use raw::{Mode, Signatures};
 
 /// Where the policy came from and its exact bytes, so a report can name the file and its hash.
 #[derive(Debug, Clone)]
@@ -71,6 +73,8 @@ pub struct ProvenanceConfig {
 pub struct ApprovalConfig {
     pub trailer_keys: Vec<String>,
     pub reviewers: GlobList,
+    /// The default for rules that do not say.
+    pub signatures: Signatures,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +83,8 @@ pub struct Person {
     /// Trimmed and lower-cased.
     pub emails: Vec<String>,
     pub roles: Vec<String>,
+    /// Keys whose signatures back this person's approvals.
+    pub keys: Vec<PublicKey>,
 }
 
 impl Person {
@@ -97,6 +103,8 @@ pub struct Rule {
     pub until: Option<Date>,
     /// Effective mode: `warn` when the rule or the whole gate says so.
     pub mode: Mode,
+    /// Effective: the rule's own, else `[approvals] signatures`.
+    pub signatures: Signatures,
 }
 
 impl Rule {
@@ -200,6 +208,11 @@ impl Policy {
     pub fn needs_paths(&self, today: Date) -> bool {
         self.rules.iter().any(|r| r.when.paths.is_some() && r.is_active(today))
     }
+
+    /// Whether judging a commit needs its patch-id (to check approval signatures).
+    pub fn needs_patch_ids(&self, today: Date) -> bool {
+        self.rules.iter().any(|r| r.signatures != Signatures::Off && r.is_active(today))
+    }
 }
 
 const DEFAULT_PROTECTED: &[&str] = &["refs/heads/**"];
@@ -210,6 +223,14 @@ const DEFAULT_APPROVAL_TRAILERS: &[&str] = &["Reviewed-by", "Approved-by"];
 struct Validator {
     diagnostics: Vec<Diagnostic>,
     today: Date,
+}
+
+/// How many people could satisfy a rule: per role, its holders and those who list keys (for
+/// rules that require signatures); and how many people list keys at all.
+#[derive(Default)]
+struct Holders {
+    by_role: HashMap<String, (usize, usize)>,
+    signers: usize,
 }
 
 impl Validator {
@@ -247,6 +268,7 @@ impl Validator {
         let approvals = ApprovalConfig {
             trailer_keys: self.trailer_keys(raw.approvals.trailers, DEFAULT_APPROVAL_TRAILERS),
             reviewers: self.globs(raw.approvals.reviewers, &[], GlobKind::Email),
+            signatures: raw.approvals.signatures.unwrap_or_default(),
         };
         let (people, person_by_email) = self.people(raw.person);
         let mut policy = Policy {
@@ -259,12 +281,19 @@ impl Validator {
             warnings: Vec::new(),
             person_by_email,
         };
-        let mut holders: HashMap<String, usize> = HashMap::new();
-        for role in policy.people.iter().flat_map(|p| &p.roles) {
-            *holders.entry(role.clone()).or_default() += 1;
+        let mut holders = Holders::default();
+        for person in &policy.people {
+            holders.signers += usize::from(!person.keys.is_empty());
+            for role in &person.roles {
+                let (all, signers) = holders.by_role.entry(role.clone()).or_default();
+                *all += 1;
+                *signers += usize::from(!person.keys.is_empty());
+            }
         }
         let mut names = HashSet::new();
-        policy.rules = raw.rule.into_iter().map(|r| self.rule(r, &holders, gate_mode, &mut names)).collect();
+        let signatures = policy.approvals.signatures;
+        policy.rules =
+            raw.rule.into_iter().map(|r| self.rule(r, &holders, gate_mode, signatures, &mut names)).collect();
         policy
     }
 
@@ -340,6 +369,7 @@ impl Validator {
         let mut people = Vec::with_capacity(raw.len());
         let mut by_email: HashMap<String, usize> = HashMap::new();
         let mut names = HashSet::new();
+        let mut key_owners: HashMap<ssh_key::public::KeyData, String> = HashMap::new();
         for person in raw {
             let index = people.len();
             let name = person.name.get_ref().trim().to_string();
@@ -391,16 +421,59 @@ impl Validator {
                     roles.push(role.into_inner().trim().to_string());
                 }
             }
-            people.push(Person { name, emails, roles });
+            let keys = self.keys(person.keys, &name, &mut key_owners);
+            people.push(Person { name, emails, roles, keys });
         }
         (people, by_email)
+    }
+
+    /// A person's keys. A key listed for two people is refused: its signature would approve as
+    /// either.
+    fn keys(
+        &mut self,
+        raw: Vec<Spanned<String>>,
+        name: &str,
+        owners: &mut HashMap<ssh_key::public::KeyData, String>,
+    ) -> Vec<PublicKey> {
+        let mut keys: Vec<PublicKey> = Vec::with_capacity(raw.len());
+        for text in raw {
+            let key = match PublicKey::from_openssh(text.get_ref().trim()) {
+                Ok(key) => key,
+                Err(e) => {
+                    self.error(
+                        "bad-key",
+                        format!("not an OpenSSH public key (`ssh-ed25519 AAAA... comment`): {e}"),
+                        text.span(),
+                    );
+                    continue;
+                }
+            };
+            if let Err(why) = signature::check_key(&key) {
+                self.error("bad-key", why, text.span());
+                continue;
+            }
+            match owners.get(key.key_data()) {
+                Some(owner) if owner != name => self.error(
+                    "duplicate-key",
+                    format!("this key is listed for both `{owner}` and `{name}`"),
+                    text.span(),
+                ),
+                Some(_) => {}
+                None => {
+                    owners.insert(key.key_data().clone(), name.to_string());
+                    keys.push(key);
+                }
+            }
+        }
+        keys
     }
 
     fn rule(
         &mut self,
         raw: raw::RawRule,
-        holders: &HashMap<String, usize>,
+        holders: &Holders,
         gate_mode: Mode,
+        default_signatures: Signatures,
         names: &mut HashSet<String>,
     ) -> Rule {
         let name = raw.name.get_ref().trim().to_string();
@@ -421,24 +494,44 @@ impl Validator {
                 1
             }
         };
+        let signatures = raw.signatures.unwrap_or(default_signatures);
         if let Some(role) = &raw.from_role {
-            let holders = holders.get(role.get_ref().as_str()).copied().unwrap_or(0);
-            if holders == 0 {
+            let (all, signers) = holders.by_role.get(role.get_ref().as_str()).copied().unwrap_or((0, 0));
+            if all == 0 {
                 self.error(
                     "unknown-role",
                     format!("no person holds role `{}`; this rule could never be satisfied", role.get_ref()),
                     role.span(),
                 );
-            } else if holders < require {
+            } else if all < require {
                 self.error(
                     "unsatisfiable-rule",
                     format!(
-                        "rule `{name}` needs {require} approvals from role `{}`, held by only {holders} person(s)",
+                        "rule `{name}` needs {require} approvals from role `{}`, held by only {all} person(s)",
+                        role.get_ref()
+                    ),
+                    role.span(),
+                );
+            } else if signatures == Signatures::Required && signers < require {
+                self.error(
+                    "unsatisfiable-rule",
+                    format!(
+                        "rule `{name}` needs {require} signed approvals from role `{}`, but only \
+                         {signers} of its holders list `keys`",
                         role.get_ref()
                     ),
                     role.span(),
                 );
             }
+        } else if signatures == Signatures::Required && holders.signers < require {
+            self.error(
+                "unsatisfiable-rule",
+                format!(
+                    "rule `{name}` needs {require} signed approvals, but only {} person(s) list `keys`",
+                    holders.signers
+                ),
+                raw.name.span(),
+            );
         }
         let since = raw.since.as_ref().and_then(|d| self.date(d));
         let until = raw.until.as_ref().and_then(|d| self.date(d));
@@ -475,7 +568,16 @@ impl Validator {
             (Mode::Warn, _) | (_, Some(Mode::Warn)) => Mode::Warn,
             _ => Mode::Enforce,
         };
-        Rule { name, when, require, from_role: raw.from_role.map(|r| r.into_inner()), since, until, mode }
+        Rule {
+            name,
+            when,
+            require,
+            from_role: raw.from_role.map(|r| r.into_inner()),
+            since,
+            until,
+            mode,
+            signatures,
+        }
     }
 
     fn date(&mut self, value: &Spanned<toml::value::Datetime>) -> Option<Date> {

@@ -87,6 +87,19 @@ pub enum Mode {
     Warn,
 }
 
+/// Do approvals need an SSH signature (`crate::signature`)?
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signatures {
+    /// Signatures are ignored.
+    #[default]
+    Off,
+    /// An approval that carries a signature counts only if it verifies; unsigned ones count.
+    Optional,
+    /// Only an approval with a valid signature counts.
+    Required,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGate {
@@ -112,6 +125,7 @@ pub struct RawProvenance {
 pub struct RawApprovals {
     pub trailers: Option<Vec<Spanned<String>>>,
     pub reviewers: Option<Vec<Spanned<String>>>,
+    pub signatures: Option<Signatures>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +135,9 @@ pub struct RawPerson {
     pub emails: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     pub roles: Vec<Spanned<String>>,
+    /// OpenSSH public keys (`ssh-ed25519 AAAA... comment`) for signed approvals.
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,6 +150,7 @@ pub struct RawRule {
     pub since: Option<Spanned<Datetime>>,
     pub until: Option<Spanned<Datetime>>,
     pub mode: Option<Mode>,
+    pub signatures: Option<Signatures>,
 }
 
 #[derive(Debug, Default, Deserialize)]

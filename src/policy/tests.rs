@@ -197,3 +197,51 @@ fn a_role_listed_twice_is_held_once() {
                 [[rule]]\nname = \"r\"\nrequire = 2\nfrom_role = \"senior\"\n";
     assert!(problems(text).contains("error[unsatisfiable-rule]"));
 }
+
+const ED25519: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c alice@laptop";
+
+#[test]
+fn keys_parse_and_signatures_default_off_with_rule_override() {
+    let policy = parse(&format!(
+        "version = 1\n[approvals]\nsignatures = \"optional\"\n[[person]]\nname = \"A\"\nemails = [\"a@x.io\"]\n\
+         roles = [\"senior\"]\nkeys = [\"{ED25519}\"]\n[[rule]]\nname = \"any\"\n[[rule]]\nname = \"senior\"\n\
+         from_role = \"senior\"\nsignatures = \"required\"\n"
+    ))
+    .unwrap();
+    assert_eq!(policy.people[0].keys.len(), 1);
+    assert_eq!(policy.rules[0].signatures, Signatures::Optional);
+    assert_eq!(policy.rules[1].signatures, Signatures::Required);
+    assert!(policy.needs_patch_ids(today()));
+    assert!(!parse(MINIMAL).unwrap().needs_patch_ids(today()));
+}
+
+#[test]
+fn bad_and_shared_keys_are_errors_at_their_position() {
+    let shown = problems(&format!(
+        "version = 1\n[[person]]\nname = \"A\"\nemails = [\"a@x.io\"]\nkeys = [\"ssh-ed25519 AAAAnope\", \"{ED25519}\"]\n\
+         [[person]]\nname = \"B\"\nemails = [\"b@x.io\"]\nkeys = [\"{ED25519}\"]\n"
+    ));
+    assert!(shown.contains("policy.toml:5:9: error[bad-key]: not an OpenSSH public key"), "{shown}");
+    assert!(
+        shown.contains("policy.toml:9:9: error[duplicate-key]: this key is listed for both `A` and `B`"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn required_signatures_nobody_can_give_are_an_error() {
+    let shown = problems(
+        "version = 1\n[[person]]\nname = \"A\"\nemails = [\"a@x.io\"]\nroles = [\"senior\"]\n\
+         [[rule]]\nname = \"senior\"\nfrom_role = \"senior\"\nsignatures = \"required\"\n",
+    );
+    assert!(
+        shown.contains(
+            "error[unsatisfiable-rule]: rule `senior` needs 1 signed approvals from role `senior`, but only 0"
+        ),
+        "{shown}"
+    );
+    let shown = problems("version = 1\n[approvals]\nsignatures = \"required\"\n[[rule]]\nname = \"any\"\n");
+    assert!(shown.contains("policy.toml:5:8: error[unsatisfiable-rule]"), "{shown}");
+    assert!(problems("version = 1\n[approvals]\nsignatures = \"maybe\"\n").contains("policy.toml:3:14:"));
+}

@@ -31,6 +31,7 @@ fn commit_by(author: Signature, message: &str) -> CommitFacts {
         is_merge: false,
         in_baseline: false,
         changes: Changes::NotNeeded,
+        patch_id: None,
     }
 }
 

@@ -55,6 +55,7 @@ fn commit(author: &str, message: &str, paths: &[&str]) -> CommitFacts {
         is_merge: false,
         in_baseline: false,
         changes: Changes::Paths(paths.iter().map(|p| p.to_string()).collect()),
+        patch_id: None,
     }
 }
 

@@ -11,6 +11,7 @@ mod linkage;
 mod paths;
 mod push;
 mod refs;
+mod signatures;
 mod trailers_vs_git;
 mod transports;
 mod util;

@@ -1,0 +1,136 @@
+//! Signed approvals through the engine: pairing of a signature with its approval, and what
+//! each `signatures` setting counts.
+
+use jiff::civil::Date;
+use ssh_key::private::{Ed25519Keypair, PrivateKey};
+use ssh_key::{HashAlg, LineEnding};
+
+use crate::facts::{Changes, CommitFacts, Signature};
+use crate::policy::{Policy, PolicySource};
+use crate::signature::{self, NAMESPACE};
+use crate::verdict::{CommitVerdict, Engine};
+
+const PATCH: &str = "5360eb44e69fba2d0607746174409a21c18fb33b74dc846792795dc5630e970e";
+const MOVED: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+fn key(seed: u8) -> PrivateKey {
+    PrivateKey::from(Ed25519Keypair::from_seed(&[seed; 32]))
+}
+
+/// Alice signs with key 1, Carol with key 2; the senior rule's mode is `senior`.
+fn policy(global: &str, senior: &str) -> Policy {
+    let text = format!(
+        "version = 1\n[approvals]\nsignatures = \"{global}\"\n\
+         [[person]]\nname = \"Alice Senior\"\nemails = [\"alice@example.com\"]\nroles = [\"senior\"]\nkeys = [\"{}\"]\n\
+         [[person]]\nname = \"Carol Senior\"\nemails = [\"carol@example.com\"]\nroles = [\"senior\"]\nkeys = [\"{}\"]\n\
+         [[rule]]\nname = \"review\"\n\
+         [[rule]]\nname = \"senior\"\nfrom_role = \"senior\"\nsignatures = \"{senior}\"\n",
+        key(1).public_key().to_openssh().unwrap(),
+        key(2).public_key().to_openssh().unwrap(),
+    );
+    Policy::parse(PolicySource::new("p.toml", text), today()).unwrap()
+}
+
+fn today() -> Date {
+    Date::new(2026, 6, 1).unwrap()
+}
+
+/// `Approval-Signature: ...` by `key` for `email` over `patch_id`.
+fn sig(key: &PrivateKey, email: &str, patch_id: &str) -> String {
+    let statement = signature::statement(patch_id, email);
+    let armored = key.sign(NAMESPACE, HashAlg::Sha512, statement.as_bytes()).unwrap().to_pem(LineEnding::LF);
+    format!("Approval-Signature: {}", signature::trailer_value(patch_id, &armored.unwrap()).unwrap())
+}
+
+fn judge(policy: &Policy, trailers: &[String]) -> CommitVerdict {
+    let message = format!("Change\n\n{}\n", trailers.join("\n"));
+    let author = Signature { name: "Bob Dev".into(), email: "bob@example.com".into() };
+    let commit = CommitFacts {
+        id: "1".repeat(40),
+        author: author.clone(),
+        committer: author,
+        timestamp: 0,
+        trailers: CommitFacts::trailers_of(&message),
+        message,
+        is_merge: false,
+        in_baseline: false,
+        changes: Changes::NotNeeded,
+        patch_id: Some(PATCH.into()),
+    };
+    Engine::new(policy, today()).judge(&commit, "refs/heads/main")
+}
+
+/// (counted people, not-counted reasons) of a rule.
+fn outcome(verdict: &CommitVerdict, rule: &str) -> (Vec<String>, Vec<String>) {
+    let rule = verdict.rules.iter().find(|r| r.name == rule).unwrap();
+    (
+        rule.counted.iter().map(|c| c.person.clone()).collect(),
+        rule.not_counted.iter().map(|n| n.reason.to_string()).collect(),
+    )
+}
+
+const ALICE: &str = "Approved-by: Alice Senior <alice@example.com>";
+
+#[test]
+fn required_counts_only_a_valid_signature_right_after_its_approval() {
+    let policy = policy("off", "required");
+    let signed = judge(&policy, &[ALICE.into(), sig(&key(1), "alice@example.com", PATCH)]);
+    assert_eq!(outcome(&signed, "senior"), (vec!["Alice Senior".into()], vec![]));
+
+    let unsigned = judge(&policy, &[ALICE.into()]);
+    let (counted, reasons) = outcome(&unsigned, "senior");
+    assert!(counted.is_empty());
+    assert_eq!(reasons, ["no signature (an Approval-Signature trailer right after it)"]);
+    // The rule without `signatures` follows the global "off": the same trailer counts there.
+    assert_eq!(outcome(&unsigned, "review").0, ["Alice Senior"]);
+
+    // A signature separated from its approval by another trailer backs nothing.
+    let apart = judge(
+        &policy,
+        &[ALICE.into(), "Tested-by: X <x@y.z>".into(), sig(&key(1), "alice@example.com", PATCH)],
+    );
+    assert_eq!(outcome(&apart, "senior").1, ["no signature (an Approval-Signature trailer right after it)"]);
+}
+
+#[test]
+fn each_signature_problem_has_its_reason() {
+    let policy = policy("off", "required");
+    let cases = [
+        (sig(&key(2), "alice@example.com", PATCH), "signed by key SHA256:"),
+        (sig(&key(1), "alice@example.com", MOVED), "stale signature: it approves patch e3b0c44298fc"),
+        ("Approval-Signature: v1 garbage".into(), "malformed Approval-Signature"),
+    ];
+    for (signature, expected) in cases {
+        let verdict = judge(&policy, &[ALICE.into(), signature]);
+        let (counted, reasons) = outcome(&verdict, "senior");
+        assert!(counted.is_empty() && reasons.len() == 1, "{reasons:?}");
+        assert!(reasons[0].contains(expected), "{reasons:?}");
+    }
+    // Carol's valid signature copied under Alice's approval: not Alice's key.
+    let copied = judge(&policy, &[ALICE.into(), sig(&key(2), "carol@example.com", PATCH)]);
+    assert!(outcome(&copied, "senior").1[0].contains("which the policy does not list for alice@example.com"));
+}
+
+#[test]
+fn optional_counts_unsigned_but_not_badly_signed() {
+    let policy = policy("optional", "optional");
+    let unsigned = judge(&policy, &[ALICE.into()]);
+    assert_eq!(outcome(&unsigned, "senior").0, ["Alice Senior"]);
+    let stale = judge(&policy, &[ALICE.into(), sig(&key(1), "alice@example.com", MOVED)]);
+    assert!(outcome(&stale, "senior").0.is_empty());
+    assert!(outcome(&stale, "review").0.is_empty(), "the global optional applies to the rule too");
+}
+
+#[test]
+fn off_ignores_even_a_bad_signature() {
+    let policy = policy("off", "off");
+    let verdict = judge(&policy, &[ALICE.into(), "Approval-Signature: v1 garbage".into()]);
+    assert_eq!(outcome(&verdict, "senior").0, ["Alice Senior"]);
+}
+
+#[test]
+fn unsigned_then_signed_approval_by_the_same_person_counts_once() {
+    let policy = policy("off", "required");
+    let verdict = judge(&policy, &[ALICE.into(), ALICE.into(), sig(&key(1), "alice@example.com", PATCH)]);
+    assert_eq!(outcome(&verdict, "senior").0, ["Alice Senior"]);
+}

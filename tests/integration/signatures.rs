@@ -1,0 +1,348 @@
+//! Signed approvals: the patch-id measured against git's, keys made by `ssh-keygen` at test
+//! time, approvals signed by `countersign approve`, and real `git push`es through the hook.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use countersign::patch_id::patch_id;
+use git2::Repository;
+
+use crate::util::*;
+
+/// git's own `git patch-id --stable` of a commit, as `git show` prints it.
+fn git_patch_id(server: &Server, commit: &str) -> String {
+    let show = server.git_work(&["show", "--format=", commit]);
+    let mut child = server
+        .command(&server.work, &["patch-id", "--stable"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), show.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8(output.stdout).unwrap().split(' ').next().unwrap().to_string()
+}
+
+fn ours(work: &Path, commit: &str) -> String {
+    let repo = Repository::open(work).unwrap();
+    let commit = repo.revparse_single(commit).unwrap().peel_to_commit().unwrap();
+    patch_id(&repo, &commit).unwrap()
+}
+
+fn libgit2_patch_id(work: &Path, commit: &str) -> String {
+    let repo = Repository::open(work).unwrap();
+    let commit = repo.revparse_single(commit).unwrap().peel_to_commit().unwrap();
+    let parent = commit.parent(0).unwrap().tree().unwrap();
+    let diff = repo.diff_tree_to_tree(Some(&parent), Some(&commit.tree().unwrap()), None).unwrap();
+    diff.patchid(None).unwrap().to_string()
+}
+
+/// Commits `path` = `content` on a new branch `name` from `main`.
+fn variant(server: &Server, name: &str, path: &str, content: &[u8]) -> String {
+    server.git_work(&["checkout", "-q", "-B", name, "main"]);
+    std::fs::write(server.work.join(path), content).unwrap();
+    server.commit(BOB, &format!("{name}\n"))
+}
+
+#[test]
+fn patch_id_is_strict_where_gits_is_lenient() {
+    let server = Server::new(POLICY);
+    server.write("app/f.py", "def f():\n    if x:\n        a()\n    b()\n");
+    server.write("app/img.bin", "\0\u{1}one");
+    server.commit(BOB, "Base\n");
+    let work = &server.work;
+
+    // An indentation change that moves b() into the if: git and libgit2 ignore whitespace.
+    let inside = variant(&server, "inside", "app/f.py", b"def f():\n    if x:\n        a()\n        b()\n");
+    let shifted = variant(&server, "shifted", "app/f.py", b"def f():\n    if x:\n        a()\n      b()\n");
+    assert_eq!(git_patch_id(&server, &inside), git_patch_id(&server, &shifted));
+    assert_eq!(libgit2_patch_id(work, &inside), libgit2_patch_id(work, &shifted));
+    assert_ne!(ours(work, &inside), ours(work, &shifted));
+
+    // Two different new contents of a binary file: libgit2 hashes "Binary files ... differ".
+    let one = variant(&server, "one", "app/img.bin", b"\0\x01two");
+    let other = variant(&server, "other", "app/img.bin", b"\0\x01three");
+    assert_eq!(libgit2_patch_id(work, &one), libgit2_patch_id(work, &other));
+    assert_ne!(ours(work, &one), ours(work, &other));
+}
+
+#[test]
+fn patch_id_survives_a_rebase_and_tracks_renames_and_modes() {
+    let server = Server::new(POLICY);
+    server.write("app/run.sh", "echo run\n");
+    server.commit(BOB, "Base\n");
+    let change = variant(&server, "change", "app/lib.rs", b"fn app() { changed() }\n");
+    let before = ours(&server.work, &change);
+
+    // main moves on in another file; the change is rebased cleanly and reworded.
+    server.git_work(&["checkout", "-q", "main"]);
+    server.write("README.md", "hello again\n");
+    server.commit(BOB, "Unrelated\n");
+    server.git_work(&["checkout", "-q", "change"]);
+    server.git_work(&["rebase", "-q", "main"]);
+    server.git_work(&["commit", "-q", "--amend", "-m", "Reworded"]);
+    assert_ne!(server.head(), change);
+    assert_eq!(ours(&server.work, "HEAD"), before);
+    assert_eq!(git_patch_id(&server, "HEAD"), git_patch_id(&server, &change), "git agrees");
+
+    // A rename, a mode change, and both: each its own id, as for git.
+    server.git_work(&["checkout", "-q", "-B", "rename", "main"]);
+    server.git_work(&["mv", "app/run.sh", "app/go.sh"]);
+    let renamed = server.commit(BOB, "Rename\n");
+    server.git_work(&["checkout", "-q", "-B", "mode", "main"]);
+    let script = server.work.join("app/run.sh");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mode = server.commit(BOB, "Mode\n");
+    server.git_work(&["mv", "app/run.sh", "app/go.sh"]);
+    server.git_work(&["reset", "-q", "--soft", "main"]);
+    let squashed = server.commit(BOB, "Mode and rename\n");
+    let ids = [&renamed, &mode, &squashed].map(|c| ours(&server.work, c));
+    assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2], "{ids:?}");
+    let git_ids = [&renamed, &mode, &squashed].map(|c| git_patch_id(&server, c));
+    assert!(git_ids[0] != git_ids[1] && git_ids[1] != git_ids[2], "{git_ids:?}");
+}
+
+// Signed approvals through the hook.
+
+/// Makes a key with `ssh-keygen -t <args>` in `dir`; returns its private key file and public line.
+fn keygen(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, String) {
+    let file = dir.join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-C", name, "-f"])
+        .arg(&file)
+        .arg("-t")
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ssh-keygen -t {args:?}");
+    let public = std::fs::read_to_string(file.with_extension("pub")).unwrap();
+    (file, public.trim().to_string())
+}
+
+/// The mission's policy, with Alice's and Dana's keys, and signed approvals required for the
+/// senior and director rules (not for the two-person review).
+fn signed_policy(alice_keys: &[&str], dana_key: &str) -> String {
+    let quoted: Vec<String> = alice_keys.iter().map(|k| format!("\"{k}\"")).collect();
+    POLICY
+        .replace(
+            "emails = [\"alice@example.com\"]\n",
+            &format!("emails = [\"alice@example.com\"]\nkeys = [{}]\n", quoted.join(", ")),
+        )
+        .replace(
+            "emails = [\"dana@example.com\"]\n",
+            &format!("emails = [\"dana@example.com\"]\nkeys = [\"{dana_key}\"]\n"),
+        )
+        .replace("from_role = \"senior\"\n", "from_role = \"senior\"\nsignatures = \"required\"\n")
+        .replace("from_role = \"director\"\n", "from_role = \"director\"\nsignatures = \"required\"\n")
+}
+
+struct Signed {
+    server: Server,
+    keys: tempfile::TempDir,
+    alice: PathBuf,
+    main: String,
+}
+
+/// A server whose policy requires signatures, Alice's ed25519 key and Dana's ECDSA key.
+fn signed_server() -> Signed {
+    let keys = tempfile::tempdir().unwrap();
+    let (alice, alice_public) = keygen(keys.path(), "alice", &["ed25519"]);
+    let (_, dana_public) = keygen(keys.path(), "dana", &["ecdsa"]);
+    let server = Server::new(&signed_policy(&[&alice_public], &dana_public));
+    let main = server.server_ref("refs/heads/main").unwrap();
+    Signed { server, keys, alice, main }
+}
+
+/// `countersign approve ARGS` in the work clone, as Alice (git config user.name/email).
+fn approve(server: &Server, args: &[&str]) -> Output {
+    server.git_work(&["config", "user.name", "Alice Senior"]);
+    server.git_work(&["config", "user.email", "alice@example.com"]);
+    let home = server.work.join(".git");
+    Command::new(BIN)
+        .arg("approve")
+        .args(args)
+        .current_dir(&server.work)
+        .env("HOME", &home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_COMMITTER_NAME", "Bob Dev")
+        .env("GIT_COMMITTER_EMAIL", "bob@example.com")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn approve_ok(server: &Server, key: &Path, commit: &str) -> String {
+    let output = approve(server, &["--yes", "--key", key.to_str().unwrap(), commit]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// An AI-assisted change to the app by Bob, its message ending in `trailers`.
+fn ai_change(server: &Server, content: &str, trailers: &str) -> String {
+    server.write("app/lib.rs", content);
+    server.commit(BOB, &format!("Retry the app\n\nAssisted-by: Claude:claude-opus-4-6\n{trailers}"))
+}
+
+const ALICE_APPROVES: &str = "Approved-by: Alice Senior <alice@example.com>\n";
+
+#[test]
+fn every_key_type_signs_an_approval_the_hook_accepts() {
+    let keys = tempfile::tempdir().unwrap();
+    let algorithms: [(&str, &[&str]); 5] = [
+        ("ed25519", &["ed25519"]),
+        ("p256", &["ecdsa", "-b", "256"]),
+        ("p384", &["ecdsa", "-b", "384"]),
+        ("p521", &["ecdsa", "-b", "521"]),
+        ("rsa", &["rsa", "-b", "2048"]),
+    ];
+    let made: Vec<(PathBuf, String)> =
+        algorithms.iter().map(|(name, args)| keygen(keys.path(), name, args)).collect();
+    let publics: Vec<&str> = made.iter().map(|(_, public)| public.as_str()).collect();
+    let (_, dana) = keygen(keys.path(), "dana", &["ed25519"]);
+    let server = Server::new(&signed_policy(&publics, &dana));
+    for (i, (private, _)) in made.iter().enumerate() {
+        ai_change(&server, &format!("fn app() {{ {i} }}\n"), "");
+        let stdout = approve_ok(&server, private, "HEAD");
+        assert!(stdout.contains("AI evidence (trailer): Assisted-by: Claude:claude-opus-4-6"), "{stdout}");
+    }
+    let push = server.push(&["origin", "main"]);
+    assert_accepted(&server, &push, "refs/heads/main");
+    assert!(push.stderr.contains("push accepted: 5 new commit(s) checked"), "{}", push.stderr);
+}
+
+#[test]
+fn forged_approvals_are_refused_with_the_reason() {
+    let Signed { server, keys, main, .. } = signed_server();
+    // Right name, no signature.
+    ai_change(&server, "fn app() { 1 }\n", ALICE_APPROVES);
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &[
+            "x senior sign-off for AI-assisted changes: needs 1 signed approval from role senior; found none",
+            "Approved-by: Alice Senior <alice@example.com> does not count: no signature",
+            "signs the approval: countersign approve",
+        ],
+        &main,
+    );
+    assert!(!push.stderr.contains("x two-person review"), "the unsigned approval counts there");
+
+    // Signed by Bob's own key, in Alice's name.
+    let (bob_key, _) = keygen(keys.path(), "bob", &["ed25519"]);
+    server.git_work(&["reset", "-q", "--hard", "origin/main"]);
+    ai_change(&server, "fn app() { 2 }\n", "");
+    approve_ok(&server, &bob_key, "HEAD");
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["which the policy does not list for alice@example.com"], &main);
+
+    // Garbage in the signature's place.
+    server.git_work(&["reset", "-q", "--hard", "origin/main"]);
+    ai_change(
+        &server,
+        "fn app() { 3 }\n",
+        &format!("{ALICE_APPROVES}Approval-Signature: v1 {} AAAA\n", "0".repeat(64)),
+    );
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["does not count: malformed Approval-Signature"], &main);
+}
+
+#[test]
+fn signature_made_for_git_is_not_an_approval() {
+    let Signed { server, alice, main, keys: _keys } = signed_server();
+    let commit = ai_change(&server, "fn app() { 1 }\n", "");
+    let repo = Repository::open(&server.work).unwrap();
+    let patch = patch_id(&repo, &repo.find_commit(git2::Oid::from_str(&commit).unwrap()).unwrap()).unwrap();
+    let statement = countersign::signature::statement(&patch, "alice@example.com");
+    let mut child = Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-n", "git", "-f"])
+        .arg(&alice)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), statement.as_bytes()).unwrap();
+    let armored = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    let blob: String = armored.lines().filter(|l| !l.starts_with("-----")).collect();
+    server.git_work(&["reset", "-q", "--hard", "origin/main"]);
+    ai_change(
+        &server,
+        "fn app() { 1 }\n",
+        &format!("{ALICE_APPROVES}Approval-Signature: v1 {patch} {blob}\n"),
+    );
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["signature made for namespace `git`, not `countersign`"], &main);
+}
+
+#[test]
+fn approval_survives_a_clean_rebase_but_not_a_changed_line() {
+    let Signed { server, alice, keys: _keys, .. } = signed_server();
+    server.git_work(&["checkout", "-q", "-b", "topic"]);
+    ai_change(&server, "fn app() {}\nfn retry() {}\n", "");
+    approve_ok(&server, &alice, "HEAD");
+    let approved = server.head();
+
+    // main moves on meanwhile (another file, reviewed).
+    server.git_work(&["checkout", "-q", "main"]);
+    server.write("README.md", "hello, world\n");
+    server.commit(BOB, &format!("Greet the world\n\n{REVIEWED}\n"));
+    assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
+
+    // A clean rebase onto the moved main keeps the approval.
+    server.git_work(&["checkout", "-q", "topic"]);
+    server.git_work(&["rebase", "-q", "main"]);
+    assert_ne!(server.head(), approved);
+    assert_accepted(&server, &server.push(&["origin", "topic:main"]), "refs/heads/main");
+
+    // Approved again, then one line changed: the approval is stale.
+    server.git_work(&["checkout", "-q", "-b", "edited", "HEAD~1"]);
+    ai_change(&server, "fn app() {}\nfn retry() {}\n", "");
+    approve_ok(&server, &alice, "HEAD");
+    server.write("app/lib.rs", "fn app() {}\nfn retry() { loop {} }\n");
+    server.git_work(&["commit", "-q", "-a", "--amend", "--no-edit"]);
+    let main = server.server_ref("refs/heads/main").unwrap();
+    let push = server.push(&["origin", "edited:refs/heads/release/1"]);
+    assert_refused(
+        &server,
+        &push,
+        &["does not count: stale signature: it approves patch", "(the change moved after approval"],
+        &main,
+    );
+    assert_eq!(server.server_ref("refs/heads/release/1"), None);
+}
+
+#[test]
+fn a_valid_signature_copied_onto_another_commit_does_not_count() {
+    let Signed { server, alice, main, keys: _keys } = signed_server();
+    ai_change(&server, "fn app() { approved() }\n", "");
+    approve_ok(&server, &alice, "HEAD");
+    let trailers = server.git_work(&["log", "-1", "--format=%(trailers:only,unfold)"]);
+    let signature_line =
+        trailers.lines().find(|l| l.starts_with("Approval-Signature: ")).unwrap().to_string();
+
+    server.git_work(&["reset", "-q", "--hard", "origin/main"]);
+    ai_change(&server, "fn app() { something_else() }\n", &format!("{ALICE_APPROVES}{signature_line}\n"));
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["does not count: stale signature", "belongs to another commit"], &main);
+}
+
+#[test]
+fn approve_asks_first_and_prints_trailers_for_an_older_commit() {
+    let Signed { server, alice, keys: _keys, .. } = signed_server();
+    let older = ai_change(&server, "fn app() { 1 }\n", "");
+    server.write("app/other.rs", "fn other() {}\n");
+    server.commit(BOB, &format!("Other\n\n{REVIEWED}\n"));
+    let head = server.head();
+
+    let output = approve(&server, &["--key", alice.to_str().unwrap(), &older]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a terminal to confirm on; pass --yes"));
+
+    let stdout = approve_ok(&server, &alice, &older);
+    assert_eq!(server.head(), head, "an older commit is not rewritten");
+    assert!(stdout.contains("add these two trailers, in this order:\nApproved-by: Alice Senior <alice@example.com>\nApproval-Signature: v1 "), "{stdout}");
+    assert!(stdout.contains("files (1):\n      app/lib.rs"), "{stdout}");
+}
