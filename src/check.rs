@@ -9,7 +9,7 @@ use git2::{Oid, Repository, RevparseMode};
 use crate::gate::{self, Judge, RefUpdate};
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
-use crate::repo::{self, Context, GitError};
+use crate::repo::{Context, GitError};
 use crate::report::{RefReport, Report};
 use crate::selection;
 use crate::verdict::{CommitVerdict, Engine};
@@ -126,7 +126,8 @@ pub fn check(
         Err(e) => return Err(e.into()),
     };
     refuse_shallow_boundary(repo, &commits)?;
-    let mut judge = Judge::new(repo, engine, &revisions.exclude)?;
+    let baseline = selection::baseline(repo, &engine.policy().gate.baseline, &revisions.exclude)?;
+    let mut judge = Judge::new(repo, engine, baseline);
     report.commits = judge.judge(&commits, refname, progress)?;
     gate::add_sign_off_problem(&mut report);
     Ok(Report::new(engine.policy(), vec![report]))
@@ -165,10 +166,12 @@ pub fn explain(
         });
     };
     refuse_shallow_boundary(repo, &[oid])?;
-    let in_baseline = in_baseline(repo, engine.policy(), oid)?;
-    let needs = repo::Needs { paths: true, ..repo::Needs::of(engine.policy(), engine.today()) };
-    let facts = repo::read_commit(repo, oid, needs, in_baseline)?;
-    Ok(engine.judge(&facts, refname))
+    let baseline = match in_baseline(repo, engine.policy(), oid)? {
+        true => HashSet::from([oid]),
+        false => HashSet::new(),
+    };
+    let mut verdicts = Judge::new(repo, engine, baseline).judge(&[oid], refname, &mut |_| {})?;
+    Ok(verdicts.remove(0))
 }
 
 fn in_baseline(repo: &Repository, policy: &Policy, oid: Oid) -> Result<bool, GitError> {

@@ -402,7 +402,7 @@ fn emit(text: &str) {
 }
 
 fn open(repo: &Path) -> anyhow::Result<Repository> {
-    Repository::open(repo).with_context(|| format!("opening repository {}", repo.display()))
+    Ok(countersign::repo::open(repo)?)
 }
 
 /// The repository and its policy, for the verbs that read a repository.

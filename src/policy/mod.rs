@@ -204,11 +204,6 @@ impl Policy {
         self.person_by_email.get(&normalize_email(email)).map(|&i| &self.people[i])
     }
 
-    /// Whether judging a commit needs its changed paths at all (otherwise no tree is diffed).
-    pub fn needs_paths(&self, today: Date) -> bool {
-        self.rules.iter().any(|r| r.when.paths.is_some() && r.is_active(today))
-    }
-
     /// Whether judging a commit needs its patch-id (to check approval signatures).
     pub fn needs_patch_ids(&self, today: Date) -> bool {
         self.rules.iter().any(|r| r.signatures != Signatures::Off && r.is_active(today))
