@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use git2::{Oid, Repository};
 use jiff::civil::Date;
 
-use crate::changes::{self, PathScope};
+use crate::changes::{self, PathScope, Trees};
 use crate::check::{self, CheckError};
 use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
@@ -180,7 +180,8 @@ fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError>
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let patch_id = patch_id::patch_id(repo, &commit)?;
             let mut facts = repo::read_commit(repo, oid, false, false)?;
-            facts.changes = Changes::Paths(changes::changed_paths(repo, &commit, &PathScope::ALL)?);
+            facts.changes =
+                Changes::Paths(changes::changed_paths(&mut Trees::new(repo), &commit, &PathScope::ALL)?);
             Ok(Change { facts, patch_id })
         })
         .collect()

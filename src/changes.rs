@@ -15,6 +15,7 @@
 //! subtrees whose ids are equal. Ours skips them too, and also never reads a subtree that no
 //! path glob of the policy can reach ([`PathScope`]), nor any blob.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use git2::{Commit, ErrorCode, Oid, Repository, Tree, TreeEntry};
@@ -61,14 +62,49 @@ fn dir_with_slash(dir: &str) -> String {
     format!("{dir}/")
 }
 
+/// Trees read by the latest walks, kept for the next: walking history newest first, a
+/// commit's parent's trees are the next commit's own, so each tree is read once (trees come
+/// out of packs as chains of deltas; reading one is most of the cost of a walk).
+pub struct Trees<'r> {
+    repo: &'r Repository,
+    current: HashMap<Oid, Tree<'r>>,
+    previous: HashMap<Oid, Tree<'r>>,
+}
+
+impl<'r> Trees<'r> {
+    pub fn new(repo: &'r Repository) -> Self {
+        Trees { repo, current: HashMap::new(), previous: HashMap::new() }
+    }
+
+    fn get(&mut self, id: Oid, dir: &str) -> Result<Tree<'r>, GitError> {
+        if let Some(tree) = self.current.get(&id) {
+            return Ok(tree.clone());
+        }
+        let tree = match self.previous.remove(&id) {
+            Some(tree) => tree,
+            None => {
+                let at = if dir.is_empty() { String::new() } else { format!(" at {dir}") };
+                self.repo.find_tree(id).context(|| format!("reading tree {id}{at}"))?
+            }
+        };
+        self.current.insert(id, tree.clone());
+        Ok(tree)
+    }
+
+    /// Forgets all but the trees of the walk that ends now, so memory stays that of two walks.
+    fn end_walk(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
+    }
+}
+
 /// The commit's changed paths within `scope`, sorted.
 pub fn changed_paths(
-    repo: &Repository,
+    trees: &mut Trees<'_>,
     commit: &Commit<'_>,
     scope: &PathScope,
 ) -> Result<Vec<String>, GitError> {
     let mut paths = Vec::new();
-    walk_changes(repo, commit, scope, &mut |path| {
+    walk_changes(trees, commit, scope, &mut |path| {
         paths.push(path);
         ControlFlow::Continue(())
     })?;
@@ -78,9 +114,9 @@ pub fn changed_paths(
 
 /// Whether a merge introduces any path of its own; one that does not is exempt from the rules
 /// (SPEC). Stops at the first such path.
-pub fn merge_introduces_any(repo: &Repository, commit: &Commit<'_>) -> Result<bool, GitError> {
+pub fn merge_introduces_any(trees: &mut Trees<'_>, commit: &Commit<'_>) -> Result<bool, GitError> {
     let mut any = false;
-    walk_changes(repo, commit, &PathScope::ALL, &mut |_| {
+    walk_changes(trees, commit, &PathScope::ALL, &mut |_| {
         any = true;
         ControlFlow::Break(())
     })?;
@@ -95,7 +131,7 @@ pub fn merge_introduces_any(repo: &Repository, commit: &Commit<'_>) -> Result<bo
 /// the base. Equal ids mean equal content below, so a directory whose ids fail that test holds
 /// no changed path, and is never read.
 fn walk_changes(
-    repo: &Repository,
+    trees: &mut Trees<'_>,
     commit: &Commit<'_>,
     scope: &PathScope,
     found: &mut dyn FnMut(String) -> ControlFlow<()>,
@@ -110,7 +146,7 @@ fn walk_changes(
         roots.push(None);
     }
     if parents.len() > 1 {
-        roots.push(merge_base_tree(repo, &parents)?);
+        roots.push(merge_base_tree(trees.repo, &parents)?);
     }
     let changed = |sides: &[Side]| -> bool {
         match sides {
@@ -121,7 +157,9 @@ fn walk_changes(
             _ => unreachable!("a walk has the commit, a parent or the empty tree, and a merge's base"),
         }
     };
-    walk_trees(repo, roots, scope, &changed, found)
+    let walked = walk_trees(trees, roots, scope, &changed, found);
+    trees.end_walk();
+    walked
 }
 
 /// What one tree holds under one name: an entry's id and mode, or nothing.
@@ -158,7 +196,7 @@ const TREE_MODE: i32 = 0o040000;
 /// Iterative: the pusher chooses how deep trees nest, and recursion that deep would overflow
 /// the stack.
 fn walk_trees(
-    repo: &Repository,
+    cache: &mut Trees<'_>,
     roots: Vec<Option<Oid>>,
     scope: &PathScope,
     changed: &dyn Fn(&[Side]) -> bool,
@@ -168,7 +206,7 @@ fn walk_trees(
     while let Some((dir, ids)) = pending.pop() {
         let trees = ids
             .iter()
-            .map(|id| id.map(|id| find_tree(repo, id, &dir)).transpose())
+            .map(|id| id.map(|id| cache.get(id, &dir)).transpose())
             .collect::<Result<Vec<_>, _>>()?;
         let listings: Vec<Vec<TreeEntry<'_>>> =
             trees.iter().map(|tree| sorted_entries(tree.as_ref())).collect();
@@ -211,11 +249,6 @@ fn walk_trees(
         }
     }
     Ok(())
-}
-
-fn find_tree<'r>(repo: &'r Repository, id: Oid, dir: &str) -> Result<Tree<'r>, GitError> {
-    let at = if dir.is_empty() { String::new() } else { format!(" at {dir}") };
-    repo.find_tree(id).context(|| format!("reading tree {id}{at}"))
 }
 
 fn is_tree(entry: &TreeEntry<'_>) -> bool {

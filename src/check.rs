@@ -9,7 +9,7 @@ use git2::{Oid, Repository, RevparseMode};
 use crate::gate::{self, Judge, RefUpdate};
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
-use crate::repo::{Context, GitError};
+use crate::repo::{self, Context, GitError};
 use crate::report::{RefReport, Report};
 use crate::selection;
 use crate::verdict::{CommitVerdict, Engine};
@@ -127,10 +127,17 @@ pub fn check(
     };
     refuse_shallow_boundary(repo, &commits)?;
     let baseline = selection::baseline(repo, &engine.policy().gate.baseline, &revisions.exclude)?;
-    let mut judge = Judge::new(repo, engine, baseline);
+    let open = reopen(repo);
+    let mut judge = Judge::new(repo, &open, engine, baseline, false);
     report.commits = judge.judge(&commits, refname, progress)?;
     gate::add_sign_off_problem(&mut report);
     Ok(Report::new(engine.policy(), vec![report]))
+}
+
+/// More handles on `repo`, for threads: outside a hook, its path says all.
+fn reopen(repo: &Repository) -> impl Fn() -> Result<Repository, GitError> + Sync {
+    let path = repo.path().to_path_buf();
+    move || repo::open(&path)
 }
 
 /// A shallow clone's boundary commits look like root commits, which would change every path:
@@ -170,7 +177,9 @@ pub fn explain(
         true => HashSet::from([oid]),
         false => HashSet::new(),
     };
-    let mut verdicts = Judge::new(repo, engine, baseline).judge(&[oid], refname, &mut |_| {})?;
+    let open = reopen(repo);
+    let mut verdicts =
+        Judge::new(repo, &open, engine, baseline, false).judge(&[oid], refname, &mut |_| {})?;
     Ok(verdicts.remove(0))
 }
 

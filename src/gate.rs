@@ -2,12 +2,12 @@
 //! gate (protected refs, deletions, force pushes, the committed policy) and its new commits
 //! against the rules. [`Judge`] is shared with the CI check, so both judge commits alike.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use git2::{Oid, Repository};
 
-use crate::changes::{self, PathScope};
+use crate::changes::{self, PathScope, Trees};
 use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
 use crate::policy_source::{self, Location, LookupError};
@@ -57,60 +57,167 @@ pub fn parse_updates(input: &str) -> Result<Vec<RefUpdate>, InputError> {
     Ok(updates)
 }
 
-/// Reads and judges commits; a commit that several refs bring is read once, and its trees are
-/// diffed only when a rule that looks at paths could apply to it.
+/// Opens another handle on the repository being judged, for a thread of its own (libgit2
+/// handles are not shared between threads). In a hook it must see the quarantined objects too.
+pub type Opener<'a> = &'a (dyn Fn() -> Result<Repository, GitError> + Sync);
+
+/// Below this many commits a second thread costs more than it saves.
+const PARALLEL_FROM: usize = 256;
+
+/// Reads and judges commits. A merge's trees are walked to know whether it introduces
+/// anything; another commit's only when a rule that looks at paths could apply to it. Long
+/// lists are split between threads, each reading its share through its own handle.
 pub struct Judge<'a> {
     repo: &'a Repository,
+    open: Opener<'a>,
+    trees: Trees<'a>,
+    rules: Rules<'a>,
+    /// Facts kept for commits that several refs of one push bring, read once. `None` when one
+    /// ref is judged: keeping 100,000 commits' facts would only cost memory.
+    shared: Option<HashMap<Oid, CommitFacts>>,
+}
+
+/// What every thread judges by; shared, read-only.
+struct Rules<'a> {
     engine: &'a Engine<'a>,
     needs_patch_id: bool,
     /// The paths any active rule's `when.paths` can match: no other path is ever read.
     path_scope: PathScope,
     baseline: HashSet<Oid>,
-    facts: HashMap<Oid, CommitFacts>,
 }
 
 impl<'a> Judge<'a> {
-    /// `baseline`: the commits exempt as history that predates the gate.
-    pub fn new(repo: &'a Repository, engine: &'a Engine<'a>, baseline: HashSet<Oid>) -> Self {
+    /// `baseline`: the commits exempt as history that predates the gate. `several_refs`: keep
+    /// facts for commits that more than one ref brings.
+    pub fn new(
+        repo: &'a Repository,
+        open: Opener<'a>,
+        engine: &'a Engine<'a>,
+        baseline: HashSet<Oid>,
+        several_refs: bool,
+    ) -> Self {
         let policy = engine.policy();
         let today = engine.today();
         let path_globs =
             policy.rules.iter().filter(|r| r.is_active(today)).filter_map(|r| r.when.paths.clone()).collect();
         Judge {
             repo,
-            engine,
-            needs_patch_id: policy.needs_patch_ids(today),
-            path_scope: PathScope::matching(path_globs),
-            baseline,
-            facts: HashMap::new(),
+            open,
+            trees: Trees::new(repo),
+            rules: Rules {
+                engine,
+                needs_patch_id: policy.needs_patch_ids(today),
+                path_scope: PathScope::matching(path_globs),
+                baseline,
+            },
+            shared: several_refs.then(HashMap::new),
         }
     }
 
-    /// `progress` hears how many commits are judged so far, after each one.
+    /// Verdicts in the order of `commits`. `progress` hears how many are judged so far.
     pub fn judge(
         &mut self,
         commits: &[Oid],
         refname: &str,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<CommitVerdict>, GitError> {
+        let threads =
+            std::thread::available_parallelism().map_or(1, |n| n.get()).min(commits.len() / PARALLEL_FROM);
+        if self.shared.is_none() && threads > 1 {
+            return self.judge_in_parallel(commits, refname, threads, progress);
+        }
         let mut verdicts = Vec::with_capacity(commits.len());
         for &oid in commits {
-            tracing::trace!("judging {oid} for {refname}");
-            let facts = match self.facts.entry(oid) {
-                Entry::Occupied(entry) => entry.into_mut(),
-                Entry::Vacant(entry) => {
-                    let in_baseline = self.baseline.contains(&oid);
-                    entry.insert(repo::read_commit(self.repo, oid, self.needs_patch_id, in_baseline)?)
-                }
+            let mut facts = match self.shared.as_mut().and_then(|shared| shared.remove(&oid)) {
+                Some(facts) => facts,
+                None => self.rules.read(self.repo, &mut self.trees, oid)?,
             };
-            if facts.changes == Changes::NotNeeded && self.engine.needs_paths(facts, refname) {
-                let commit = self.repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
-                facts.changes = Changes::Paths(changes::changed_paths(self.repo, &commit, &self.path_scope)?);
+            verdicts.push(self.rules.judge(self.repo, &mut self.trees, &mut facts, refname)?);
+            if let Some(shared) = &mut self.shared {
+                shared.insert(oid, facts);
             }
-            verdicts.push(self.engine.judge(facts, refname));
             progress(verdicts.len());
         }
         Ok(verdicts)
+    }
+
+    /// Contiguous shares, so each thread's tree cache sees parents after children: this thread
+    /// takes the first, and reports progress for all.
+    fn judge_in_parallel(
+        &mut self,
+        commits: &[Oid],
+        refname: &str,
+        threads: usize,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<CommitVerdict>, GitError> {
+        let share = commits.len().div_ceil(threads);
+        let mut shares = commits.chunks(share);
+        let first = shares.next().unwrap_or_default();
+        let others_done = AtomicUsize::new(0);
+        let rules = &self.rules;
+        let open = self.open;
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = shares
+                .map(|share| {
+                    let others_done = &others_done;
+                    scope.spawn(move || {
+                        let repo = open()?;
+                        let mut trees = Trees::new(&repo);
+                        let mut verdicts = Vec::with_capacity(share.len());
+                        for &oid in share {
+                            let mut facts = rules.read(&repo, &mut trees, oid)?;
+                            verdicts.push(rules.judge(&repo, &mut trees, &mut facts, refname)?);
+                            others_done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok::<_, GitError>(verdicts)
+                    })
+                })
+                .collect();
+            let mut verdicts = Vec::with_capacity(commits.len());
+            for &oid in first {
+                let mut facts = rules.read(self.repo, &mut self.trees, oid)?;
+                verdicts.push(rules.judge(self.repo, &mut self.trees, &mut facts, refname)?);
+                progress(verdicts.len() + others_done.load(Ordering::Relaxed));
+            }
+            for worker in workers {
+                match worker.join() {
+                    Ok(share) => verdicts.extend(share?),
+                    // The panic goes on to the caller, who turns it into a refusal.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            progress(verdicts.len());
+            Ok(verdicts)
+        })
+    }
+}
+
+impl Rules<'_> {
+    /// A commit's facts, all but its changed paths.
+    fn read(&self, repo: &Repository, trees: &mut Trees<'_>, oid: Oid) -> Result<CommitFacts, GitError> {
+        let in_baseline = self.baseline.contains(&oid);
+        let mut facts = repo::read_commit(repo, oid, self.needs_patch_id, in_baseline)?;
+        if !in_baseline {
+            let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+            facts.clean_merge = commit.parent_count() > 1 && !changes::merge_introduces_any(trees, &commit)?;
+        }
+        Ok(facts)
+    }
+
+    /// Judges a commit on `refname`, reading its changed paths first if a rule could need them.
+    fn judge(
+        &self,
+        repo: &Repository,
+        trees: &mut Trees<'_>,
+        facts: &mut CommitFacts,
+        refname: &str,
+    ) -> Result<CommitVerdict, GitError> {
+        if facts.changes == Changes::NotNeeded && self.engine.needs_paths(facts, refname) {
+            let oid = Oid::from_str(&facts.id).context(|| format!("commit id {}", facts.id))?;
+            let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+            facts.changes = Changes::Paths(changes::changed_paths(trees, &commit, &self.path_scope)?);
+        }
+        Ok(self.engine.judge(facts, refname))
     }
 }
 
@@ -119,6 +226,7 @@ impl<'a> Judge<'a> {
 /// gate), and a push that changes the file there must leave a valid policy.
 pub fn judge_push(
     repo: &Repository,
+    open: Opener<'_>,
     engine: &Engine<'_>,
     location: &Location,
     updates: &[RefUpdate],
@@ -149,7 +257,7 @@ pub fn judge_push(
     let judged_everywhere: Vec<Oid> =
         tips.iter().map(|(_, tip)| *tip).filter(|tip| hidden.iter().all(|h| h.contains(tip))).collect();
     let baseline = selection::baseline(repo, &policy.gate.baseline, &judged_everywhere)?;
-    let mut judge = Judge::new(repo, engine, baseline);
+    let mut judge = Judge::new(repo, open, engine, baseline, updates.len() > 1);
     let mut refs = Vec::with_capacity(updates.len());
     for ((update, target), hidden) in updates.iter().zip(targets).zip(&hidden) {
         let mut report = RefReport::new(&update.refname, update.old, update.new);

@@ -53,7 +53,7 @@ pub fn pre_receive(
     let location = policy_source::locate(&options.policy, &repo)?;
     let policy = policy_source::load(&location, &repo, today)?;
     let engine = Engine::new(&policy, today);
-    let report = gate::judge_push(&repo, &engine, &location, &updates)?;
+    let report = gate::judge_push(&repo, &repo::open_for_hook, &engine, &location, &updates)?;
     let enforced = policy.gate.mode == Mode::Enforce && !options.dry_run;
     Ok(HookOutcome {
         accept: report.decision() == Decision::Accept || !enforced,

@@ -6,7 +6,7 @@ use std::path::Path;
 use git2::{Oid, Repository};
 
 use crate::facts::{Changes, CommitFacts, Signature};
-use crate::{changes, patch_id, signature};
+use crate::{patch_id, signature};
 
 /// A git operation that failed, with what we were doing at the time.
 /// The message names the cause itself (the hook shows only the top error to the pusher), so
@@ -56,8 +56,9 @@ fn read_like_git() {
     git2::opts::strict_hash_verification(false);
 }
 
-/// Reads what the engine needs of one commit, but its changed paths (the caller knows whether
-/// a rule needs them): for a merge, only whether it introduces anything. The patch-id is hashed only if `needs_patch_id`
+/// Reads what the engine needs of one commit but what it changed: `changes` and `clean_merge`
+/// are the caller's to fill in ([`crate::changes`]), as only the caller knows whether a rule
+/// needs them. The patch-id is hashed only if `needs_patch_id`
 /// and the message carries a signature, and never for baseline commits, which are exempt.
 pub fn read_commit(
     repo: &Repository,
@@ -83,9 +84,7 @@ pub fn read_commit(
         timestamp: commit.time().seconds(),
         trailers,
         message,
-        clean_merge: commit.parent_count() > 1
-            && !in_baseline
-            && !changes::merge_introduces_any(repo, &commit)?,
+        clean_merge: false,
         in_baseline,
         changes: Changes::NotNeeded,
         patch_id,
