@@ -2,6 +2,7 @@
 //! real `git push`es through the real hook, assertions on what the pusher sees and on the refs.
 
 mod admin;
+mod audit;
 mod ci;
 mod cli;
 mod fail_closed;
