@@ -166,7 +166,7 @@ impl fmt::Display for Override {
                 let _ = writeln!(out, "countersign: !!! reason: {:?}", self.reason.trim());
                 let _ = writeln!(
                     out,
-                    "countersign: !!! bypassed: {} commit(s) lacking sign-off ({}); this is recorded",
+                    "countersign: !!! bypassed: {} commit(s) lacking sign-off ({})",
                     commits.len(),
                     rules.join(", ")
                 );

@@ -226,7 +226,10 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
     };
     match (report.decision(), enforced) {
         (Decision::Accept, _) => {
-            let _ = write!(out, "countersign: {verb} {accepted}: {commits} new commit(s) checked");
+            let overridden =
+                report.break_glass.as_ref().is_some_and(|o| o.status == breakglass::Status::Applied);
+            let how = if overridden { " BY OVERRIDE" } else { "" };
+            let _ = write!(out, "countersign: {verb} {accepted}{how}: {commits} new commit(s) checked");
             let warned =
                 report.refs.iter().flat_map(|r| &r.commits).filter(|c| c.verdict == CommitStatus::Warn);
             match warned.count() {

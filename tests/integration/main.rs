@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod breakglass;
 mod ci;
 mod cli;
 mod fail_closed;
