@@ -205,6 +205,9 @@ fn approval_key(policy: &Policy) -> String {
 
 /// How many failing commits a human report shows in full; the rest are counted.
 pub const COMMITS_SHOWN: usize = 10;
+/// How many approvals that do not count a human report lists per rule (a message can carry
+/// 100,000 trailers; the pusher's screen cannot).
+const NOT_COUNTED_SHOWN: usize = 5;
 /// How many people a "can approve" line names.
 const PEOPLE_SHOWN: usize = 3;
 
@@ -415,9 +418,13 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
         if let Some(names) = can_approve(rule) {
             let _ = writeln!(out, "      can approve: {}", clean(&names));
         }
-        for not_counted in &rule.not_counted {
+        for not_counted in rule.not_counted.iter().take(NOT_COUNTED_SHOWN) {
             let _ =
                 writeln!(out, "      {} does not count: {}", clean(&not_counted.value), not_counted.reason);
+        }
+        if rule.not_counted.len() > NOT_COUNTED_SHOWN {
+            let more = rule.not_counted.len() - NOT_COUNTED_SHOWN;
+            let _ = writeln!(out, "      ... and {more} more approval(s) that do not count");
         }
     }
     if commit.verdict == CommitStatus::Fail {

@@ -229,7 +229,7 @@ impl Policy {
     /// Validates policy text; `today` only decides expiry warnings.
     pub fn parse(source: PolicySource, today: Date) -> Result<Policy, PolicyError> {
         let (raw, diagnostics) = raw::parse(&source.text);
-        let mut validator = Validator { diagnostics, today };
+        let mut validator = Validator { diagnostics, today, globs: 0 };
         let mut policy = validator.policy(raw, source.clone());
         validator.diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
         if validator.diagnostics.iter().any(|d| d.severity == Severity::Error) {
@@ -273,9 +273,15 @@ pub const DEFAULT_PUSHER_ENV: &[&str] =
     &["GL_USERNAME", "GITEA_PUSHER_NAME", "GITHUB_USER_LOGIN", "GL_USER", "REMOTE_USER"];
 const DEFAULT_MIN_REASON: usize = 10;
 
+/// Globs one policy may hold. Each costs milliseconds to compile on every push, and a pushed
+/// committed policy is compiled too: without a bound a pusher could stall the hook for minutes.
+pub const MAX_GLOBS: usize = 1000;
+
 struct Validator {
     diagnostics: Vec<Diagnostic>,
     today: Date,
+    /// Globs compiled so far, against [`MAX_GLOBS`].
+    globs: usize,
 }
 
 /// How many people could satisfy a rule: per role, its holders and those who list keys (for
@@ -450,6 +456,17 @@ impl Validator {
         let mut patterns = Vec::with_capacity(raw.len());
         let mut spans = Vec::with_capacity(raw.len());
         for pattern in raw {
+            self.globs += 1;
+            if self.globs > MAX_GLOBS {
+                if self.globs == MAX_GLOBS + 1 {
+                    self.error(
+                        "too-many-globs",
+                        format!("more than {MAX_GLOBS} globs in one policy; each is compiled on every push"),
+                        pattern.span(),
+                    );
+                }
+                continue;
+            }
             match globs::compile(pattern.get_ref(), kind) {
                 Ok(_) => {
                     spans.push(pattern.span());

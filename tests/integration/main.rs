@@ -7,6 +7,7 @@ mod breakglass;
 mod ci;
 mod cli;
 mod fail_closed;
+mod hostile;
 mod paths;
 mod push;
 mod refs;

@@ -124,6 +124,24 @@ impl Server {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// Runs git in `dir` with `input` on stdin; its stdout.
+    pub fn git_stdin(&self, dir: &Path, args: &[&str], input: &[u8]) -> String {
+        let mut child = self
+            .command(dir, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
     pub fn git_work(&self, args: &[&str]) -> String {
         self.git(&self.work.clone(), args)
     }
