@@ -8,6 +8,7 @@ mod ci;
 mod cli;
 mod fail_closed;
 mod hostile;
+mod load;
 mod paths;
 mod push;
 mod refs;
