@@ -58,6 +58,8 @@ struct Target {
 enum Command {
     /// Git pre-receive hook: reads `<old> <new> <refname>` lines on stdin and refuses the push
     /// (exit 1) when a protected ref would get commits without the required approvals.
+    /// Break-glass: `git push -o countersign.override="reason"` by a person the policy's
+    /// `[override]` names (the repository needs `receive.advertisePushOptions=true`).
     PreReceive {
         #[command(flatten)]
         policy: PolicyFlags,
