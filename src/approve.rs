@@ -12,11 +12,12 @@ use std::process::{Command, Stdio};
 use git2::{Oid, Repository};
 use jiff::civil::Date;
 
+use crate::changes::{self, PathScope};
 use crate::check::{self, CheckError};
 use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
 use crate::provenance::Detector;
-use crate::repo::{self, Context, GitError, Needs};
+use crate::repo::{self, Context, GitError};
 use crate::signature::{self, NAMESPACE, TRAILER_KEY};
 use crate::{patch_id, selection};
 
@@ -174,12 +175,13 @@ fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError>
     if oids.is_empty() {
         return Err(ApproveError::Nothing(target.to_string()));
     }
-    let needs = Needs { paths: true, patch_id: false };
     oids.into_iter()
         .map(|oid| {
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let patch_id = patch_id::patch_id(repo, &commit)?;
-            Ok(Change { facts: repo::read_commit(repo, oid, needs, false)?, patch_id })
+            let mut facts = repo::read_commit(repo, oid, false, false)?;
+            facts.changes = Changes::Paths(changes::changed_paths(repo, &commit, &PathScope::ALL)?);
+            Ok(Change { facts, patch_id })
         })
         .collect()
 }

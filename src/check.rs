@@ -9,7 +9,7 @@ use git2::{Oid, Repository, RevparseMode};
 use crate::gate::{self, Judge, RefUpdate};
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
-use crate::repo::{self, Context, GitError};
+use crate::repo::{Context, GitError};
 use crate::report::{RefReport, Report};
 use crate::selection;
 use crate::verdict::{CommitVerdict, Engine};
@@ -94,12 +94,14 @@ fn commit_of(repo: &Repository, spec: &str, oid: Oid) -> Result<Oid, CheckError>
 
 /// Judges the commits of `revisions` as if pushed to `refname`, as the hook would: nothing on
 /// an unprotected ref, and a valid policy wherever the push would change the committed one.
+/// `progress` hears how many commits are judged so far.
 pub fn check(
     repo: &Repository,
     engine: &Engine<'_>,
     location: &Location,
     refname: &str,
     revisions: &Revisions,
+    progress: &mut dyn FnMut(usize),
 ) -> Result<Report, CheckError> {
     if !refname.starts_with("refs/") {
         return Err(CheckError::ShortRef(refname.to_string()));
@@ -124,8 +126,9 @@ pub fn check(
         Err(e) => return Err(e.into()),
     };
     refuse_shallow_boundary(repo, &commits)?;
-    let mut judge = Judge::new(repo, engine, &revisions.exclude)?;
-    report.commits = judge.judge(&commits, refname)?;
+    let baseline = selection::baseline(repo, &engine.policy().gate.baseline, &revisions.exclude)?;
+    let mut judge = Judge::new(repo, engine, baseline);
+    report.commits = judge.judge(&commits, refname, progress)?;
     gate::add_sign_off_problem(&mut report);
     Ok(Report::new(engine.policy(), vec![report]))
 }
@@ -163,10 +166,12 @@ pub fn explain(
         });
     };
     refuse_shallow_boundary(repo, &[oid])?;
-    let in_baseline = in_baseline(repo, engine.policy(), oid)?;
-    let needs = repo::Needs { paths: true, ..repo::Needs::of(engine.policy(), engine.today()) };
-    let facts = repo::read_commit(repo, oid, needs, in_baseline)?;
-    Ok(engine.judge(&facts, refname))
+    let baseline = match in_baseline(repo, engine.policy(), oid)? {
+        true => HashSet::from([oid]),
+        false => HashSet::new(),
+    };
+    let mut verdicts = Judge::new(repo, engine, baseline).judge(&[oid], refname, &mut |_| {})?;
+    Ok(verdicts.remove(0))
 }
 
 fn in_baseline(repo: &Repository, policy: &Policy, oid: Oid) -> Result<bool, GitError> {

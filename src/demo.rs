@@ -10,8 +10,9 @@ use std::process::{Command, Output};
 
 use anyhow::{Context as _, bail, ensure};
 
+use crate::install::{self, InstallOptions, Layout, PolicyChoice};
+
 const EXAMPLE_POLICY: &str = include_str!("../policy.toml");
-const HOOK_SCRIPT: &str = include_str!("../hooks/pre-receive");
 
 pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
     let sandbox = tempfile::Builder::new().prefix("countersign-demo-").tempdir()?;
@@ -22,15 +23,22 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
     writeln!(out, "countersign demo, in {}\n", root.display())?;
     let server = root.join("server.git");
     git.run(root, &["init", "--quiet", "--bare", "-b", "main", path_str(&server)?])?;
-    std::fs::write(server.join("policy.toml"), EXAMPLE_POLICY)?;
-    install_hook(&server, HOOK_SCRIPT)?;
-    git.run(&server, &["config", "countersign.policy", "policy.toml"])?;
-    git.run(&server, &["config", "countersign.bin", path_str(&exe)?])?;
-    writeln!(out, "1. A bare repository with the example policy and the pre-receive hook:")?;
+    let policy = root.join("policy.toml");
+    std::fs::write(&policy, EXAMPLE_POLICY)?;
+    let options = InstallOptions {
+        repo: server.clone(),
+        policy: PolicyChoice::File(policy),
+        layout: Layout::Plain,
+        force: false,
+        bin: exe,
+    };
+    install::plan_install(&options, jiff::ZonedDateTime::now().date())?.apply()?;
+    writeln!(out, "1. A bare repository with the example policy, and the hook installed:")?;
     writeln!(
         out,
-        "   {}/hooks/pre-receive, git config countersign.policy = policy.toml\n",
-        server.display()
+        "   countersign install --repo {} --policy {}/policy.toml\n",
+        server.display(),
+        root.display()
     )?;
 
     let work = root.join("work");
@@ -66,18 +74,6 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
     ensure!(landed == pushed, "main on the server is not the approved commit");
     writeln!(out, "5. main on the server is now {}: the approved commit.", &landed.trim()[..7])?;
     writeln!(out, "\nThe sandbox is removed. Next: README.md, \"Install on a server\".")?;
-    Ok(())
-}
-
-/// Writes the hook script as git expects it: `hooks/pre-receive`, executable.
-fn install_hook(repo: &Path, script: &str) -> anyhow::Result<()> {
-    let hook = repo.join("hooks").join("pre-receive");
-    std::fs::write(&hook, script)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))?;
-    }
     Ok(())
 }
 

@@ -57,7 +57,8 @@ pub struct CommitFacts {
     /// The message as git log shows it (decoded to UTF-8).
     pub message: String,
     pub trailers: Vec<TrailerLine>,
-    pub is_merge: bool,
+    /// A merge that introduces no path of its own: exempt from the rules (SPEC).
+    pub clean_merge: bool,
     /// Reachable from a `[gate] baseline` commit: history the gate does not judge.
     pub in_baseline: bool,
     pub changes: Changes,
@@ -78,10 +79,5 @@ impl CommitFacts {
             .into_iter()
             .map(|t| TrailerLine { key: t.key.to_string(), value: t.value.into_owned() })
             .collect()
-    }
-
-    /// A merge that introduces no path of its own is exempt from the rules (SPEC).
-    pub fn is_clean_merge(&self) -> bool {
-        self.is_merge && matches!(&self.changes, Changes::Paths(paths) if paths.is_empty())
     }
 }

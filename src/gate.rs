@@ -7,10 +7,11 @@ use std::collections::{HashMap, HashSet};
 
 use git2::{Oid, Repository};
 
-use crate::facts::CommitFacts;
+use crate::changes::{self, PathScope};
+use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
 use crate::policy_source::{self, Location, LookupError};
-use crate::repo::{self, GitError};
+use crate::repo::{self, Context, GitError};
 use crate::report::{Problem, RefReport, Report};
 use crate::selection::{self, Movement};
 use crate::verdict::{CommitStatus, CommitVerdict, Engine};
@@ -56,39 +57,58 @@ pub fn parse_updates(input: &str) -> Result<Vec<RefUpdate>, InputError> {
     Ok(updates)
 }
 
-/// Reads and judges commits; a commit that several refs bring is read once.
+/// Reads and judges commits; a commit that several refs bring is read once, and its trees are
+/// diffed only when a rule that looks at paths could apply to it.
 pub struct Judge<'a> {
     repo: &'a Repository,
     engine: &'a Engine<'a>,
-    needs: repo::Needs,
+    needs_patch_id: bool,
+    /// The paths any active rule's `when.paths` can match: no other path is ever read.
+    path_scope: PathScope,
     baseline: HashSet<Oid>,
     facts: HashMap<Oid, CommitFacts>,
 }
 
 impl<'a> Judge<'a> {
-    /// `hidden`: the commits the selection stops at, so the baseline walk stops there too.
-    pub fn new(repo: &'a Repository, engine: &'a Engine<'a>, hidden: &[Oid]) -> Result<Self, GitError> {
+    /// `baseline`: the commits exempt as history that predates the gate.
+    pub fn new(repo: &'a Repository, engine: &'a Engine<'a>, baseline: HashSet<Oid>) -> Self {
         let policy = engine.policy();
-        Ok(Judge {
+        let today = engine.today();
+        let path_globs =
+            policy.rules.iter().filter(|r| r.is_active(today)).filter_map(|r| r.when.paths.clone()).collect();
+        Judge {
             repo,
             engine,
-            needs: repo::Needs::of(policy, engine.today()),
-            baseline: selection::baseline(repo, &policy.gate.baseline, hidden)?,
+            needs_patch_id: policy.needs_patch_ids(today),
+            path_scope: PathScope::matching(path_globs),
+            baseline,
             facts: HashMap::new(),
-        })
+        }
     }
 
-    pub fn judge(&mut self, commits: &[Oid], refname: &str) -> Result<Vec<CommitVerdict>, GitError> {
+    /// `progress` hears how many commits are judged so far, after each one.
+    pub fn judge(
+        &mut self,
+        commits: &[Oid],
+        refname: &str,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<CommitVerdict>, GitError> {
         let mut verdicts = Vec::with_capacity(commits.len());
         for &oid in commits {
+            tracing::trace!("judging {oid} for {refname}");
             let facts = match self.facts.entry(oid) {
                 Entry::Occupied(entry) => entry.into_mut(),
                 Entry::Vacant(entry) => {
                     let in_baseline = self.baseline.contains(&oid);
-                    entry.insert(repo::read_commit(self.repo, oid, self.needs, in_baseline)?)
+                    entry.insert(repo::read_commit(self.repo, oid, self.needs_patch_id, in_baseline)?)
                 }
             };
+            if facts.changes == Changes::NotNeeded && self.engine.needs_paths(facts, refname) {
+                let commit = self.repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+                facts.changes = Changes::Paths(changes::changed_paths(self.repo, &commit, &self.path_scope)?);
+            }
             verdicts.push(self.engine.judge(facts, refname));
+            progress(verdicts.len());
         }
         Ok(verdicts)
     }
@@ -128,7 +148,8 @@ pub fn judge_push(
         .collect();
     let judged_everywhere: Vec<Oid> =
         tips.iter().map(|(_, tip)| *tip).filter(|tip| hidden.iter().all(|h| h.contains(tip))).collect();
-    let mut judge = Judge::new(repo, engine, &judged_everywhere)?;
+    let baseline = selection::baseline(repo, &policy.gate.baseline, &judged_everywhere)?;
+    let mut judge = Judge::new(repo, engine, baseline);
     let mut refs = Vec::with_capacity(updates.len());
     for ((update, target), hidden) in updates.iter().zip(targets).zip(&hidden) {
         let mut report = RefReport::new(&update.refname, update.old, update.new);
@@ -163,7 +184,8 @@ pub fn judge_push(
         match selection::peel_to_commit(repo, update.new)? {
             Some(tip) => {
                 let commits = selection::walk(repo, &[tip], hidden)?;
-                report.commits = judge.judge(&commits, &update.refname)?;
+                // No progress line: the hook's stderr is the pusher's screen.
+                report.commits = judge.judge(&commits, &update.refname, &mut |_| {})?;
             }
             // A tree or blob would land content that no commit, hence no approval, carries.
             None => report.problems.push(Problem::NotACommit),

@@ -55,6 +55,16 @@ impl GlobList {
         &self.patterns
     }
 
+    /// For each pattern, the text before its first wildcard (or escape): every string the
+    /// pattern matches starts with it, so a directory that neither lies on nor below it holds
+    /// no match.
+    pub fn literal_prefixes(&self) -> impl Iterator<Item = &str> {
+        self.patterns.iter().map(|pattern| {
+            let end = pattern.find(['*', '?', '[', '{', '\\']).unwrap_or(pattern.len());
+            &pattern[..end]
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }
@@ -138,6 +148,13 @@ mod tests {
         assert!(globs.is_match("refs/heads/release/1.0"));
         assert!(!globs.is_match("refs/heads/release/1.0/hotfix"));
         assert!(!globs.is_match("refs/heads/main/x"));
+    }
+
+    #[test]
+    fn literal_prefixes_stop_at_the_first_wildcard() {
+        let globs = paths(&["infra/**", "services/*/db/", "policy.toml", "**/secrets", "a\\*b", "x{y,z}"]);
+        let prefixes: Vec<&str> = globs.literal_prefixes().collect();
+        assert_eq!(prefixes, ["infra/", "services/", "policy.toml", "", "a", "x"]);
     }
 
     #[test]

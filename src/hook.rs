@@ -165,3 +165,13 @@ fn repository_path(repo: &Repository) -> String {
     let path = repo.path();
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf()).display().to_string()
 }
+
+/// GitLab shows a refused push's hook output in its web UI (merges, web edits) only for lines
+/// prefixed `GL-HOOK-ERR:` (GitLab docs, "Git server hooks", custom error messages). Gitaly sets
+/// `GL_ID` for every hook it runs; elsewhere the prefix would be noise.
+pub const GITLAB_PREFIX: &str = "GL-HOOK-ERR: ";
+
+/// A refusal's message with its key line (the first) marked for GitLab's web UI.
+pub fn for_gitlab(message: &str) -> String {
+    format!("{GITLAB_PREFIX}{message}")
+}

@@ -18,6 +18,7 @@ pub mod gate;
 pub mod globs;
 pub mod hook;
 pub mod identity;
+pub mod install;
 pub mod lint;
 pub mod patch_id;
 pub mod policy;

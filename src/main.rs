@@ -2,14 +2,16 @@
 //! (SPEC: 0 pass, 1 fail, 2 error). The hook path turns every error, and any panic, into a
 //! refused push.
 
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use countersign::check;
 use countersign::hook::{self, HookOptions};
+use countersign::install::{self, InstallOptions, Layout, Plan, PolicyChoice};
 use countersign::policy::{Mode, Policy, render_findings};
 use countersign::policy_source::{self, Flags, Location};
 use countersign::report::{self, Audience, Decision};
@@ -17,10 +19,19 @@ use countersign::verdict::{CommitStatus, Engine};
 use countersign::{approve, lint, policy_test, provenance_report};
 use git2::Repository;
 
+/// `--version`: the release and the commit it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("COUNTERSIGN_COMMIT"), ")");
+
 /// Refuses pushes that land commits without the sign-offs your policy demands.
+///
+/// Diagnostics: -v (debug) or -vv (trace) on stderr, or a filter in COUNTERSIGN_LOG or RUST_LOG
+/// (e.g. countersign=debug). Output never carries colour or other terminal codes.
 #[derive(Parser)]
-#[command(name = "countersign", version, about, propagate_version = true)]
+#[command(name = "countersign", version = VERSION, about, propagate_version = true)]
 struct Cli {
+    /// More diagnostics on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -133,6 +144,41 @@ enum Command {
     /// Runs a sandbox: a temporary bare repository with the example policy and the hook, and
     /// real `git push`es that are refused and accepted.
     Demo,
+    /// Installs the hook on a repository: the hook file where the server runs it, and git config
+    /// countersign.bin (this binary) and countersign.policy or countersign.policyRef. Validates the
+    /// policy first; a second run changes nothing.
+    Install {
+        /// The repository (bare, as on a server).
+        #[arg(long)]
+        repo: PathBuf,
+        /// Policy file on the server, referenced by its absolute path (not copied).
+        #[arg(long, value_name = "FILE", conflicts_with = "policy_ref")]
+        policy: Option<PathBuf>,
+        /// Policy committed in the repository, e.g. refs/heads/main:policy.toml; the ref must exist.
+        #[arg(long, value_name = "REF:PATH")]
+        policy_ref: Option<String>,
+        /// Where the server runs hooks.
+        #[arg(long, value_enum, default_value_t = Layout::Plain)]
+        layout: Layout,
+        /// Keep a hook that is already there by moving it aside; it runs after countersign accepts.
+        #[arg(long)]
+        force: bool,
+        /// Print what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Removes what install did: the hook (a hook it moved aside comes back) and the git config.
+    Uninstall {
+        #[arg(long)]
+        repo: PathBuf,
+        /// Print what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Prints shell completions, e.g. `countersign completions bash > /etc/bash_completion.d/countersign`.
+    Completions { shell: clap_complete::Shell },
+    /// Prints the man page (roff), e.g. `countersign man | man -l -`.
+    Man,
 }
 
 #[derive(Subcommand)]
@@ -173,8 +219,8 @@ const FAIL: u8 = 1;
 const ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    init_tracing(cli.verbose);
     let result = match cli.command {
         Command::PreReceive { policy, dry_run } => {
             return pre_receive(HookOptions { policy: policy.into(), dry_run });
@@ -194,6 +240,28 @@ fn main() -> ExitCode {
             run_approve(approve::Options { repo, key, yes, target })
         }
         Command::Demo => countersign::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS),
+        Command::Install { repo, policy, policy_ref, layout, force, dry_run } => {
+            let policy = match (policy, policy_ref) {
+                (Some(file), _) => PolicyChoice::File(file),
+                (None, Some(spec)) => PolicyChoice::Committed(spec),
+                (None, None) => PolicyChoice::Keep,
+            };
+            run_install(repo, policy, layout, force, dry_run)
+        }
+        Command::Uninstall { repo, dry_run } => install::plan_uninstall(&repo)
+            .map_err(Into::into)
+            .and_then(|plan| carry_out(&plan, "uninstall", dry_run)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "countersign", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page).map_err(anyhow::Error::from).map(|()| {
+                emit(&String::from_utf8_lossy(&page));
+                ExitCode::SUCCESS
+            })
+        }
     };
     result.unwrap_or_else(|e| {
         eprintln!("countersign: {e:#}");
@@ -202,13 +270,51 @@ fn main() -> ExitCode {
 }
 
 /// Diagnostics go to stderr, and only when asked: in the hook, stderr is the pusher's screen.
-fn init_tracing() {
-    if std::env::var_os("RUST_LOG").is_some() {
+/// A filter in COUNTERSIGN_LOG (else RUST_LOG) wins over -v.
+fn init_tracing(verbose: u8) {
+    let filter = ["COUNTERSIGN_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .or(match verbose {
+            0 => None,
+            1 => Some("countersign=debug".into()),
+            _ => Some("countersign=trace".into()),
+        });
+    if let Some(filter) = filter {
         tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .with_writer(std::io::stderr)
             .with_ansi(false)
             .init();
+    }
+}
+
+/// "checked N commit(s)" on stderr, redrawn at most every quarter second, only when stderr is
+/// a terminal (never in CI logs or pipes; the hook has no progress at all).
+struct Progress {
+    enabled: bool,
+    last: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress { enabled: std::io::stderr().is_terminal(), last: Instant::now(), shown: false }
+    }
+
+    fn tick(&mut self, done: usize) {
+        if self.enabled && self.last.elapsed() >= Duration::from_millis(250) {
+            eprint!("\rcountersign: checked {done} commit(s)");
+            self.last = Instant::now();
+            self.shown = true;
+        }
+    }
+
+    /// Blanks the line again, so the report starts on a clean one.
+    fn finish(&self) {
+        if self.shown {
+            eprint!("\r{:60}\r", "");
+        }
     }
 }
 
@@ -225,22 +331,66 @@ fn pre_receive(options: HookOptions) -> ExitCode {
     let mut stderr = std::io::stderr().lock();
     let accept = match outcome {
         Ok(Ok(outcome)) => {
-            let _ = stderr.write_all(outcome.message.as_bytes());
+            let _ = stderr.write_all(refusal(&outcome.message, outcome.accept).as_bytes());
             outcome.accept
         }
         Ok(Err(e)) => {
-            let _ = writeln!(stderr, "countersign: push refused: {e}");
+            let _ = stderr.write_all(refusal(&format!("countersign: push refused: {e}\n"), false).as_bytes());
             false
         }
         Err(_) => {
-            let _ = writeln!(
-                stderr,
-                "countersign: push refused: internal error (a bug in countersign; see the server log)"
-            );
+            let message =
+                "countersign: push refused: internal error (a bug in countersign; see the server log)\n";
+            let _ = stderr.write_all(refusal(message, false).as_bytes());
             false
         }
     };
     if accept { ExitCode::SUCCESS } else { ExitCode::from(FAIL) }
+}
+
+/// The hook's message as the server expects it: under GitLab (Gitaly sets GL_ID), a refusal's
+/// key line carries the prefix that shows it in the web UI.
+fn refusal(message: &str, accept: bool) -> String {
+    if !accept && std::env::var_os("GL_ID").is_some() {
+        hook::for_gitlab(message)
+    } else {
+        message.to_string()
+    }
+}
+
+fn run_install(
+    repo: PathBuf,
+    policy: PolicyChoice,
+    layout: Layout,
+    force: bool,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let bin = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .context("finding this binary's path (the hook runs it)")?;
+    let plan = install::plan_install(&InstallOptions { repo, policy, layout, force, bin }, today())?;
+    carry_out(&plan, "install", dry_run)
+}
+
+/// Prints the plan's steps, then applies them unless `dry_run`.
+fn carry_out(plan: &Plan, verb: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let mut out = format!("countersign {verb}: {}\n", plan.git_dir.display());
+    for note in &plan.notes {
+        out.push_str(&format!("  {note}\n"));
+    }
+    for step in &plan.steps {
+        out.push_str(&format!("  {step}\n"));
+    }
+    out.push_str(match (plan.steps.is_empty(), dry_run) {
+        (true, _) => "nothing to change\n",
+        (false, true) => "dry run: nothing changed\n",
+        (false, false) => "done\n",
+    });
+    if !dry_run {
+        plan.apply()?;
+    }
+    emit(&out);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes a command's output. A closed pipe (`countersign check ... | head`) is not an error:
@@ -255,7 +405,7 @@ fn emit(text: &str) {
 }
 
 fn open(repo: &Path) -> anyhow::Result<Repository> {
-    Repository::open(repo).with_context(|| format!("opening repository {}", repo.display()))
+    Ok(countersign::repo::open(repo)?)
 }
 
 /// The repository and its policy, for the verbs that read a repository.
@@ -276,7 +426,10 @@ fn run_check(
     let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let revisions = check::resolve(&repo, revisions)?;
-    let report = check::check(&repo, &engine, &location, &target.refname, &revisions)?;
+    let mut progress = Progress::new();
+    let report =
+        check::check(&repo, &engine, &location, &target.refname, &revisions, &mut |n| progress.tick(n))?;
+    progress.finish();
     let enforced = !dry_run && policy.gate.mode == Mode::Enforce;
     match format {
         Format::Human => emit(&report::human(&report, Audience::Ci, enforced)),
@@ -305,7 +458,10 @@ fn run_report(
     let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let revisions = check::resolve(&repo, revisions)?;
-    let verdicts = check::check(&repo, &engine, &location, &target.refname, &revisions)?;
+    let mut progress = Progress::new();
+    let verdicts =
+        check::check(&repo, &engine, &location, &target.refname, &revisions, &mut |n| progress.tick(n))?;
+    progress.finish();
     let report = provenance_report::build(&verdicts, since);
     match format {
         ReportFormat::Human => emit(&report.human()),

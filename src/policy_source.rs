@@ -84,14 +84,20 @@ pub fn locate(flags: &Flags, repo: &Repository) -> Result<Location, LookupError>
     if let Some(file) = std::env::var_os("COUNTERSIGN_POLICY").filter(|v| !v.is_empty()) {
         return Ok(Location::File(PathBuf::from(file)));
     }
+    configured(repo)?.ok_or(LookupError::NotConfigured)
+}
+
+/// The policy the repository's git config names (`countersign.policy` or
+/// `countersign.policyRef`), `None` if neither is set.
+pub fn configured(repo: &Repository) -> Result<Option<Location>, LookupError> {
     let config = repo.config().context(|| "reading the repository's git config".into())?;
     let file = config_entry(config.get_path("countersign.policy"))?;
     let committed = config_entry(config.get_string("countersign.policyRef"))?;
     match (file, committed) {
         (Some(_), Some(_)) => Err(LookupError::Ambiguous),
-        (Some(file), None) => Ok(Location::File(from_repository(repo, file))),
-        (None, Some(spec)) => Location::parse_committed(&spec),
-        (None, None) => Err(LookupError::NotConfigured),
+        (Some(file), None) => Ok(Some(Location::File(from_repository(repo, file)))),
+        (None, Some(spec)) => Location::parse_committed(&spec).map(Some),
+        (None, None) => Ok(None),
     }
 }
 

@@ -147,7 +147,7 @@ impl Case {
             timestamp: 0,
             trailers: CommitFacts::trailers_of(&self.message),
             message: self.message.clone(),
-            is_merge: self.merge,
+            clean_merge: self.merge && self.paths.is_empty(),
             in_baseline: false,
             changes: Changes::Paths(self.paths.clone()),
             patch_id: None,

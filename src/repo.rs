@@ -1,11 +1,11 @@
 //! Opening the repository and reading one commit into [`CommitFacts`]: the only place that
 //! knows how git stores what the engine judges.
 
+use std::path::Path;
+
 use git2::{Oid, Repository};
-use jiff::civil::Date;
 
 use crate::facts::{Changes, CommitFacts, Signature};
-use crate::policy::Policy;
 use crate::{changes, patch_id, signature};
 
 /// A git operation that failed, with what we were doing at the time.
@@ -38,44 +38,40 @@ impl<T> Context<T> for Result<T, git2::Error> {
 /// object quarantine git sets up during pre-receive (GIT_OBJECT_DIRECTORY and
 /// GIT_ALTERNATE_OBJECT_DIRECTORIES): a plain `Repository::open` cannot see the pushed objects.
 pub fn open_for_hook() -> Result<Repository, GitError> {
+    read_like_git();
     Repository::open_from_env().context(|| "opening the repository from the hook environment".into())
 }
 
-/// What reading a commit must compute beyond its message, as the active rules need it.
-#[derive(Debug, Clone, Copy)]
-pub struct Needs {
-    pub paths: bool,
-    pub patch_id: bool,
+/// Opens the repository at `path` (bare or not), for the verbs that read history.
+pub fn open(path: &Path) -> Result<Repository, GitError> {
+    read_like_git();
+    Repository::open(path).context(|| format!("opening repository {}", path.display()))
 }
 
-impl Needs {
-    pub fn of(policy: &Policy, today: Date) -> Needs {
-        Needs { paths: policy.needs_paths(today), patch_id: policy.needs_patch_ids(today) }
-    }
+/// libgit2 re-hashes every object it reads, with SHA-1 collision detection: a third of the
+/// time spent reading history. git does not: an object is hashed once, when it enters the
+/// repository (`index-pack` hashes every pushed one before the hook runs), and is trusted by
+/// its name from then on. Reading as git does costs no safety git itself has.
+fn read_like_git() {
+    git2::opts::strict_hash_verification(false);
 }
 
-/// Reads what the engine needs of one commit. Trees are diffed only if `needs.paths`, or for a
-/// merge (one that introduces nothing is exempt), and for the patch-id only if `needs.patch_id`
-/// and the message carries a signature; never for baseline commits, which are exempt.
+/// Reads what the engine needs of one commit, but its changed paths (the caller knows whether
+/// a rule needs them): for a merge, only whether it introduces anything. The patch-id is hashed only if `needs_patch_id`
+/// and the message carries a signature, and never for baseline commits, which are exempt.
 pub fn read_commit(
     repo: &Repository,
     oid: Oid,
-    needs: Needs,
+    needs_patch_id: bool,
     in_baseline: bool,
 ) -> Result<CommitFacts, GitError> {
     let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
-    let is_merge = commit.parent_count() > 1;
-    let changes = if (needs.paths || is_merge) && !in_baseline {
-        Changes::Paths(changes::changed_paths(repo, &commit)?)
-    } else {
-        Changes::NotNeeded
-    };
     let encoding = commit.message_encoding().context(|| format!("reading the encoding of {oid}"))?;
     let message = decode_message(commit.message_raw_bytes(), encoding);
     let trailers = CommitFacts::trailers_of(&message);
     // Only a signature is checked against the patch-id: without one, no diff is hashed.
     let signed = trailers.iter().any(|t| t.key_in(&[signature::TRAILER_KEY]));
-    let patch_id = if needs.patch_id && signed && !in_baseline {
+    let patch_id = if needs_patch_id && signed && !in_baseline {
         Some(patch_id::patch_id(repo, &commit)?)
     } else {
         None
@@ -87,9 +83,11 @@ pub fn read_commit(
         timestamp: commit.time().seconds(),
         trailers,
         message,
-        is_merge,
+        clean_merge: commit.parent_count() > 1
+            && !in_baseline
+            && !changes::merge_introduces_any(repo, &commit)?,
         in_baseline,
-        changes,
+        changes: Changes::NotNeeded,
         patch_id,
     })
 }

@@ -127,6 +127,23 @@ impl<'p> Engine<'p> {
         self.today
     }
 
+    /// Whether the commit's changed paths could change its verdict on `refname`: some active
+    /// rule looks at paths and its other conditions hold. Otherwise no tree need be read.
+    pub fn needs_paths(&self, commit: &CommitFacts, refname: &str) -> bool {
+        if commit.in_baseline || commit.clean_merge {
+            return false;
+        }
+        let mut ai_assisted = None;
+        self.policy.rules.iter().any(|rule| {
+            rule.when.paths.is_some()
+                && rule.is_active(self.today)
+                && rule.when.refs.as_ref().is_none_or(|refs| refs.is_match(refname))
+                && rule.when.ai_assisted.is_none_or(|wanted| {
+                    wanted == *ai_assisted.get_or_insert_with(|| self.detector.detect(commit).ai_assisted)
+                })
+        })
+    }
+
     /// Judges one commit as if it landed on `refname`.
     pub fn judge(&self, commit: &CommitFacts, refname: &str) -> CommitVerdict {
         let Provenance { evidence, ai_assisted } = self.detector.detect(commit);
@@ -137,7 +154,7 @@ impl<'p> Engine<'p> {
         let exempt = if commit.in_baseline {
             Some("reachable from a baseline commit ([gate] baseline)".to_string())
         } else {
-            commit.is_clean_merge().then(|| "merge that introduces no change of its own".to_string())
+            commit.clean_merge.then(|| "merge that introduces no change of its own".to_string())
         };
         let authorship = Authorship::of(commit, self.policy);
         let mut paths_matched: Vec<String> = Vec::new();

@@ -100,7 +100,10 @@ fn check_valid(policy: &Policy, text: &str, today: Date) {
     let _ = policy.gate.protected.is_match("refs/heads/main");
     let _ = policy.provenance.identities.first_match("bot@agents.example.com");
     let _ = policy.approvals.reviewers.is_match("alice@example.com");
-    let _ = policy.needs_paths(today);
+    let _ = policy.needs_patch_ids(today);
+    for globs in policy.rules.iter().filter_map(|rule| rule.when.paths.as_ref()) {
+        assert!(globs.literal_prefixes().count() == globs.patterns().len());
+    }
 }
 
 /// A finding's span lies within the text, so line, column and caret can be drawn from it.

@@ -52,7 +52,7 @@ fn judge(policy: &Policy, trailers: &[String]) -> CommitVerdict {
         timestamp: 0,
         trailers: CommitFacts::trailers_of(&message),
         message,
-        is_merge: false,
+        clean_merge: false,
         in_baseline: false,
         changes: Changes::NotNeeded,
         patch_id: Some(PATCH.into()),

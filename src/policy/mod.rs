@@ -208,6 +208,7 @@ pub const MAX_POLICY_BYTES: u64 = 4 << 20;
 impl Policy {
     /// Reads and validates a policy file.
     pub fn load(path: &Path, today: Date) -> Result<Policy, PolicyError> {
+        tracing::debug!("reading policy {}", path.display());
         let shown = path.display().to_string();
         let unreadable = |cause| PolicyError::Unreadable { path: shown.clone(), cause };
         let metadata = std::fs::metadata(path).map_err(unreadable)?;
@@ -251,11 +252,6 @@ impl Policy {
     /// options (`receive.advertisePushOptions`) for `git push -o countersign.override=...`.
     pub fn wants_push_options(&self) -> bool {
         !self.break_glass.people.is_empty() || !self.break_glass.roles.is_empty()
-    }
-
-    /// Whether judging a commit needs its changed paths at all (otherwise no tree is diffed).
-    pub fn needs_paths(&self, today: Date) -> bool {
-        self.rules.iter().any(|r| r.when.paths.is_some() && r.is_active(today))
     }
 
     /// Whether judging a commit needs its patch-id (to check approval signatures).

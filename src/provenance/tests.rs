@@ -28,7 +28,7 @@ fn commit_by(author: Signature, message: &str) -> CommitFacts {
         author,
         message: message.into(),
         trailers: CommitFacts::trailers_of(message),
-        is_merge: false,
+        clean_merge: false,
         in_baseline: false,
         changes: Changes::NotNeeded,
         patch_id: None,

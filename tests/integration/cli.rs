@@ -61,7 +61,61 @@ fn demo_shows_a_refusal_then_an_acceptance() {
 fn help_documents_every_verb() {
     let (code, stdout, _) = run(&["--help"]);
     assert_eq!(code, Some(0));
-    for verb in ["pre-receive", "check", "explain", "report", "policy", "demo"] {
+    for verb in [
+        "pre-receive",
+        "check",
+        "explain",
+        "report",
+        "policy",
+        "demo",
+        "install",
+        "uninstall",
+        "completions",
+        "man",
+    ] {
         assert!(stdout.contains(verb), "{stdout}");
     }
+}
+
+#[test]
+fn version_names_the_commit() {
+    let (code, stdout, _) = run(&["--version"]);
+    assert_eq!(code, Some(0));
+    let expected = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(|| "unknown".into(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    assert_eq!(stdout, format!("countersign {} (commit {expected})\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn completions_and_man_page_cover_the_verbs() {
+    let (code, bash, _) = run(&["completions", "bash"]);
+    assert_eq!(code, Some(0));
+    assert!(bash.contains("complete -F _countersign") && bash.contains("--policy-ref"), "{bash}");
+    let (code, zsh, _) = run(&["completions", "zsh"]);
+    assert_eq!(code, Some(0));
+    assert!(zsh.starts_with("#compdef countersign"), "{zsh}");
+    let (code, man, _) = run(&["man"]);
+    assert_eq!(code, Some(0));
+    assert!(man.contains(".TH countersign 1"), "{man}");
+    assert!(man.contains("countersign\\-install(1)"), "{man}");
+}
+
+#[test]
+fn verbose_flag_turns_on_diagnostics_on_stderr() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/policy.toml");
+    let (_, _, quiet) = run(&["policy", "check", example]);
+    assert_eq!(quiet, "");
+    let output = Command::new(BIN)
+        .args(["-vv", "policy", "check", example])
+        .env_remove("RUST_LOG")
+        .env_remove("COUNTERSIGN_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TRACE") || stderr.contains("DEBUG"), "{stderr}");
 }

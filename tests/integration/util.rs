@@ -57,13 +57,22 @@ pub struct Server {
     _dir: TempDir,
     pub bare: PathBuf,
     pub work: PathBuf,
-    home: PathBuf,
+    /// The temporary directory holding everything; HOME of every git command.
+    pub home: PathBuf,
 }
 
 impl Server {
     /// A server whose `main` already holds a small tree (pushed before the hook existed), with
     /// the hook and `policy` installed, and a clone to work in.
     pub fn new(policy: &str) -> Server {
+        let server = Server::without_hook();
+        server.set_policy(policy);
+        server.install_hook();
+        server
+    }
+
+    /// The same server and clone, before any hook or policy (for `countersign install`).
+    pub fn without_hook() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let server =
@@ -77,8 +86,6 @@ impl Server {
         server.write("app/lib.rs", "fn app() {}\n");
         server.commit(BOB, "Initial import\n");
         assert!(server.push(&["origin", "main"]).ok);
-        server.set_policy(policy);
-        server.install_hook();
         server
     }
 

@@ -1,0 +1,203 @@
+"""countersign against plain git on the same generated repository: time and peak memory.
+
+    python3 bench/run.py [--commits 100000] [--files 50000] [--refs 100000] [--runs 3]
+
+Builds the release binary, generates (once, cached under target/bench-data) a seeded repository
+with bench/generate.py, then times side by side:
+  1. `countersign check` over the whole history, trailer rules only,
+     vs `git log --format='%(trailers:only,unfold)'`;
+  2. the same with a tier-1 path rule, vs `git log --name-only --format=%B`;
+  3. a one-commit `git push` into a bare copy, with and without the hook, and the hook alone;
+  4. with --refs N: the hook and the push again after adding N unrelated refs.
+Each figure is the median wall time of --runs runs (pushes: --pushes runs); memory is the peak
+resident set of the process (for a push: of the hook process tree's largest member).
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import generate  # noqa: E402
+
+
+def run(cmd, cwd=None, env=None, stdin=None):
+    """Runs `cmd`, output discarded; returns (seconds, peak RSS in MiB, exit code)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if stdin:
+        proc.stdin.write(stdin.encode())
+        proc.stdin.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def median_run(cmd, runs, **kw):
+    results = [run(cmd, **kw) for _ in range(runs)]
+    return statistics.median(r[0] for r in results), max(r[1] for r in results), results[-1][2]
+
+
+def git(*args, cwd=None, capture=False):
+    out = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    return out.stdout.strip() if capture else None
+
+
+def dataset(args):
+    data = ROOT / "target" / "bench-data" / f"c{args.commits}-f{args.files}-s{args.seed}"
+    if (data / ".complete").exists():
+        return data
+    shutil.rmtree(data, ignore_errors=True)
+    data.parent.mkdir(parents=True, exist_ok=True)
+    print(f"generating {args.commits} commits over {args.files} files in {data} ...", flush=True)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), str(data), str(args.commits),
+                    str(args.files), str(args.seed)], check=True)
+    # What a server holds after its first gc: one pack with deltas and a commit-graph.
+    git("-C", str(data), "repack", "-adq")
+    git("-C", str(data), "commit-graph", "write", "--reachable")
+    (data / ".complete").touch()
+    print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
+    return data
+
+
+def add_refs(repo, count, seed):
+    """`count` unrelated refs (as a forge's pull-request refs) on commits spread over history."""
+    commits = git("-C", str(repo), "rev-list", "main", capture=True).split()
+    lines = "".join(f"create refs/pull/{i}/head {commits[(i * 7919 + seed) % len(commits)]}\n"
+                    for i in range(count))
+    subprocess.run(["git", "-C", str(repo), "update-ref", "--stdin"], input=lines, text=True, check=True)
+    git("-C", str(repo), "pack-refs", "--all")
+
+
+def push_timings(server, work, binary, policy, args, hook):
+    """Median seconds of a one-commit push, resetting main between pushes."""
+    hook_path = server / "hooks" / "pre-receive"
+    if hook:
+        shutil.copy(ROOT / "hooks" / "pre-receive", hook_path)
+        hook_path.chmod(0o755)
+        git("-C", str(server), "config", "countersign.bin", str(binary))
+        git("-C", str(server), "config", "countersign.policy", str(policy))
+    elif hook_path.exists():
+        hook_path.unlink()
+    old = git("-C", str(server), "rev-parse", "main", capture=True)
+    times = []
+    for _ in range(args.pushes):
+        git("-C", str(server), "update-ref", "refs/heads/main", old)
+        seconds, _, code = run(["git", "-C", str(work), "push", "-q", "origin", "HEAD:main"])
+        if code != 0:
+            sys.exit(f"push failed (hook={hook})")
+        times.append(seconds)
+    return statistics.median(times)
+
+
+def hook_alone(server, binary, policy, old, new, runs):
+    env = dict(os.environ, GIT_DIR=str(server))
+    stdin = f"{old} {new} refs/heads/main\n"
+    seconds, rss, code = median_run([str(binary), "pre-receive", "--policy", str(policy)], runs, env=env,
+                                    stdin=stdin)
+    if code != 0:
+        sys.exit(f"the hook refused the benchmark's approved commit (exit {code})")
+    return seconds, rss
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               "unknown cpu")
+    mem = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    git_version = git("--version", capture=True)
+    return f"{os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, {git_version}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--commits", type=int, default=100_000)
+    parser.add_argument("--files", type=int, default=50_000)
+    parser.add_argument("--refs", type=int, default=100_000, help="unrelated refs for the refs test (0: skip)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pushes", type=int, default=15)
+    parser.add_argument("--bin", type=Path, help="a built countersign (default: cargo build --release)")
+    args = parser.parse_args()
+
+    binary = args.bin
+    if binary is None:
+        subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
+        binary = ROOT / "target" / "release" / "countersign"
+    binary = binary.resolve()
+    data = dataset(args)
+    scratch = Path(tempfile.mkdtemp(prefix="countersign-bench-"))
+    try:
+        rows = measure(args, binary, data, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"\nmachine: {machine()}")
+    print(f"data: {args.commits} commits, {args.files} files (seed {args.seed}); median of {args.runs} runs, "
+          f"pushes median of {args.pushes}\n")
+    print("| measurement | countersign | git | ratio | countersign peak RSS | git peak RSS |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, ours, theirs, ours_rss, theirs_rss in rows:
+        ratio = f"{ours / theirs:.2f}x" if theirs else ""
+        theirs_text = f"{theirs * 1000:.1f} ms" if theirs else ""
+        theirs_rss_text = f"{theirs_rss:.0f} MiB" if theirs_rss else ""
+        ours_rss_text = f"{ours_rss:.0f} MiB" if ours_rss else ""
+        print(f"| {name} | {ours * 1000:.1f} ms | {theirs_text} | {ratio} | {ours_rss_text} | {theirs_rss_text} |")
+
+
+def measure(args, binary, data, scratch):
+    rows = []
+    trailers_policy = scratch / "trailers.toml"
+    trailers_policy.write_text(generate.policy_toml(path_rule=False))
+    paths_policy = scratch / "paths.toml"
+    paths_policy.write_text(generate.policy_toml(path_rule=True))
+
+    def check(policy):
+        return [str(binary), "check", "--dry-run", "--repo", str(data), "--policy", str(policy), "main"]
+
+    ours = median_run(check(trailers_policy), args.runs)
+    theirs = median_run(["git", "-C", str(data), "log", "--format=%(trailers:only,unfold)", "main"], args.runs)
+    rows.append(("check, trailer rules only / git log --format=%(trailers:only,unfold)",
+                 ours[0], theirs[0], ours[1], theirs[1]))
+    ours = median_run(check(paths_policy), args.runs)
+    theirs = median_run(["git", "-C", str(data), "log", "--name-only", "--format=%B", "main"], args.runs)
+    rows.append(("check, with a tier-1 path rule / git log --name-only --format=%B",
+                 ours[0], theirs[0], ours[1], theirs[1]))
+
+    server = scratch / "server.git"
+    work = scratch / "work"
+    git("clone", "-q", "--bare", str(data), str(server))
+    git("clone", "-q", "--shared", str(server), str(work))
+    (work / "bench.txt").write_text("one more line\n")
+    git("-C", str(work), "add", "bench.txt")
+    git("-C", str(work), "-c", "user.name=Dev 07", "-c", "user.email=dev07@example.com", "commit", "-q", "-m",
+        "Add a line\n\nReviewed-by: Dev 08 <dev08@example.com>\nApproved-by: Dev 01 <dev01@example.com>")
+    old = git("-C", str(server), "rev-parse", "main", capture=True)
+    new = git("-C", str(work), "rev-parse", "HEAD", capture=True)
+
+    plain = push_timings(server, work, binary, paths_policy, args, hook=False)
+    hooked = push_timings(server, work, binary, paths_policy, args, hook=True)
+    rows.append(("one-commit git push, hook installed / no hook", hooked, plain, None, None))
+    rows.append(("  the hook adds", hooked - plain, None, None, None))
+    alone, alone_rss = hook_alone(server, binary, paths_policy, old, new, args.pushes)
+    rows.append(("the hook alone (countersign pre-receive)", alone, None, alone_rss, None))
+
+    if args.refs:
+        add_refs(server, args.refs, args.seed)
+        hooked_refs = push_timings(server, work, binary, paths_policy, args, hook=True)
+        rows.append((f"one-commit push, {args.refs} more refs / without them", hooked_refs, hooked, None, None))
+        alone_refs, rss_refs = hook_alone(server, binary, paths_policy, old, new, args.pushes)
+        rows.append((f"the hook alone, {args.refs} more refs / without them", alone_refs, alone, rss_refs,
+                     alone_rss))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
