@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use git2::{ConfigLevel, Repository};
 use jiff::civil::Date;
 
-use crate::policy::Policy;
 use crate::policy_source::{self, Location, LookupError};
 use crate::repo::{Context, GitError};
 
@@ -78,11 +77,6 @@ fn chained_path(hook: &Path) -> PathBuf {
 
 fn is_ours(text: &str) -> bool {
     text.contains(MARKER) || text.starts_with(&format!("#!/bin/sh\n{OLD_HEADER}"))
-}
-
-/// Whether the server must advertise push options for this policy (`git push -o`).
-fn needs_push_options(_policy: &Policy) -> bool {
-    false // true once the policy has [override]
 }
 
 /// What the hook should read as the policy.
@@ -339,7 +333,7 @@ pub fn plan_install(options: &InstallOptions, today: Date) -> Result<Plan, Insta
         ("countersign.policy", file),
         ("countersign.policyRef", committed),
     ];
-    if needs_push_options(&policy) {
+    if policy.wants_push_options() {
         wanted.push(("receive.advertisePushOptions", Some(Some("true".into()))));
     }
     for (key, want) in wanted {

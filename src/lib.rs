@@ -7,6 +7,8 @@
 
 pub mod approvals;
 pub mod approve;
+pub mod audit;
+pub mod breakglass;
 pub mod changes;
 pub mod check;
 pub mod demo;
@@ -24,6 +26,7 @@ pub mod policy_source;
 pub mod policy_test;
 pub mod provenance;
 pub mod provenance_report;
+pub mod pusher;
 pub mod repo;
 pub mod report;
 pub mod selection;

@@ -69,6 +69,8 @@ struct Target {
 enum Command {
     /// Git pre-receive hook: reads `<old> <new> <refname>` lines on stdin and refuses the push
     /// (exit 1) when a protected ref would get commits without the required approvals.
+    /// Break-glass: `git push -o countersign.override="reason"` by a person the policy's
+    /// `[override]` names (the repository needs `receive.advertisePushOptions=true`).
     PreReceive {
         #[command(flatten)]
         policy: PolicyFlags,
@@ -323,8 +325,9 @@ fn today() -> jiff::civil::Date {
 fn pre_receive(options: HookOptions) -> ExitCode {
     // The default panic message would reach the pusher as noise; the refusal below says it.
     std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
-    let outcome =
-        std::panic::catch_unwind(|| hook::pre_receive(&options, &mut std::io::stdin().lock(), today()));
+    let outcome = std::panic::catch_unwind(|| {
+        hook::pre_receive(&options, &mut std::io::stdin().lock(), &|name| std::env::var_os(name), today())
+    });
     let mut stderr = std::io::stderr().lock();
     let accept = match outcome {
         Ok(Ok(outcome)) => {

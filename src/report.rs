@@ -9,6 +9,7 @@ use std::fmt::{self, Write as _};
 use git2::Oid;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
+use crate::breakglass::{self, Override};
 use crate::policy::{Mode, Policy, Signatures};
 use crate::provenance::EvidenceKind;
 use crate::repo::short;
@@ -33,6 +34,8 @@ pub enum Problem {
     },
     /// The push changes the committed policy into one that does not load (the lint's findings).
     PolicyInvalid(String),
+    /// An override was asked for, but these unmet rules are not among `[override] rules`.
+    NotOverridable(Vec<String>),
 }
 
 impl Problem {
@@ -43,6 +46,7 @@ impl Problem {
             Problem::NotACommit => "not-a-commit",
             Problem::LacksSignOff { .. } => "lacks-sign-off",
             Problem::PolicyInvalid(_) => "policy-invalid",
+            Problem::NotOverridable(_) => "not-overridable",
         }
     }
 }
@@ -64,6 +68,9 @@ impl fmt::Display for Problem {
                 write!(f, "{failing} of {total} new commit(s) {verb} sign-off")
             }
             Problem::PolicyInvalid(findings) => write!(f, "the pushed policy is not valid: {findings}"),
+            Problem::NotOverridable(rules) => {
+                write!(f, "the override may not bypass rule(s) `{}` ([override] rules)", rules.join("`, `"))
+            }
         }
     }
 }
@@ -86,6 +93,8 @@ pub struct RefReport {
     /// Why nothing was checked, when nothing was (e.g. an unprotected ref).
     pub note: Option<String>,
     pub commits: Vec<CommitVerdict>,
+    /// Problems a break-glass override let through (they no longer refuse the ref).
+    pub overridden: Vec<Problem>,
 }
 
 impl RefReport {
@@ -97,6 +106,7 @@ impl RefReport {
             problems: Vec::new(),
             note: None,
             commits: Vec::new(),
+            overridden: Vec::new(),
         }
     }
 
@@ -122,6 +132,9 @@ impl Serialize for RefReport {
             s.serialize_field("note", note)?;
         }
         s.serialize_field("commits", &self.commits)?;
+        if !self.overridden.is_empty() {
+            s.serialize_field("overridden", &self.overridden)?;
+        }
         s.end()
     }
 }
@@ -136,6 +149,8 @@ pub struct PolicyInfo {
 pub struct Report {
     pub policy: PolicyInfo,
     pub refs: Vec<RefReport>,
+    /// A break-glass request and what became of it.
+    pub break_glass: Option<Override>,
     /// The approval key the fix suggestions write.
     approval_key: String,
 }
@@ -145,12 +160,15 @@ impl Report {
         Report {
             policy: PolicyInfo { path: policy.source.path.clone(), sha256: policy.source.sha256.clone() },
             refs,
+            break_glass: None,
             approval_key: approval_key(policy),
         }
     }
 
     pub fn decision(&self) -> Decision {
-        if self.refs.iter().all(|r| r.decision() == Decision::Accept) {
+        let override_refused =
+            self.break_glass.as_ref().is_some_and(|o| o.status == breakglass::Status::Refused);
+        if self.refs.iter().all(|r| r.decision() == Decision::Accept) && !override_refused {
             Decision::Accept
         } else {
             Decision::Reject
@@ -168,6 +186,9 @@ impl Serialize for Report {
         s.serialize_field("verdict", &self.decision())?;
         s.serialize_field("policy", &self.policy)?;
         s.serialize_field("refs", &self.refs)?;
+        if let Some(record) = &self.break_glass {
+            s.serialize_field("override", record)?;
+        }
         s.end()
     }
 }
@@ -184,6 +205,9 @@ fn approval_key(policy: &Policy) -> String {
 
 /// How many failing commits a human report shows in full; the rest are counted.
 pub const COMMITS_SHOWN: usize = 10;
+/// How many approvals that do not count a human report lists per rule (a message can carry
+/// 100,000 trailers; the pusher's screen cannot).
+const NOT_COUNTED_SHOWN: usize = 5;
 /// How many people a "can approve" line names.
 const PEOPLE_SHOWN: usize = 3;
 
@@ -205,7 +229,10 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
     };
     match (report.decision(), enforced) {
         (Decision::Accept, _) => {
-            let _ = write!(out, "countersign: {verb} {accepted}: {commits} new commit(s) checked");
+            let overridden =
+                report.break_glass.as_ref().is_some_and(|o| o.status == breakglass::Status::Applied);
+            let how = if overridden { " BY OVERRIDE" } else { "" };
+            let _ = write!(out, "countersign: {verb} {accepted}{how}: {commits} new commit(s) checked");
             let warned =
                 report.refs.iter().flat_map(|r| &r.commits).filter(|c| c.verdict == CommitStatus::Warn);
             match warned.count() {
@@ -225,9 +252,15 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
             );
         }
     }
+    if let Some(record) = &report.break_glass {
+        out.push_str(&clean_lines(&record.to_string()));
+    }
     let mut shown = 0;
     let mut with_findings = 0;
     for r in &report.refs {
+        for problem in &r.overridden {
+            let _ = writeln!(out, "countersign: {}: OVERRIDDEN: {problem}", clean(&r.refname));
+        }
         for problem in &r.problems {
             for (i, line) in problem.to_string().lines().enumerate() {
                 let prefix =
@@ -385,9 +418,13 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
         if let Some(names) = can_approve(rule) {
             let _ = writeln!(out, "      can approve: {}", clean(&names));
         }
-        for not_counted in &rule.not_counted {
+        for not_counted in rule.not_counted.iter().take(NOT_COUNTED_SHOWN) {
             let _ =
                 writeln!(out, "      {} does not count: {}", clean(&not_counted.value), not_counted.reason);
+        }
+        if rule.not_counted.len() > NOT_COUNTED_SHOWN {
+            let more = rule.not_counted.len() - NOT_COUNTED_SHOWN;
+            let _ = writeln!(out, "      ... and {more} more approval(s) that do not count");
         }
     }
     if commit.verdict == CommitStatus::Fail {
@@ -466,6 +503,11 @@ fn fix(commit: &CommitVerdict) -> Option<Vec<&crate::facts::Signature>> {
         chosen.extend(&extra[..wanted]);
     }
     Some(chosen)
+}
+
+/// Each line of `text` cleaned, newlines kept.
+fn clean_lines(text: &str) -> String {
+    text.lines().map(|line| format!("{}\n", clean(line))).collect()
 }
 
 /// Pusher text with control characters escaped (no terminal escapes reach the pusher).

@@ -6,7 +6,7 @@ mod raw;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
 use sha2::{Digest, Sha256};
@@ -43,9 +43,47 @@ pub struct Policy {
     pub approvals: ApprovalConfig,
     pub people: Vec<Person>,
     pub rules: Vec<Rule>,
+    pub audit: Option<Audit>,
+    pub break_glass: BreakGlass,
+    /// Server environment variables that name the pusher, first set wins (`[override]
+    /// pusher_env`, where SPEC puts it; the audit log uses the same identity).
+    pub pusher_env: Vec<String>,
     /// Findings that do not make the policy invalid (e.g. an expired rule).
     pub warnings: Vec<Diagnostic>,
     person_by_email: HashMap<String, usize>,
+    person_by_login: HashMap<String, usize>,
+}
+
+/// `[audit]`: an append-only JSON-lines log of every decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// Absolute: hooks of different repositories run in different directories.
+    pub path: PathBuf,
+    /// When the log cannot be written: refuse the push (true) or accept it with a warning.
+    pub required: bool,
+}
+
+/// `[override]`: who may push past unmet rules with a reason (break-glass). Without the
+/// section nobody may.
+#[derive(Debug, Default)]
+pub struct BreakGlass {
+    /// Person names.
+    pub people: Vec<String>,
+    pub roles: Vec<String>,
+    /// Rule names an override may bypass; `None`: every rule.
+    pub rules: Option<Vec<String>>,
+    /// Characters the reason needs, trimmed.
+    pub min_reason: usize,
+}
+
+impl BreakGlass {
+    pub fn may_override(&self, person: &Person) -> bool {
+        self.people.contains(&person.name) || person.roles.iter().any(|r| self.roles.contains(r))
+    }
+
+    pub fn covers(&self, rule: &str) -> bool {
+        self.rules.as_ref().is_none_or(|rules| rules.iter().any(|r| r == rule))
+    }
 }
 
 #[derive(Debug)]
@@ -85,6 +123,8 @@ pub struct Person {
     pub roles: Vec<String>,
     /// Keys whose signatures back this person's approvals.
     pub keys: Vec<PublicKey>,
+    /// Server logins, exact (case-sensitive: some servers tell `Dana` and `dana` apart).
+    pub logins: Vec<String>,
 }
 
 impl Person {
@@ -190,7 +230,7 @@ impl Policy {
     /// Validates policy text; `today` only decides expiry warnings.
     pub fn parse(source: PolicySource, today: Date) -> Result<Policy, PolicyError> {
         let (raw, diagnostics) = raw::parse(&source.text);
-        let mut validator = Validator { diagnostics, today };
+        let mut validator = Validator { diagnostics, today, globs: 0 };
         let mut policy = validator.policy(raw, source.clone());
         validator.diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
         if validator.diagnostics.iter().any(|d| d.severity == Severity::Error) {
@@ -204,6 +244,16 @@ impl Policy {
         self.person_by_email.get(&normalize_email(email)).map(|&i| &self.people[i])
     }
 
+    pub fn person_by_login(&self, login: &str) -> Option<&Person> {
+        self.person_by_login.get(login).map(|&i| &self.people[i])
+    }
+
+    /// Whether anyone may override, hence whether the repository should advertise push
+    /// options (`receive.advertisePushOptions`) for `git push -o countersign.override=...`.
+    pub fn wants_push_options(&self) -> bool {
+        !self.break_glass.people.is_empty() || !self.break_glass.roles.is_empty()
+    }
+
     /// Whether judging a commit needs its patch-id (to check approval signatures).
     pub fn needs_patch_ids(&self, today: Date) -> bool {
         self.rules.iter().any(|r| r.signatures != Signatures::Off && r.is_active(today))
@@ -214,10 +264,20 @@ const DEFAULT_PROTECTED: &[&str] = &["refs/heads/**"];
 const DEFAULT_PROVENANCE_TRAILERS: &[&str] = &["Assisted-by", "Generated-by", "AI-assisted"];
 const DEFAULT_NONE_VALUES: &[&str] = &["no", "none", "false"];
 const DEFAULT_APPROVAL_TRAILERS: &[&str] = &["Reviewed-by", "Approved-by"];
+/// GitLab, Gitea/Forgejo, GitHub Enterprise Server, gitolite, git http-backend behind a web server.
+pub const DEFAULT_PUSHER_ENV: &[&str] =
+    &["GL_USERNAME", "GITEA_PUSHER_NAME", "GITHUB_USER_LOGIN", "GL_USER", "REMOTE_USER"];
+const DEFAULT_MIN_REASON: usize = 10;
+
+/// Globs one policy may hold. Each costs milliseconds to compile on every push, and a pushed
+/// committed policy is compiled too: without a bound a pusher could stall the hook for minutes.
+pub const MAX_GLOBS: usize = 1000;
 
 struct Validator {
     diagnostics: Vec<Diagnostic>,
     today: Date,
+    /// Globs compiled so far, against [`MAX_GLOBS`].
+    globs: usize,
 }
 
 /// How many people could satisfy a rule: per role, its holders and those who list keys (for
@@ -265,7 +325,8 @@ impl Validator {
             reviewers: self.globs(raw.approvals.reviewers, &[], GlobKind::Email),
             signatures: raw.approvals.signatures.unwrap_or_default(),
         };
-        let (people, person_by_email) = self.people(raw.person);
+        let (people, person_by_email, person_by_login) = self.people(raw.person);
+        let audit = raw.audit.map(|a| self.audit(a));
         let mut policy = Policy {
             source,
             gate,
@@ -273,8 +334,12 @@ impl Validator {
             approvals,
             people,
             rules: Vec::new(),
+            audit,
+            break_glass: BreakGlass::default(),
+            pusher_env: Vec::new(),
             warnings: Vec::new(),
             person_by_email,
+            person_by_login,
         };
         let mut holders = Holders::default();
         for person in &policy.people {
@@ -289,7 +354,94 @@ impl Validator {
         let signatures = policy.approvals.signatures;
         policy.rules =
             raw.rule.into_iter().map(|r| self.rule(r, &holders, gate_mode, signatures, &mut names)).collect();
+        let mut raw_override = raw.break_glass.unwrap_or_default();
+        policy.pusher_env = self.env_names(raw_override.pusher_env.take());
+        policy.break_glass = self.break_glass(raw_override, &policy, &holders);
         policy
+    }
+
+    fn audit(&mut self, raw: raw::RawAudit) -> Audit {
+        let path = PathBuf::from(raw.path.get_ref().trim());
+        if !path.is_absolute() {
+            self.error(
+                "bad-audit-path",
+                "`path` must be absolute: hooks of different repositories run in different directories",
+                raw.path.span(),
+            );
+        }
+        Audit { path, required: raw.required.unwrap_or(true) }
+    }
+
+    fn env_names(&mut self, raw: Option<Vec<Spanned<String>>>) -> Vec<String> {
+        let Some(raw) = raw else { return DEFAULT_PUSHER_ENV.iter().map(|v| v.to_string()).collect() };
+        let mut names = Vec::with_capacity(raw.len());
+        for name in raw {
+            let valid = name
+                .get_ref()
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| b == b'_' || b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()))
+                && !name.get_ref().is_empty();
+            if valid {
+                names.push(name.into_inner());
+            } else {
+                self.error(
+                    "bad-env-name",
+                    format!("`{}` is not an environment variable name", name.get_ref()),
+                    name.span(),
+                );
+            }
+        }
+        names
+    }
+
+    /// `[override]`: every name must be a person, role or rule the policy has, else a typo
+    /// would silently give nobody (or everyone) the break-glass.
+    fn break_glass(&mut self, raw: raw::RawOverride, policy: &Policy, holders: &Holders) -> BreakGlass {
+        let mut people = Vec::new();
+        for name in raw.people.unwrap_or_default() {
+            if policy.people.iter().any(|p| &p.name == name.get_ref()) {
+                people.push(name.into_inner());
+            } else {
+                self.error(
+                    "unknown-person",
+                    format!("no `[[person]]` is named `{}`", name.get_ref()),
+                    name.span(),
+                );
+            }
+        }
+        let mut roles = Vec::new();
+        for role in raw.roles.unwrap_or_default() {
+            if holders.by_role.contains_key(role.get_ref()) {
+                roles.push(role.into_inner());
+            } else {
+                self.error("unknown-role", format!("no person holds role `{}`", role.get_ref()), role.span());
+            }
+        }
+        let rules = raw.rules.map(|raw_rules| {
+            let mut rules = Vec::new();
+            for rule in raw_rules {
+                if policy.rules.iter().any(|r| &r.name == rule.get_ref()) {
+                    rules.push(rule.into_inner());
+                } else {
+                    self.error(
+                        "unknown-rule",
+                        format!("no `[[rule]]` is named `{}`", rule.get_ref()),
+                        rule.span(),
+                    );
+                }
+            }
+            rules
+        });
+        let min_reason = match &raw.min_reason {
+            None => DEFAULT_MIN_REASON,
+            Some(n) if (1..=1000).contains(n.get_ref()) => *n.get_ref() as usize,
+            Some(n) => {
+                self.error("bad-min-reason", "`min_reason` must be between 1 and 1000 characters", n.span());
+                DEFAULT_MIN_REASON
+            }
+        };
+        BreakGlass { people, roles, rules, min_reason }
     }
 
     fn globs(&mut self, raw: Option<Vec<Spanned<String>>>, default: &[&str], kind: GlobKind) -> GlobList {
@@ -300,6 +452,17 @@ impl Validator {
         let mut patterns = Vec::with_capacity(raw.len());
         let mut spans = Vec::with_capacity(raw.len());
         for pattern in raw {
+            self.globs += 1;
+            if self.globs > MAX_GLOBS {
+                if self.globs == MAX_GLOBS + 1 {
+                    self.error(
+                        "too-many-globs",
+                        format!("more than {MAX_GLOBS} globs in one policy; each is compiled on every push"),
+                        pattern.span(),
+                    );
+                }
+                continue;
+            }
             match globs::compile(pattern.get_ref(), kind) {
                 Ok(_) => {
                     spans.push(pattern.span());
@@ -360,9 +523,13 @@ impl Validator {
         keys
     }
 
-    fn people(&mut self, raw: Vec<raw::RawPerson>) -> (Vec<Person>, HashMap<String, usize>) {
+    fn people(
+        &mut self,
+        raw: Vec<raw::RawPerson>,
+    ) -> (Vec<Person>, HashMap<String, usize>, HashMap<String, usize>) {
         let mut people = Vec::with_capacity(raw.len());
         let mut by_email: HashMap<String, usize> = HashMap::new();
+        let mut by_login: HashMap<String, usize> = HashMap::new();
         let mut names = HashSet::new();
         let mut key_owners: HashMap<ssh_key::public::KeyData, String> = HashMap::new();
         for person in raw {
@@ -417,9 +584,37 @@ impl Validator {
                 }
             }
             let keys = self.keys(person.keys, &name, &mut key_owners);
-            people.push(Person { name, emails, roles, keys });
+            let mut logins = Vec::new();
+            for login in person.logins {
+                let text = login.get_ref().trim();
+                if text.is_empty() || text.chars().any(char::is_whitespace) {
+                    self.error(
+                        "bad-login",
+                        format!("`{}` is not a server login", login.get_ref()),
+                        login.span(),
+                    );
+                    continue;
+                }
+                match by_login.get(text) {
+                    // Whoever pushes as this login would be either person: refuse the ambiguity.
+                    Some(&other) if other != index => self.error(
+                        "duplicate-login",
+                        format!(
+                            "login `{text}` is listed for both `{}` and `{name}`",
+                            people_name(&people, other)
+                        ),
+                        login.span(),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        by_login.insert(text.to_string(), index);
+                        logins.push(text.to_string());
+                    }
+                }
+            }
+            people.push(Person { name, emails, roles, keys, logins });
         }
-        (people, by_email)
+        (people, by_email, by_login)
     }
 
     /// A person's keys. A key listed for two people is refused: its signature would approve as

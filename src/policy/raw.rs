@@ -21,9 +21,12 @@ pub struct RawPolicy {
     pub approvals: RawApprovals,
     pub person: Vec<RawPerson>,
     pub rule: Vec<RawRule>,
+    pub audit: Option<RawAudit>,
+    pub break_glass: Option<RawOverride>,
 }
 
-const TOP_LEVEL_KEYS: &[&str] = &["version", "gate", "provenance", "approvals", "person", "rule"];
+const TOP_LEVEL_KEYS: &[&str] =
+    &["version", "gate", "provenance", "approvals", "person", "rule", "audit", "override"];
 
 /// Parses what it can, and a diagnostic for everything it cannot: every TOML syntax error, and
 /// per section or entry, its first unknown key or wrongly typed value.
@@ -43,6 +46,8 @@ pub fn parse(text: &str) -> (RawPolicy, Vec<Diagnostic>) {
             "approvals" => raw.approvals = section(value, sink).unwrap_or_default(),
             "person" => raw.person = entries(value, sink),
             "rule" => raw.rule = entries(value, sink),
+            "audit" => raw.audit = section(value, sink),
+            "override" => raw.break_glass = section(value, sink),
             unknown => sink.push(Diagnostic::error(
                 "invalid-toml",
                 format!("unknown field `{unknown}`, expected one of `{}`", TOP_LEVEL_KEYS.join("`, `")),
@@ -138,6 +143,9 @@ pub struct RawPerson {
     /// OpenSSH public keys (`ssh-ed25519 AAAA... comment`) for signed approvals.
     #[serde(default)]
     pub keys: Vec<Spanned<String>>,
+    /// Server logins (`GL_USERNAME`, `GITEA_PUSHER_NAME`, ...) that identify this person as a pusher.
+    #[serde(default)]
+    pub logins: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,4 +167,24 @@ pub struct RawWhen {
     pub ai_assisted: Option<bool>,
     pub paths: Option<Vec<Spanned<String>>>,
     pub refs: Option<Vec<Spanned<String>>>,
+}
+
+/// `[audit]`: where each decision is appended, one JSON line per push.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    pub path: Spanned<String>,
+    pub required: Option<bool>,
+}
+
+/// `[override]`: who may push past the rules with `git push -o countersign.override=...`,
+/// and which server variables name the pusher.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverride {
+    pub people: Option<Vec<Spanned<String>>>,
+    pub roles: Option<Vec<Spanned<String>>>,
+    pub rules: Option<Vec<Spanned<String>>>,
+    pub min_reason: Option<Spanned<i64>>,
+    pub pusher_env: Option<Vec<Spanned<String>>>,
 }

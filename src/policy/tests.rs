@@ -245,3 +245,74 @@ fn required_signatures_nobody_can_give_are_an_error() {
     assert!(shown.contains("policy.toml:5:8: error[unsatisfiable-rule]"), "{shown}");
     assert!(problems("version = 1\n[approvals]\nsignatures = \"maybe\"\n").contains("policy.toml:3:14:"));
 }
+
+const BREAK_GLASS: &str = r#"version = 1
+[[person]]
+name = "Dana Director"
+emails = ["dana@example.com"]
+logins = ["dana"]
+roles = ["director"]
+[[rule]]
+name = "two-person review"
+"#;
+
+#[test]
+fn audit_override_and_logins_are_read() {
+    let text = format!(
+        "{BREAK_GLASS}[audit]\npath = \"/var/log/countersign/audit.jsonl\"\nrequired = false\n\
+         [override]\nroles = [\"director\"]\nrules = [\"two-person review\"]\nmin_reason = 4\n\
+         pusher_env = [\"MY_FORGE_USER\"]\n"
+    );
+    let policy = parse(&text).unwrap();
+    let audit = policy.audit.as_ref().unwrap();
+    assert_eq!((audit.path.to_str(), audit.required), (Some("/var/log/countersign/audit.jsonl"), false));
+    let dana = policy.person_by_login("dana").unwrap();
+    assert!(policy.break_glass.may_override(dana) && policy.wants_push_options());
+    assert!(policy.break_glass.covers("two-person review") && !policy.break_glass.covers("other"));
+    assert_eq!(
+        (policy.break_glass.min_reason, policy.pusher_env.as_slice()),
+        (4, &["MY_FORGE_USER".to_string()][..])
+    );
+}
+
+#[test]
+fn without_override_nobody_may_and_the_server_variables_are_the_defaults() {
+    let policy = parse(BREAK_GLASS).unwrap();
+    assert!(!policy.wants_push_options());
+    assert!(!policy.break_glass.may_override(&policy.people[0]));
+    assert_eq!(policy.pusher_env, DEFAULT_PUSHER_ENV);
+    assert!(policy.audit.is_none());
+}
+
+#[test]
+fn override_names_must_exist_each_at_its_line_and_column() {
+    let shown = problems(&format!(
+        "{BREAK_GLASS}[override]\npeople = [\"Dana Directr\"]\nroles = [\"cto\"]\nrules = [\"two person\"]\n\
+         min_reason = 0\npusher_env = [\"GL-USER\"]\n"
+    ));
+    for expected in [
+        "policy.toml:10:11: error[unknown-person]: no `[[person]]` is named `Dana Directr`",
+        "policy.toml:11:10: error[unknown-role]: no person holds role `cto`",
+        "policy.toml:12:10: error[unknown-rule]: no `[[rule]]` is named `two person`",
+        "policy.toml:13:14: error[bad-min-reason]",
+        "policy.toml:14:15: error[bad-env-name]: `GL-USER` is not an environment variable name",
+    ] {
+        assert!(shown.contains(expected), "missing {expected:?} in:\n{shown}");
+    }
+}
+
+#[test]
+fn a_login_listed_twice_or_a_relative_audit_path_is_an_error() {
+    let shown = problems(&format!(
+        "{BREAK_GLASS}[[person]]\nname = \"Eve\"\nemails = [\"eve@example.com\"]\nlogins = [\"dana\", \"a b\"]\n\
+         [audit]\npath = \"audit.jsonl\"\nmaximum = 3\n"
+    ));
+    assert!(
+        shown.contains("policy.toml:12:11: error[duplicate-login]: login `dana` is listed for both"),
+        "{shown}"
+    );
+    assert!(shown.contains("policy.toml:12:19: error[bad-login]"), "{shown}");
+    assert!(shown.contains("unknown field `maximum`"), "{shown}");
+    let shown = problems(&format!("{BREAK_GLASS}[audit]\npath = \"audit.jsonl\"\n"));
+    assert!(shown.contains("policy.toml:10:8: error[bad-audit-path]: `path` must be absolute"), "{shown}");
+}

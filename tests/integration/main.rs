@@ -2,12 +2,16 @@
 //! real `git push`es through the real hook, assertions on what the pusher sees and on the refs.
 
 mod admin;
+mod audit;
+mod breakglass;
 mod ci;
 mod cli;
 mod fail_closed;
 mod ghes;
+mod hostile;
 mod install;
 mod linkage;
+mod load;
 mod paths;
 mod push;
 mod refs;

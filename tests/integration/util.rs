@@ -112,7 +112,12 @@ impl Server {
             .env("GIT_COMMITTER_NAME", "Bob Dev")
             .env("GIT_COMMITTER_EMAIL", "bob@example.com")
             .env_remove("COUNTERSIGN_POLICY")
-            .env_remove("COUNTERSIGN_BIN");
+            .env_remove("COUNTERSIGN_BIN")
+            .env_remove("COUNTERSIGN_DEBUG_PANIC");
+        // The hook must not pick a pusher from whoever runs the tests.
+        for name in ["GL_USERNAME", "GITEA_PUSHER_NAME", "GITHUB_USER_LOGIN", "GL_USER", "REMOTE_USER"] {
+            command.env_remove(name);
+        }
         command
     }
 
@@ -122,6 +127,24 @@ impl Server {
 
     pub fn git(&self, dir: &Path, args: &[&str]) -> String {
         let output = self.git_output(dir, args);
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Runs git in `dir` with `input` on stdin; its stdout.
+    pub fn git_stdin(&self, dir: &Path, args: &[&str], input: &[u8]) -> String {
+        let mut child = self
+            .command(dir, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
         assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8(output.stdout).unwrap()
     }
@@ -161,10 +184,22 @@ impl Server {
     }
 
     pub fn push(&self, args: &[&str]) -> Push {
+        self.push_as(&[], args)
+    }
+
+    /// A push whose hook sees `env` (over file:// the hook inherits the pusher's environment,
+    /// as it would inherit GL_USERNAME and the like from a forge).
+    pub fn push_as(&self, env: &[(&str, &str)], args: &[&str]) -> Push {
         let mut full = vec!["push"];
         full.extend_from_slice(args);
-        let output = self.git_output(&self.work, &full);
+        let output = self.command(&self.work, &full).envs(env.iter().copied()).output().unwrap();
         Push { ok: output.status.success(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+    }
+
+    /// The audit log's lines, parsed.
+    pub fn audit_lines(path: &Path) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
     }
 
     /// The server's value of a ref, `None` if it does not exist.

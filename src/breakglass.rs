@@ -1,0 +1,221 @@
+//! Break-glass: `git push -o countersign.override="INC-1234: reason"` lands a push whose
+//! commits lack sign-off, when the pusher is a person `[override]` names, with a reason long
+//! enough, and only past the rules `[override] rules` allows. It bypasses unmet rules and
+//! nothing else: a deletion, a force push, a tree on a protected ref or a broken committed
+//! policy stay refused (to allow those, an admin changes the policy, which leaves a trace too).
+//!
+//! git hands push options to the hook as `GIT_PUSH_OPTION_COUNT` and `GIT_PUSH_OPTION_<i>`,
+//! and only when the repository sets `receive.advertisePushOptions=true`.
+
+use std::ffi::OsString;
+use std::fmt::{self, Write as _};
+
+use serde::Serialize;
+
+use crate::policy::{Mode, Policy};
+use crate::pusher::Pusher;
+use crate::report::{Problem, Report};
+use crate::verdict::CommitStatus;
+
+/// The push option that asks for an override; its value is the reason.
+pub const OVERRIDE_OPTION: &str = "countersign.override";
+/// More options than this is not a person typing `-o`.
+const MAX_PUSH_OPTIONS: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OptionError {
+    #[error("GIT_PUSH_OPTION_COUNT is not a count of at most {MAX_PUSH_OPTIONS}: {0:?}")]
+    BadCount(String),
+    #[error("GIT_PUSH_OPTION_COUNT is {count} but GIT_PUSH_OPTION_{index} is not set")]
+    Missing { count: usize, index: usize },
+    #[error("unknown push option `{0}`: countersign takes only -o countersign.override=\"<reason>\"")]
+    Unknown(String),
+    #[error("-o countersign.override is given {0} times; give it once")]
+    Repeated(usize),
+}
+
+/// The override reason the pusher gave, if any. A `countersign.*` option we do not know is an
+/// error rather than ignored: a misspelt override should say so, not fail as if unasked.
+pub fn requested(env: impl Fn(&str) -> Option<OsString>) -> Result<Option<String>, OptionError> {
+    let Some(count) = env("GIT_PUSH_OPTION_COUNT") else { return Ok(None) };
+    let count_text = count.to_string_lossy();
+    let count: usize = match count_text.trim().parse() {
+        Ok(n) if n <= MAX_PUSH_OPTIONS => n,
+        _ => return Err(OptionError::BadCount(count_text.chars().take(40).collect())),
+    };
+    let mut reasons = Vec::new();
+    for index in 0..count {
+        let option = env(&format!("GIT_PUSH_OPTION_{index}")).ok_or(OptionError::Missing { count, index })?;
+        let option = option.to_string_lossy();
+        let (key, value) = option.split_once('=').unwrap_or((&option, ""));
+        if key == OVERRIDE_OPTION {
+            reasons.push(value.to_string());
+        } else if key.starts_with("countersign.") {
+            return Err(OptionError::Unknown(option.chars().take(80).collect()));
+        }
+    }
+    match reasons.len() {
+        0 => Ok(None),
+        1 => Ok(reasons.pop()),
+        n => Err(OptionError::Repeated(n)),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Unmet rules were bypassed; `bypassed` says which.
+    Applied,
+    /// Allowed, but nothing needed it (or nothing it may bypass).
+    Unused,
+    /// The push is refused for asking.
+    Refused,
+}
+
+/// One commit let through, and the rules it did not meet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bypassed {
+    #[serde(rename = "ref")]
+    pub refname: String,
+    pub commit: String,
+    pub rules: Vec<String>,
+}
+
+/// What became of an override request: recorded in the report and the audit log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Override {
+    pub reason: String,
+    pub by: Pusher,
+    pub status: Status,
+    /// Why it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    pub bypassed: Vec<Bypassed>,
+}
+
+/// Applies an override request to a judged push: moves the sign-off problems it may bypass to
+/// `overridden`, or refuses the push when the pusher may not override.
+pub fn apply(report: &mut Report, policy: &Policy, pusher: &Pusher, reason: String) {
+    let allowed = pusher
+        .person
+        .as_deref()
+        .and_then(|name| policy.people.iter().find(|p| p.name == name))
+        .is_some_and(|person| policy.break_glass.may_override(person));
+    let length = reason.trim().chars().count();
+    let refused = if !allowed {
+        Some(format!("{pusher} may not override ([override] people and roles name who may)"))
+    } else if length < policy.break_glass.min_reason {
+        Some(format!(
+            "the override reason has {length} character(s); it needs at least {} \
+             ([override] min_reason): say why, e.g. -o countersign.override=\"INC-1234: ...\"",
+            policy.break_glass.min_reason
+        ))
+    } else {
+        None
+    };
+    let mut record =
+        Override { reason, by: pusher.clone(), status: Status::Unused, refused: None, bypassed: Vec::new() };
+    if refused.is_some() {
+        record.status = Status::Refused;
+        record.refused = refused;
+        report.break_glass = Some(record);
+        return;
+    }
+    for r in &mut report.refs {
+        let Some(at) = r.problems.iter().position(|p| matches!(p, Problem::LacksSignOff { .. })) else {
+            continue;
+        };
+        let mut bypassed = Vec::new();
+        let mut uncovered = Vec::new();
+        for commit in r.commits.iter().filter(|c| c.verdict == CommitStatus::Fail) {
+            let unmet: Vec<String> =
+                commit.unmet().filter(|u| u.mode == Mode::Enforce).map(|u| u.name.clone()).collect();
+            uncovered.extend(unmet.iter().filter(|u| !policy.break_glass.covers(u)).cloned());
+            bypassed.push(Bypassed { refname: r.refname.clone(), commit: commit.id.clone(), rules: unmet });
+        }
+        if uncovered.is_empty() {
+            r.overridden.push(r.problems.remove(at));
+            record.bypassed.extend(bypassed);
+        } else {
+            uncovered.sort();
+            uncovered.dedup();
+            r.problems.push(Problem::NotOverridable(uncovered));
+        }
+    }
+    if !record.bypassed.is_empty() {
+        record.status = Status::Applied;
+    }
+    report.break_glass = Some(record);
+}
+
+impl fmt::Display for Override {
+    /// The loud lines the pusher sees.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        match (&self.status, &self.refused) {
+            (Status::Refused, Some(why)) => {
+                let _ = writeln!(out, "countersign: override refused: {why}");
+            }
+            (Status::Applied, _) => {
+                let commits: Vec<&str> = self.bypassed.iter().map(|b| b.commit.as_str()).collect();
+                let mut rules: Vec<&str> =
+                    self.bypassed.iter().flat_map(|b| b.rules.iter().map(String::as_str)).collect();
+                rules.sort();
+                rules.dedup();
+                let _ = writeln!(out, "countersign: !!! OVERRIDDEN by {}", self.by);
+                let _ = writeln!(out, "countersign: !!! reason: {:?}", self.reason.trim());
+                let _ = writeln!(
+                    out,
+                    "countersign: !!! bypassed: {} commit(s) lacking sign-off ({})",
+                    commits.len(),
+                    rules.join(", ")
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "countersign: override by {} requested ({:?}) but not used: nothing it may bypass",
+                    self.by,
+                    self.reason.trim()
+                );
+            }
+        }
+        f.write_str(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(list: &[&str]) -> impl Fn(&str) -> Option<OsString> {
+        let mut vars: Vec<(String, String)> =
+            list.iter().enumerate().map(|(i, o)| (format!("GIT_PUSH_OPTION_{i}"), o.to_string())).collect();
+        vars.push(("GIT_PUSH_OPTION_COUNT".into(), list.len().to_string()));
+        move |name| vars.iter().find(|(n, _)| n == name).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn no_options_or_other_tools_options_ask_nothing() {
+        assert_eq!(requested(|_| None).unwrap(), None);
+        assert_eq!(requested(options(&["ci.skip", "merge_request.create"])).unwrap(), None);
+    }
+
+    #[test]
+    fn the_override_value_is_the_reason() {
+        let reason = requested(options(&["ci.skip", "countersign.override=INC-1: db=down"])).unwrap();
+        assert_eq!(reason.as_deref(), Some("INC-1: db=down"));
+        assert_eq!(requested(options(&["countersign.override"])).unwrap().as_deref(), Some(""));
+    }
+
+    #[test]
+    fn a_misspelt_repeated_or_malformed_option_is_an_error() {
+        assert!(matches!(requested(options(&["countersign.overide=x"])), Err(OptionError::Unknown(_))));
+        let twice = ["countersign.override=a", "countersign.override=b"];
+        assert!(matches!(requested(options(&twice)), Err(OptionError::Repeated(2))));
+        let bad_count = |v: &'static str| move |n: &str| (n == "GIT_PUSH_OPTION_COUNT").then(|| v.into());
+        assert!(matches!(requested(bad_count("x")), Err(OptionError::BadCount(_))));
+        assert!(matches!(requested(bad_count("99999999")), Err(OptionError::BadCount(_))));
+        assert!(matches!(requested(bad_count("1")), Err(OptionError::Missing { count: 1, index: 0 })));
+    }
+}
