@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use git2::{Oid, Repository, RevparseMode};
 
-use crate::gate::{self, Judge, RefUpdate};
+use crate::gate::{self, Judge, Passes, RefUpdate};
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
 use crate::repo::{self, Context, GitError};
@@ -101,6 +101,7 @@ pub fn check(
     location: &Location,
     refname: &str,
     revisions: &Revisions,
+    passes: Passes,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Report, CheckError> {
     if !refname.starts_with("refs/") {
@@ -119,17 +120,30 @@ pub fn check(
         report.note = Some("not a protected ref".into());
         return Ok(Report::new(engine.policy(), vec![report]));
     }
-    let commits = match selection::walk(repo, &revisions.include, &revisions.exclude) {
-        Ok(commits) => commits,
+    let baseline = selection::baseline(repo, &engine.policy().gate.baseline, &revisions.exclude)?;
+    let boundary = shallow_boundary(repo);
+    let mut cut_at = None;
+    // Judged as the walk finds them; a shallow clone's boundary stops the walk.
+    let commits = selection::walk_lazily(repo, &revisions.include, &revisions.exclude)?.map(|oid| {
+        let oid = oid?;
+        match boundary.contains(&oid) {
+            true => Err(GitError::new(format!("{oid}"), git2::Error::from_str("a shallow boundary"))),
+            false => Ok(oid),
+        }
+        .inspect_err(|_| cut_at = Some(oid))
+    });
+    let open = reopen(repo);
+    let judged = Judge::new(repo, &open, engine, baseline, false)
+        .with_passes(passes)
+        .judge(commits, refname, progress);
+    let judged = match judged {
+        Ok(judged) => judged,
+        Err(_) if let Some(cut) = cut_at => return Err(CheckError::Shallow(format!("at {cut}"))),
         // libgit2 does not see the graft of a linked worktree of a shallow clone.
         Err(e) if repo.is_shallow() => return Err(CheckError::Shallow(format!("({e})"))),
         Err(e) => return Err(e.into()),
     };
-    refuse_shallow_boundary(repo, &commits)?;
-    let baseline = selection::baseline(repo, &engine.policy().gate.baseline, &revisions.exclude)?;
-    let open = reopen(repo);
-    let mut judge = Judge::new(repo, &open, engine, baseline, false);
-    report.commits = judge.judge(&commits, refname, progress)?;
+    judged.record(&mut report);
     gate::add_sign_off_problem(&mut report);
     Ok(Report::new(engine.policy(), vec![report]))
 }
@@ -140,19 +154,15 @@ fn reopen(repo: &Repository) -> impl Fn() -> Result<Repository, GitError> + Sync
     move || repo::open(&path)
 }
 
-/// A shallow clone's boundary commits look like root commits, which would change every path:
-/// refuse to judge them rather than judge them wrong.
-fn refuse_shallow_boundary(repo: &Repository, commits: &[Oid]) -> Result<(), CheckError> {
+/// A shallow clone's boundary commits, which look like root commits and so would change every
+/// path: they are refused rather than judged wrong.
+fn shallow_boundary(repo: &Repository) -> HashSet<Oid> {
     if !repo.is_shallow() {
-        return Ok(());
+        return HashSet::new();
     }
     // The shallow file is shared by every worktree of the repository.
     let shallow = std::fs::read_to_string(repo.commondir().join("shallow")).unwrap_or_default();
-    let boundary: HashSet<&str> = shallow.lines().map(str::trim).collect();
-    match commits.iter().find(|oid| boundary.contains(oid.to_string().as_str())) {
-        Some(cut) => Err(CheckError::Shallow(format!("at {cut}"))),
-        None => Ok(()),
-    }
+    shallow.lines().filter_map(|line| Oid::from_str(line.trim()).ok()).collect()
 }
 
 /// Judges one commit, every rule, as if pushed to `refname`.
@@ -172,15 +182,24 @@ pub fn explain(
             message: "explain takes one commit".into(),
         });
     };
-    refuse_shallow_boundary(repo, &[oid])?;
+    if shallow_boundary(repo).contains(&oid) {
+        return Err(CheckError::Shallow(format!("at {oid}")));
+    }
     let baseline = match in_baseline(repo, engine.policy(), oid)? {
         true => HashSet::from([oid]),
         false => HashSet::new(),
     };
     let open = reopen(repo);
-    let mut verdicts =
-        Judge::new(repo, &open, engine, baseline, false).judge(&[oid], refname, &mut |_| {})?;
-    Ok(verdicts.remove(0))
+    let judged = Judge::new(repo, &open, engine, baseline, false).judge(
+        std::iter::once(Ok(oid)),
+        refname,
+        &mut |_| {},
+    )?;
+    // One commit and no limits: one verdict.
+    judged.verdicts.into_iter().next().ok_or_else(|| CheckError::BadRevision {
+        spec: spec.into(),
+        message: "it could not be judged".into(),
+    })
 }
 
 fn in_baseline(repo: &Repository, policy: &Policy, oid: Oid) -> Result<bool, GitError> {

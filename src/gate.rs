@@ -3,7 +3,9 @@
 //! against the rules. [`Judge`] is shared with the CI check, so both judge commits alike.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use git2::{Oid, Repository};
 
@@ -61,12 +63,15 @@ pub fn parse_updates(input: &str) -> Result<Vec<RefUpdate>, InputError> {
 /// handles are not shared between threads). In a hook it must see the quarantined objects too.
 pub type Opener<'a> = &'a (dyn Fn() -> Result<Repository, GitError> + Sync);
 
-/// Below this many commits a second thread costs more than it saves.
-const PARALLEL_FROM: usize = 256;
+/// Commits handed to a thread at a time: enough to outweigh the hand-over, few enough that a
+/// one-commit push never starts a thread.
+const BATCH: usize = 256;
 
 /// Reads and judges commits. A merge's trees are walked to know whether it introduces
-/// anything; another commit's only when a rule that looks at paths could apply to it. Long
-/// lists are split between threads, each reading its share through its own handle.
+/// anything; another commit's only when a rule that looks at paths could apply to it.
+///
+/// Commits are judged as the walk finds them: batches go to one thread per core, each reading
+/// through its own handle, while this thread walks on; verdicts come back in walk order.
 pub struct Judge<'a> {
     repo: &'a Repository,
     open: Opener<'a>,
@@ -75,6 +80,14 @@ pub struct Judge<'a> {
     /// Facts kept for commits that several refs of one push bring, read once. `None` when one
     /// ref is judged: keeping 100,000 commits' facts would only cost memory.
     shared: Option<HashMap<Oid, CommitFacts>>,
+    max_commits: Option<usize>,
+}
+
+/// Whether passing verdicts are kept, or only counted (see [`RefReport::unlisted_passes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passes {
+    Listed,
+    Counted,
 }
 
 /// What every thread judges by; shared, read-only.
@@ -84,6 +97,54 @@ struct Rules<'a> {
     /// The paths any active rule's `when.paths` can match: no other path is ever read.
     path_scope: PathScope,
     baseline: HashSet<Oid>,
+    deadline: Option<Instant>,
+    passes: Passes,
+    /// Set when one thread's batch fails, so the others stop too.
+    stop: AtomicBool,
+}
+
+/// The verdicts, in walk order; or, when a limit cut judging short, the problem and none.
+#[derive(Default)]
+pub struct Judged {
+    pub verdicts: Vec<CommitVerdict>,
+    /// Passing commits counted, not kept ([`Passes::Counted`]).
+    pub unlisted_passes: usize,
+    pub cut: Option<Problem>,
+}
+
+impl Judged {
+    fn add(&mut self, verdict: CommitVerdict, passes: Passes) {
+        match (verdict.verdict, passes) {
+            (CommitStatus::Pass, Passes::Counted) => self.unlisted_passes += 1,
+            _ => self.verdicts.push(verdict),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.verdicts.len() + self.unlisted_passes
+    }
+
+    /// Records what it judged on `report`.
+    pub fn record(self, report: &mut RefReport) {
+        report.commits = self.verdicts;
+        report.unlisted_passes = self.unlisted_passes;
+        report.problems.extend(self.cut);
+    }
+}
+
+/// Why a batch stopped short.
+enum Stop {
+    Git(GitError),
+    TooMany,
+    OutOfTime,
+    /// Another batch stopped first (its reason is the one reported).
+    Abandoned,
+}
+
+impl From<GitError> for Stop {
+    fn from(e: GitError) -> Self {
+        Stop::Git(e)
+    }
 }
 
 impl<'a> Judge<'a> {
@@ -109,90 +170,213 @@ impl<'a> Judge<'a> {
                 needs_patch_id: policy.needs_patch_ids(today),
                 path_scope: PathScope::matching(path_globs),
                 baseline,
+                deadline: None,
+                passes: Passes::Listed,
+                stop: AtomicBool::new(false),
             },
             shared: several_refs.then(HashMap::new),
+            max_commits: None,
         }
     }
 
-    /// Verdicts in the order of `commits`. `progress` hears how many are judged so far.
+    /// Count passing commits instead of keeping their verdicts.
+    pub fn with_passes(mut self, passes: Passes) -> Self {
+        self.rules.passes = passes;
+        self
+    }
+
+    /// The push's limits: at most `max_commits` per ref, everything judged by `deadline`.
+    pub fn with_limits(mut self, max_commits: usize, deadline: Instant) -> Self {
+        self.max_commits = Some(max_commits);
+        self.rules.deadline = Some(deadline);
+        self
+    }
+
+    /// Judges `commits` as if landing on `refname`. `progress` hears how many are judged.
     pub fn judge(
         &mut self,
-        commits: &[Oid],
+        commits: impl Iterator<Item = Result<Oid, GitError>>,
         refname: &str,
         progress: &mut dyn FnMut(usize),
-    ) -> Result<Vec<CommitVerdict>, GitError> {
-        let threads =
-            std::thread::available_parallelism().map_or(1, |n| n.get()).min(commits.len() / PARALLEL_FROM);
-        if self.shared.is_none() && threads > 1 {
-            return self.judge_in_parallel(commits, refname, threads, progress);
-        }
-        let mut verdicts = Vec::with_capacity(commits.len());
-        for &oid in commits {
+    ) -> Result<Judged, GitError> {
+        let threads = match self.shared {
+            Some(_) => 1,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let gate = &self.rules.engine.policy().gate;
+        let outcome = if threads > 1 {
+            self.judge_in_threads(commits, refname, threads, progress)
+        } else {
+            self.judge_here(commits, refname, progress)
+        };
+        let cut = match outcome {
+            Ok(judged) => return Ok(judged),
+            Err(Stop::Git(e)) => return Err(e),
+            Err(Stop::TooMany) => Problem::TooManyCommits { limit: gate.max_commits },
+            // Never reported first; were it, refusing is the safe reading.
+            Err(Stop::OutOfTime | Stop::Abandoned) => {
+                Problem::OutOfTime { budget: Duration::from_secs_f64(gate.max_seconds) }
+            }
+        };
+        Ok(Judged { cut: Some(cut), ..Judged::default() })
+    }
+
+    fn judge_here(
+        &mut self,
+        commits: impl Iterator<Item = Result<Oid, GitError>>,
+        refname: &str,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Judged, Stop> {
+        let mut judged = Judged::default();
+        for oid in commits {
+            let oid = oid?;
+            if self.max_commits.is_some_and(|limit| judged.len() >= limit) {
+                return Err(Stop::TooMany);
+            }
+            self.rules.keep_going()?;
             let mut facts = match self.shared.as_mut().and_then(|shared| shared.remove(&oid)) {
                 Some(facts) => facts,
                 None => self.rules.read(self.repo, &mut self.trees, oid)?,
             };
-            verdicts.push(self.rules.judge(self.repo, &mut self.trees, &mut facts, refname)?);
+            judged.add(self.rules.judge(self.repo, &mut self.trees, &mut facts, refname)?, self.rules.passes);
             if let Some(shared) = &mut self.shared {
                 shared.insert(oid, facts);
             }
-            progress(verdicts.len());
+            progress(judged.len());
         }
-        Ok(verdicts)
+        Ok(judged)
     }
 
-    /// Contiguous shares, so each thread's tree cache sees parents after children: this thread
-    /// takes the first, and reports progress for all.
-    fn judge_in_parallel(
+    /// This thread walks and hands out batches; the first full batch starts the threads, so a
+    /// short list is judged right here.
+    fn judge_in_threads(
         &mut self,
-        commits: &[Oid],
+        commits: impl Iterator<Item = Result<Oid, GitError>>,
         refname: &str,
         threads: usize,
         progress: &mut dyn FnMut(usize),
-    ) -> Result<Vec<CommitVerdict>, GitError> {
-        let share = commits.len().div_ceil(threads);
-        let mut shares = commits.chunks(share);
-        let first = shares.next().unwrap_or_default();
-        let others_done = AtomicUsize::new(0);
-        let rules = &self.rules;
-        let open = self.open;
+    ) -> Result<Judged, Stop> {
+        let Judge { repo, open, trees, rules, max_commits, .. } = self;
+        let (rules, open) = (&*rules, *open);
+        let done = AtomicUsize::new(0);
+        let (job_tx, job_rx) = mpsc::channel::<(usize, Vec<Oid>)>();
+        let job_rx = Mutex::new(job_rx);
+        let (result_tx, result_rx) = mpsc::channel();
         std::thread::scope(|scope| {
-            let workers: Vec<_> = shares
-                .map(|share| {
-                    let others_done = &others_done;
-                    scope.spawn(move || {
-                        let repo = open()?;
-                        let mut trees = Trees::new(&repo);
-                        let mut verdicts = Vec::with_capacity(share.len());
-                        for &oid in share {
-                            let mut facts = rules.read(&repo, &mut trees, oid)?;
-                            verdicts.push(rules.judge(&repo, &mut trees, &mut facts, refname)?);
-                            others_done.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok::<_, GitError>(verdicts)
-                    })
-                })
-                .collect();
-            let mut verdicts = Vec::with_capacity(commits.len());
-            for &oid in first {
-                let mut facts = rules.read(self.repo, &mut self.trees, oid)?;
-                verdicts.push(rules.judge(self.repo, &mut self.trees, &mut facts, refname)?);
-                progress(verdicts.len() + others_done.load(Ordering::Relaxed));
-            }
-            for worker in workers {
-                match worker.join() {
-                    Ok(share) => verdicts.extend(share?),
-                    // The panic goes on to the caller, who turns it into a refusal.
-                    Err(panic) => std::panic::resume_unwind(panic),
+            let mut started = false;
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut sent = 0;
+            let mut walked = Ok(());
+            for (index, oid) in commits.enumerate() {
+                let oid = match oid {
+                    Ok(oid) => oid,
+                    Err(e) => {
+                        walked = Err(Stop::Git(e));
+                        break;
+                    }
+                };
+                if max_commits.is_some_and(|limit| index >= limit) {
+                    walked = Err(Stop::TooMany);
+                    break;
                 }
+                batch.push(oid);
+                if batch.len() < BATCH {
+                    continue;
+                }
+                if !started {
+                    started = true;
+                    for _ in 0..threads {
+                        let (job_rx, result_tx, done) = (&job_rx, result_tx.clone(), &done);
+                        scope.spawn(move || {
+                            let Ok(repo) =
+                                open().map_err(|e| result_tx.send((usize::MAX, Err(Stop::Git(e)))))
+                            else {
+                                return;
+                            };
+                            let mut trees = Trees::new(&repo);
+                            while let Ok((index, batch)) =
+                                job_rx.lock().map_or(Err(mpsc::RecvError), |rx| rx.recv())
+                            {
+                                let verdicts = rules.judge_batch(&repo, &mut trees, &batch, refname, done);
+                                if result_tx.send((index, verdicts)).is_err() {
+                                    return;
+                                }
+                            }
+                        });
+                    }
+                }
+                let _ = job_tx.send((sent, std::mem::replace(&mut batch, Vec::with_capacity(BATCH))));
+                sent += 1;
+                progress(done.load(Ordering::Relaxed));
             }
-            progress(verdicts.len());
-            Ok(verdicts)
+            if let Err(stop) = walked {
+                rules.stop.store(true, Ordering::Relaxed);
+                return Err(stop);
+            }
+            if !started {
+                // Short enough for this thread alone, with the tree cache it already has.
+                let judged = rules.judge_batch(repo, trees, &batch, refname, &done)?;
+                progress(judged.len());
+                return Ok(judged);
+            }
+            if !batch.is_empty() {
+                let _ = job_tx.send((sent, batch));
+                sent += 1;
+            }
+            drop(job_tx);
+            drop(result_tx);
+            let mut batches: Vec<Option<Judged>> = (0..sent).map(|_| None).collect();
+            for (index, judged) in result_rx.iter().take(sent) {
+                match judged {
+                    Ok(judged) => batches[index] = Some(judged),
+                    Err(stop) => {
+                        rules.stop.store(true, Ordering::Relaxed);
+                        return Err(stop);
+                    }
+                }
+                progress(done.load(Ordering::Relaxed));
+            }
+            let mut judged = Judged::default();
+            for batch in batches {
+                // A batch whose thread died: its panic is raised when the scope ends.
+                let Some(batch) = batch else { return Err(Stop::Abandoned) };
+                judged.verdicts.extend(batch.verdicts);
+                judged.unlisted_passes += batch.unlisted_passes;
+            }
+            Ok(judged)
         })
     }
 }
 
 impl Rules<'_> {
+    fn keep_going(&self) -> Result<(), Stop> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(Stop::Abandoned);
+        }
+        match self.deadline {
+            Some(deadline) if Instant::now() > deadline => Err(Stop::OutOfTime),
+            _ => Ok(()),
+        }
+    }
+
+    fn judge_batch(
+        &self,
+        repo: &Repository,
+        trees: &mut Trees<'_>,
+        batch: &[Oid],
+        refname: &str,
+        done: &AtomicUsize,
+    ) -> Result<Judged, Stop> {
+        let mut judged = Judged::default();
+        for &oid in batch {
+            self.keep_going()?;
+            let mut facts = self.read(repo, trees, oid)?;
+            judged.add(self.judge(repo, trees, &mut facts, refname)?, self.passes);
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(judged)
+    }
+
     /// A commit's facts, all but its changed paths.
     fn read(&self, repo: &Repository, trees: &mut Trees<'_>, oid: Oid) -> Result<CommitFacts, GitError> {
         let in_baseline = self.baseline.contains(&oid);
@@ -230,7 +414,9 @@ pub fn judge_push(
     engine: &Engine<'_>,
     location: &Location,
     updates: &[RefUpdate],
+    passes: Passes,
 ) -> Result<Report, LookupError> {
+    let started = Instant::now();
     let policy = engine.policy();
     let policy_ref = match location {
         Location::Committed { refname, .. } => {
@@ -257,7 +443,10 @@ pub fn judge_push(
     let judged_everywhere: Vec<Oid> =
         tips.iter().map(|(_, tip)| *tip).filter(|tip| hidden.iter().all(|h| h.contains(tip))).collect();
     let baseline = selection::baseline(repo, &policy.gate.baseline, &judged_everywhere)?;
-    let mut judge = Judge::new(repo, open, engine, baseline, updates.len() > 1);
+    let deadline = started + Duration::from_secs_f64(policy.gate.max_seconds);
+    let mut judge = Judge::new(repo, open, engine, baseline, updates.len() > 1)
+        .with_limits(policy.gate.max_commits, deadline)
+        .with_passes(passes);
     let mut refs = Vec::with_capacity(updates.len());
     for ((update, target), hidden) in updates.iter().zip(targets).zip(&hidden) {
         let mut report = RefReport::new(&update.refname, update.old, update.new);
@@ -291,9 +480,9 @@ pub fn judge_push(
         }
         match selection::peel_to_commit(repo, update.new)? {
             Some(tip) => {
-                let commits = selection::walk(repo, &[tip], hidden)?;
+                let commits = selection::walk_lazily(repo, &[tip], hidden)?;
                 // No progress line: the hook's stderr is the pusher's screen.
-                report.commits = judge.judge(&commits, &update.refname, &mut |_| {})?;
+                judge.judge(commits, &update.refname, &mut |_| {})?.record(&mut report);
             }
             // A tree or blob would land content that no commit, hence no approval, carries.
             None => report.problems.push(Problem::NotACommit),
@@ -331,7 +520,7 @@ fn already_judged(policy: &Policy, tips: &[(String, Oid)], refname: &str) -> Vec
 pub fn add_sign_off_problem(report: &mut RefReport) {
     let failing = report.commits.iter().filter(|c| c.verdict == CommitStatus::Fail).count();
     if failing > 0 {
-        report.problems.push(Problem::LacksSignOff { failing, total: report.commits.len() });
+        report.problems.push(Problem::LacksSignOff { failing, total: report.judged() });
     }
 }
 

@@ -12,7 +12,7 @@ use jiff::civil::Date;
 
 use crate::audit::{self, Record, RefRecord};
 use crate::breakglass::{self, OptionError};
-use crate::gate::{self, InputError, RefUpdate};
+use crate::gate::{self, InputError, Passes, RefUpdate};
 use crate::policy::{Mode, Policy};
 use crate::policy_source::{self, Flags, Location, LookupError};
 use crate::pusher::Pusher;
@@ -144,7 +144,10 @@ impl Push<'_> {
         *updates = gate::parse_updates(text)?;
         let reason = breakglass::requested(env)?;
         let engine = Engine::new(self.policy, self.today);
-        let mut report = gate::judge_push(self.repo, &repo::open_for_hook, &engine, self.location, updates)?;
+        // The pusher is told counts; the audit log records every commit.
+        let passes = if self.policy.audit.is_some() { Passes::Listed } else { Passes::Counted };
+        let mut report =
+            gate::judge_push(self.repo, &repo::open_for_hook, &engine, self.location, updates, passes)?;
         if let Some(reason) = reason {
             breakglass::apply(&mut report, self.policy, self.pusher, reason);
         }

@@ -36,6 +36,14 @@ pub enum Problem {
     PolicyInvalid(String),
     /// An override was asked for, but these unmet rules are not among `[override] rules`.
     NotOverridable(Vec<String>),
+    /// The ref brings more new commits than `[gate] max_commits`; none was judged.
+    TooManyCommits {
+        limit: usize,
+    },
+    /// Judging did not end within `[gate] max_seconds`.
+    OutOfTime {
+        budget: std::time::Duration,
+    },
 }
 
 impl Problem {
@@ -47,6 +55,8 @@ impl Problem {
             Problem::LacksSignOff { .. } => "lacks-sign-off",
             Problem::PolicyInvalid(_) => "policy-invalid",
             Problem::NotOverridable(_) => "not-overridable",
+            Problem::TooManyCommits { .. } => "too-many-commits",
+            Problem::OutOfTime { .. } => "out-of-time",
         }
     }
 }
@@ -54,6 +64,16 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Problem::TooManyCommits { limit } => write!(
+                f,
+                "brings more than {limit} new commits ([gate] max_commits): push the history in \
+                 smaller parts, or ask an admin to raise the limit"
+            ),
+            Problem::OutOfTime { budget } => write!(
+                f,
+                "could not be judged within {budget:?} ([gate] max_seconds), so nothing was \
+                 accepted: push fewer commits at a time, or ask an admin to raise the limit"
+            ),
             Problem::DeleteRefused => {
                 f.write_str("deleting a protected ref is not allowed ([gate] allow_delete)")
             }
@@ -93,6 +113,9 @@ pub struct RefReport {
     /// Why nothing was checked, when nothing was (e.g. an unprotected ref).
     pub note: Option<String>,
     pub commits: Vec<CommitVerdict>,
+    /// Commits that passed but are not in `commits`: a report for a person (the pusher, a CI
+    /// log) only counts them, and 100,000 passing verdicts would only cost memory.
+    pub unlisted_passes: usize,
     /// Problems a break-glass override let through (they no longer refuse the ref).
     pub overridden: Vec<Problem>,
 }
@@ -106,8 +129,14 @@ impl RefReport {
             problems: Vec::new(),
             note: None,
             commits: Vec::new(),
+            unlisted_passes: 0,
             overridden: Vec::new(),
         }
+    }
+
+    /// How many new commits were judged, listed or not.
+    pub fn judged(&self) -> usize {
+        self.commits.len() + self.unlisted_passes
     }
 
     /// A ref is refused exactly when it has a problem.
@@ -132,6 +161,9 @@ impl Serialize for RefReport {
             s.serialize_field("note", note)?;
         }
         s.serialize_field("commits", &self.commits)?;
+        if self.unlisted_passes > 0 {
+            s.serialize_field("unlisted_passes", &self.unlisted_passes)?;
+        }
         if !self.overridden.is_empty() {
             s.serialize_field("overridden", &self.overridden)?;
         }
@@ -222,7 +254,7 @@ pub enum Audience {
 /// the push goes through (the check exits 0), and the header says so.
 pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
     let mut out = String::new();
-    let commits: usize = report.refs.iter().map(|r| r.commits.len()).sum();
+    let commits: usize = report.refs.iter().map(RefReport::judged).sum();
     let (verb, accepted, rejected) = match audience {
         Audience::Pusher => ("push", "accepted", "rejected"),
         Audience::Ci => ("check", "passed", "failed"),

@@ -97,6 +97,15 @@ pub fn protected_tips(
 
 /// Commits reachable from `tips` and from none of `hidden`, newest first (as `git rev-list`).
 pub fn walk(repo: &Repository, tips: &[Oid], hidden: &[Oid]) -> Result<Vec<Oid>, GitError> {
+    walk_lazily(repo, tips, hidden)?.collect()
+}
+
+/// [`walk`], one commit at a time as the walk finds it, so judging can start at once.
+pub fn walk_lazily<'r>(
+    repo: &'r Repository,
+    tips: &[Oid],
+    hidden: &[Oid],
+) -> Result<impl Iterator<Item = Result<Oid, GitError>> + 'r, GitError> {
     let mut walk = repo.revwalk().context(|| "starting a revision walk".into())?;
     walk.set_sorting(Sort::NONE).context(|| "sorting the revision walk".into())?;
     // Hide before pushing: libgit2 marks uninteresting commits as it goes, and a tip pushed
@@ -107,7 +116,7 @@ pub fn walk(repo: &Repository, tips: &[Oid], hidden: &[Oid]) -> Result<Vec<Oid>,
     for &tip in tips {
         walk.push(tip).context(|| format!("walking from {tip}"))?;
     }
-    walk.map(|oid| oid.context(|| "walking the history".into())).collect()
+    Ok(walk.map(|oid| oid.context(|| "walking the history".into())))
 }
 
 /// The commits reachable from the policy's baseline (those present here) and from none of

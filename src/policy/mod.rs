@@ -95,6 +95,11 @@ pub struct Gate {
     /// Full commit ids (lower-case hex); commits reachable from them are exempt, so a
     /// repository with history can adopt the gate without approving its past.
     pub baseline: Vec<String>,
+    /// A push bringing more new commits than this is refused unread.
+    pub max_commits: usize,
+    /// A push not judged within this many seconds is refused: a hook the server kills for
+    /// being slow fails the push without saying why, so we say it first.
+    pub max_seconds: f64,
 }
 
 #[derive(Debug)]
@@ -261,6 +266,8 @@ impl Policy {
 }
 
 const DEFAULT_PROTECTED: &[&str] = &["refs/heads/**"];
+const DEFAULT_MAX_COMMITS: usize = 100_000;
+const DEFAULT_MAX_SECONDS: f64 = 60.0;
 const DEFAULT_PROVENANCE_TRAILERS: &[&str] = &["Assisted-by", "Generated-by", "AI-assisted"];
 const DEFAULT_NONE_VALUES: &[&str] = &["no", "none", "false"];
 const DEFAULT_APPROVAL_TRAILERS: &[&str] = &["Reviewed-by", "Approved-by"];
@@ -308,6 +315,8 @@ impl Validator {
             allow_delete: raw.gate.allow_delete.unwrap_or(false),
             allow_force_push: raw.gate.allow_force_push.unwrap_or(false),
             baseline: self.commit_ids(raw.gate.baseline.unwrap_or_default()),
+            max_commits: self.limit(raw.gate.max_commits, "max_commits", DEFAULT_MAX_COMMITS),
+            max_seconds: self.seconds(raw.gate.max_seconds, DEFAULT_MAX_SECONDS),
         };
         let provenance = ProvenanceConfig {
             builtin: raw.provenance.builtin.unwrap_or(true),
@@ -482,6 +491,36 @@ impl Validator {
                     spans.get(index).cloned().unwrap_or(0..0),
                 );
                 GlobList::empty()
+            }
+        }
+    }
+
+    fn limit<T: TryFrom<i64>>(&mut self, raw: Option<Spanned<i64>>, key: &str, default: T) -> T {
+        let Some(raw) = raw else { return default };
+        let span = raw.span();
+        let value = raw.into_inner();
+        match T::try_from(value) {
+            Ok(limit) if value >= 1 => limit,
+            _ => {
+                self.error("bad-limit", format!("`{key}` must be a whole number of at least 1"), span);
+                default
+            }
+        }
+    }
+
+    fn seconds(&mut self, raw: Option<Spanned<f64>>, default: f64) -> f64 {
+        let Some(raw) = raw else { return default };
+        let span = raw.span();
+        match raw.into_inner() {
+            // Past a year it is no budget at all (and `Duration` would overflow far beyond).
+            seconds if seconds > 0.0 && seconds <= 366.0 * 86400.0 => seconds,
+            _ => {
+                self.error(
+                    "bad-limit",
+                    "`max_seconds` must be a number of seconds above 0, such as 4.5",
+                    span,
+                );
+                default
             }
         }
     }

@@ -113,6 +113,8 @@ pub struct RawGate {
     pub allow_delete: Option<bool>,
     pub allow_force_push: Option<bool>,
     pub baseline: Option<Vec<Spanned<String>>>,
+    pub max_commits: Option<Spanned<i64>>,
+    pub max_seconds: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

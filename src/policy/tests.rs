@@ -316,3 +316,22 @@ fn a_login_listed_twice_or_a_relative_audit_path_is_an_error() {
     let shown = problems(&format!("{BREAK_GLASS}[audit]\npath = \"audit.jsonl\"\n"));
     assert!(shown.contains("policy.toml:10:8: error[bad-audit-path]: `path` must be absolute"), "{shown}");
 }
+
+#[test]
+fn limits_default_to_generous_and_take_whole_commits_and_fractional_seconds() {
+    let policy = parse(MINIMAL).unwrap();
+    assert_eq!((policy.gate.max_commits, policy.gate.max_seconds), (100_000, 60.0));
+    let policy = parse("version = 1\n[gate]\nmax_commits = 500\nmax_seconds = 4.5\n").unwrap();
+    assert_eq!((policy.gate.max_commits, policy.gate.max_seconds), (500, 4.5));
+    assert_eq!(parse("version = 1\n[gate]\nmax_seconds = 4\n").unwrap().gate.max_seconds, 4.0);
+}
+
+#[test]
+fn limits_below_one_commit_or_at_zero_seconds_are_errors_at_their_value() {
+    let text = "version = 1\n[gate]\nmax_commits = 0\nmax_seconds = -1\n";
+    let problems = problems(text);
+    assert!(problems.contains("policy.toml:3:15"), "{problems}");
+    assert!(problems.contains("`max_commits` must be a whole number of at least 1"), "{problems}");
+    assert!(problems.contains("policy.toml:4:15"), "{problems}");
+    assert!(problems.contains("`max_seconds` must be a number of seconds above 0"), "{problems}");
+}

@@ -10,6 +10,7 @@ mod fail_closed;
 mod ghes;
 mod hostile;
 mod install;
+mod limits;
 mod linkage;
 mod load;
 mod paths;

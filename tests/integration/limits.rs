@@ -1,0 +1,70 @@
+//! `[gate] max_commits` and `max_seconds`: past either, a push is refused with the reason, and
+//! never accepted because judging it took too long.
+
+use crate::util::*;
+
+fn with_gate(lines: &str) -> String {
+    POLICY.replacen("[gate]\n", &format!("[gate]\n{lines}\n"), 1)
+}
+
+/// `count` reviewed commits on top of the work clone's HEAD, made with one `git fast-import`.
+fn reviewed_commits(server: &Server, count: usize) {
+    let head = server.head();
+    let mut stream = String::new();
+    for i in 0..count {
+        let message = format!("Change {i}\n\n{REVIEWED}\n");
+        let from = if i == 0 { format!("from {head}\n") } else { String::new() };
+        stream.push_str(&format!(
+            "commit refs/heads/main\ncommitter {BOB} 1700000000 +0000\ndata {}\n{message}{from}\
+             M 100644 inline app/n{i}.rs\ndata 2\n{}\n\n",
+            message.len(),
+            i % 10
+        ));
+    }
+    server.git_stdin(&server.work, &["fast-import", "--quiet", "--force"], stream.as_bytes());
+}
+
+#[test]
+fn a_push_past_max_commits_is_refused_unread() {
+    let server = Server::new(&with_gate("max_commits = 3"));
+    let main = server.server_ref("refs/heads/main").unwrap();
+    reviewed_commits(&server, 4);
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &["refs/heads/main: brings more than 3 new commits ([gate] max_commits)"],
+        &main,
+    );
+    server.git_work(&["reset", "-q", "--hard", "HEAD~1"]);
+    assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
+}
+
+/// Past one batch the hook judges on every core, each thread opening the repository from the
+/// hook's environment: the pushed commits are still in quarantine, and must be found.
+#[test]
+fn a_push_judged_by_several_threads_sees_the_quarantined_commits_and_keeps_the_limit() {
+    let server = Server::new(&with_gate("max_commits = 600"));
+    let main = server.server_ref("refs/heads/main").unwrap();
+    reviewed_commits(&server, 601);
+    let refused = server.push(&["origin", "main"]);
+    assert_refused(&server, &refused, &["brings more than 600 new commits"], &main);
+    server.git_work(&["reset", "-q", "--hard", "HEAD~1"]);
+    let accepted = server.push(&["origin", "main"]);
+    assert_accepted(&server, &accepted, "refs/heads/main");
+    assert!(accepted.stderr.contains("push accepted: 600 new commit(s) checked"), "{}", accepted.stderr);
+}
+
+#[test]
+fn a_push_not_judged_within_max_seconds_is_refused() {
+    let server = Server::new(&with_gate("max_seconds = 0.000001"));
+    let main = server.server_ref("refs/heads/main").unwrap();
+    reviewed_commits(&server, 1);
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &["refs/heads/main: could not be judged within 1µs ([gate] max_seconds), so nothing was accepted"],
+        &main,
+    );
+}
