@@ -216,7 +216,7 @@ fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError>
         .map(|oid| {
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let patch_id = patch_id::patch_id(repo, &commit)?;
-            let mut facts = repo::read_commit(repo, oid, false, false)?;
+            let mut facts = repo::read_commit(repo, oid, false, false, false)?;
             facts.changes =
                 Changes::Paths(changes::changed_paths(&mut Trees::new(repo), &commit, &PathScope::ALL)?);
             Ok(Change { facts, patch_id })

@@ -17,7 +17,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::globs::{self, GlobKind, GlobList};
 use crate::signature;
 use raw::RawPolicy;
-pub use raw::{Mode, Signatures};
+pub use raw::{Mode, Signatures, SignedCommits};
 
 /// Where the policy came from and its exact bytes, so a report can name the file and its hash.
 #[derive(Debug, Clone)]
@@ -95,6 +95,8 @@ pub struct Gate {
     /// Full commit ids (lower-case hex); commits reachable from them are exempt, so a
     /// repository with history can adopt the gate without approving its past.
     pub baseline: Vec<String>,
+    /// Whether each new commit must carry git's SSH signature by a key listed for its committer.
+    pub signed_commits: SignedCommits,
 }
 
 #[derive(Debug)]
@@ -254,6 +256,11 @@ impl Policy {
         !self.break_glass.people.is_empty() || !self.break_glass.roles.is_empty()
     }
 
+    /// Whether judging a commit needs its own signature (`[gate] signed_commits`).
+    pub fn needs_git_signatures(&self) -> bool {
+        self.gate.signed_commits == SignedCommits::Required
+    }
+
     /// Whether judging a commit needs its patch-id (to check approval signatures).
     pub fn needs_patch_ids(&self, today: Date) -> bool {
         self.rules.iter().any(|r| r.signatures != Signatures::Off && r.is_active(today))
@@ -308,6 +315,7 @@ impl Validator {
             allow_delete: raw.gate.allow_delete.unwrap_or(false),
             allow_force_push: raw.gate.allow_force_push.unwrap_or(false),
             baseline: self.commit_ids(raw.gate.baseline.unwrap_or_default()),
+            signed_commits: raw.gate.signed_commits.as_ref().map_or(SignedCommits::Off, |s| *s.get_ref()),
         };
         let provenance = ProvenanceConfig {
             builtin: raw.provenance.builtin.unwrap_or(true),
@@ -349,6 +357,17 @@ impl Validator {
                 *all += 1;
                 *signers += usize::from(!person.keys.is_empty());
             }
+        }
+        if let Some(required) = raw
+            .gate
+            .signed_commits
+            .filter(|s| *s.get_ref() == SignedCommits::Required && holders.signers == 0)
+        {
+            self.error(
+                "unsatisfiable-gate",
+                "`signed_commits = \"required\"` but no [[person]] lists `keys`: no commit could land",
+                required.span(),
+            );
         }
         let mut names = HashSet::new();
         let signatures = policy.approvals.signatures;

@@ -105,6 +105,15 @@ pub enum Signatures {
     Required,
 }
 
+/// Must each new commit on a protected ref carry git's own SSH signature by a listed key?
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignedCommits {
+    #[default]
+    Off,
+    Required,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGate {
@@ -113,6 +122,7 @@ pub struct RawGate {
     pub allow_delete: Option<bool>,
     pub allow_force_push: Option<bool>,
     pub baseline: Option<Vec<Spanned<String>>>,
+    pub signed_commits: Option<Spanned<SignedCommits>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -434,3 +434,92 @@ fn rewrite_refuses_a_dirty_tree_a_range_not_at_head_and_merges_changing_nothing(
     assert!(stderr.contains(&format!("nothing rewritten: {} is a merge", &merge[..7])), "{stderr}");
     assert_eq!(server.head(), merge);
 }
+
+// Signed commits ([gate] signed_commits): git's own SSH signature, checked by the hook.
+
+/// A server that requires signed commits, listing `bob_key` for Bob; the clone signs its commits
+/// with `signing_key` (none: unsigned).
+fn signed_commits_server(bob_key: &str, signing_key: Option<&Path>) -> Server {
+    let policy = POLICY.replace("[gate]\n", "[gate]\nsigned_commits = \"required\"\n").replace(
+        "emails = [\"bob@example.com\"]\n",
+        &format!("emails = [\"bob@example.com\"]\nkeys = [\"{bob_key}\"]\n"),
+    );
+    let server = Server::new(&policy);
+    if let Some(key) = signing_key {
+        server.git_work(&["config", "gpg.format", "ssh"]);
+        server.git_work(&["config", "user.signingkey", key.to_str().unwrap()]);
+        server.git_work(&["config", "commit.gpgsign", "true"]);
+    }
+    server
+}
+
+fn reviewed_change(server: &Server) -> String {
+    server.write("app/lib.rs", "fn app() { reviewed() }\n");
+    server.commit(BOB, &format!("Reviewed change\n\n{REVIEWED}\n"))
+}
+
+#[test]
+fn unsigned_commit_is_refused_when_the_policy_requires_signed_commits() {
+    let keys = tempfile::tempdir().unwrap();
+    let (_, bob_public) = keygen(keys.path(), "bob", &["ed25519"]);
+    let server = signed_commits_server(&bob_public, None);
+    let main = server.server_ref("refs/heads/main").unwrap();
+    reviewed_change(&server);
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &[
+            "1 of 1 new commit(s) lacks sign-off",
+            "x signed commit ([gate] signed_commits): not signed",
+            "fix: sign it with an SSH key the policy lists for you: git -c gpg.format=ssh",
+            "commit --amend -S --no-edit",
+        ],
+        &main,
+    );
+    assert!(!push.stderr.contains("fix: git commit --amend --trailer"), "no rule is unmet:\n{}", push.stderr);
+
+    // The CI check's JSON names the reason by code.
+    let output = Command::new(BIN)
+        .args(["check", "--format", "json", "--policy"])
+        .arg(server.bare.join("policy.toml"))
+        .arg("--repo")
+        .arg(&server.work)
+        .arg("origin/main..HEAD")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let signature = &report["refs"][0]["commits"][0]["signature"];
+    assert_eq!(signature["valid"], false, "{signature}");
+    assert_eq!(signature["code"], "not-signed", "{signature}");
+}
+
+#[test]
+fn commit_signed_by_a_listed_key_is_accepted_and_by_an_unlisted_key_refused() {
+    let keys = tempfile::tempdir().unwrap();
+    let (bob, bob_public) = keygen(keys.path(), "bob", &["ed25519"]);
+    let server = signed_commits_server(&bob_public, Some(&bob));
+    reviewed_change(&server);
+    let push = server.push(&["origin", "main"]);
+    assert_accepted(&server, &push, "refs/heads/main");
+    assert!(push.stderr.contains("push accepted: 1 new commit(s) checked"), "{}", push.stderr);
+
+    let (other, _) = keygen(keys.path(), "other", &["ed25519"]);
+    server.git_work(&["config", "user.signingkey", other.to_str().unwrap()]);
+    server.write("app/lib.rs", "fn app() { again() }\n");
+    server.commit(BOB, &format!("Another change\n\n{REVIEWED}\n"));
+    let main = server.server_ref("refs/heads/main").unwrap();
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &["x signed commit ([gate] signed_commits): signed by a key not listed for bob@example.com (SHA256:"],
+        &main,
+    );
+
+    // Re-signed with Bob's key, as the fix line says, it lands.
+    server.git_work(&["config", "user.signingkey", bob.to_str().unwrap()]);
+    server.git_work(&["commit", "-q", "--amend", "-S", "--no-edit"]);
+    assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
+}
