@@ -3,9 +3,11 @@
 //! It shows what is being approved (subject, author, changed files, AI evidence), asks, signs
 //! the statement of [`crate::signature`] with `ssh-keygen -Y sign` (so ssh-agent and hardware
 //! keys work as for git's own SSH signing), and amends HEAD with the two trailer lines. For an
-//! older commit or a range it prints the lines to add instead.
+//! older commit or a range it prints the lines to add instead, or, with `--rewrite`, rewrites
+//! a range that ends at HEAD, as `git rebase` would, and moves the branch.
 
 use std::io::{BufRead, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -34,6 +36,8 @@ pub struct Options {
     pub yes: bool,
     /// A commit, or a range as `git rev-list` reads it (`A..B`).
     pub target: String,
+    /// Rewrite the range (which must end at HEAD) instead of printing the trailers to add.
+    pub rewrite: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +67,24 @@ pub enum ApproveError {
     Amend(String),
     #[error("amended HEAD does not carry the signed approval as its last trailers; check `git log -1`")]
     NotRecorded,
+    #[error("nothing rewritten: {0} is a merge; --rewrite rewrites linear history only")]
+    RewriteMerge(String),
+    #[error(
+        "nothing rewritten: --rewrite needs a range that ends at HEAD (e.g. main..HEAD), and `{target}` \
+         ends at {tip}; check out its branch first"
+    )]
+    RewriteNotAtHead { target: String, tip: String },
+    #[error("nothing rewritten: the working tree has uncommitted changes; commit or stash them first")]
+    RewriteDirty,
+    #[error("nothing rewritten: --rewrite needs a repository with a working tree")]
+    RewriteBare,
+    #[error("rewriting {commit} failed: {why}")]
+    Rewrite { commit: String, why: String },
+    #[error(
+        "rewritten commit {0} does not carry the signed approval as its last trailers; the branch was \
+         not moved"
+    )]
+    RewriteNotRecorded(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -89,6 +111,8 @@ pub fn run(
     let email = config.get_string("user.email").map_err(|_| ApproveError::NoIdentity("user.email"))?;
     let key = signing_key(options.key.as_deref(), &config)?;
     let changes = changes(&repo, &options.target)?;
+    // Refuse before asking or signing: a refused rewrite leaves everything as it was.
+    let rewrite = if options.rewrite { Some(plan_rewrite(&repo, &options.target, &changes)?) } else { None };
 
     // The built-in AI recognizers, to show the reviewer what the gate will see.
     let defaults = Policy::parse(PolicySource::new("(built-in defaults)", "version = 1\n"), today)
@@ -119,6 +143,18 @@ pub fn run(
             .map_err(|e| ApproveError::Sign(format!("ssh-keygen wrote no usable signature: {e}")))?;
         signed.push((change, format!("{TRAILER_KEY}: {value}")));
     }
+    if let Some(branch) = rewrite {
+        let tip = rewrite_range(&repo, &branch, &approval, &signed)?;
+        writeln!(
+            out,
+            "Rewrote {} commit(s) with your signed approvals; {} is now {}. Push it with \
+             git push --force-with-lease.",
+            signed.len(),
+            branch.name.as_deref().unwrap_or("HEAD"),
+            repo::short(&tip.to_string())
+        )?;
+        return Ok(());
+    }
     match signed.as_slice() {
         [(change, line)] if head.is_some_and(|h| h.to_string() == change.facts.id) => {
             amend_head(&repo, &approval, line)?;
@@ -136,7 +172,8 @@ pub fn run(
             }
             writeln!(
                 out,
-                "\nFor an older commit: git rebase -i <commit>~ (mark it \"edit\"), then\n\
+                "\nOr let approve rewrite a range that ends at HEAD: countersign approve --rewrite RANGE.\n\
+                 By hand, for an older commit: git rebase -i <commit>~ (mark it \"edit\"), then\n\
                  git commit --amend --no-edit --trailer \"<line 1>\" --trailer \"<line 2>\"; git rebase --continue"
             )?;
         }
@@ -179,7 +216,7 @@ fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError>
         .map(|oid| {
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let patch_id = patch_id::patch_id(repo, &commit)?;
-            let mut facts = repo::read_commit(repo, oid, false, false)?;
+            let mut facts = repo::read_commit(repo, oid, false, false, false)?;
             facts.changes =
                 Changes::Paths(changes::changed_paths(&mut Trees::new(repo), &commit, &PathScope::ALL)?);
             Ok(Change { facts, patch_id })
@@ -229,15 +266,30 @@ fn sign(key: &Path, statement: &str) -> Result<String, ApproveError> {
     String::from_utf8(output.stdout).map_err(|_| ApproveError::Sign("the signature is not text".into()))
 }
 
-/// Adds the two trailers at the end of HEAD's trailer block, then checks they landed there,
-/// adjacent, as the gate will read them.
-fn amend_head(repo: &Repository, approval: &str, signature_line: &str) -> Result<(), ApproveError> {
-    let workdir = repo.workdir().unwrap_or_else(|| repo.path());
-    let output = Command::new("git")
-        .current_dir(workdir)
-        // The user's trailer config must not move or drop our lines.
+/// `git` in the repository's working tree, with the trailer settings that put our two lines at
+/// the end of the trailer block whatever the user's own `trailer.*` config says.
+fn git_placing_trailers(repo: &Repository) -> Command {
+    let mut command = Command::new("git");
+    command
+        .current_dir(repo.workdir().unwrap_or_else(|| repo.path()))
         .args(["-c", "trailer.where=end", "-c", "trailer.ifExists=addIfDifferentNeighbor"])
-        .args(["-c", "trailer.ifMissing=add", "commit", "--amend", "--no-edit", "--quiet"])
+        .args(["-c", "trailer.ifMissing=add"]);
+    command
+}
+
+/// Whether `message` ends its trailer block with the approval and its signature, adjacent, as
+/// the gate will read them.
+fn carries_approval(message: &str, approval: &str, signature_line: &str) -> bool {
+    CommitFacts::trailers_of(message)
+        .windows(2)
+        .last()
+        .is_some_and(|pair| pair[0].to_string() == approval && pair[1].to_string() == signature_line)
+}
+
+/// Adds the two trailers at the end of HEAD's trailer block, then checks they landed there.
+fn amend_head(repo: &Repository, approval: &str, signature_line: &str) -> Result<(), ApproveError> {
+    let output = git_placing_trailers(repo)
+        .args(["commit", "--amend", "--no-edit", "--quiet"])
         .args(["--trailer", approval, "--trailer", signature_line])
         .output()?;
     if !output.status.success() {
@@ -245,10 +297,168 @@ fn amend_head(repo: &Repository, approval: &str, signature_line: &str) -> Result
     }
     let head =
         repo.head().context(|| "reading HEAD".into())?.peel_to_commit().context(|| "reading HEAD".into())?;
-    let trailers = CommitFacts::trailers_of(&String::from_utf8_lossy(head.message_bytes()));
-    let recorded = trailers
-        .windows(2)
-        .last()
-        .is_some_and(|pair| pair[0].to_string() == approval && pair[1].to_string() == signature_line);
-    if recorded { Ok(()) } else { Err(ApproveError::NotRecorded) }
+    let message = repo::decode_message(head.message_raw_bytes(), head.message_encoding().ok().flatten());
+    if carries_approval(&message, approval, signature_line) { Ok(()) } else { Err(ApproveError::NotRecorded) }
+}
+
+/// Where a rewrite lands: HEAD's branch (`None`: a detached HEAD) and the tip it must still be
+/// at when the rewritten commits replace it.
+struct Branch {
+    name: Option<String>,
+    tip: Oid,
+}
+
+/// Checks that `changes` (oldest first) can be rewritten: no merge, a chain each commit of which
+/// is the first parent of the next, ending at HEAD, and no uncommitted change to lose track of.
+fn plan_rewrite(repo: &Repository, target: &str, changes: &[Change]) -> Result<Branch, ApproveError> {
+    let mut commits = Vec::with_capacity(changes.len());
+    for change in changes {
+        let oid = Oid::from_str(&change.facts.id).context(|| format!("commit id {}", change.facts.id))?;
+        let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+        if commit.parent_count() > 1 {
+            return Err(ApproveError::RewriteMerge(repo::short(&change.facts.id).to_string()));
+        }
+        commits.push(commit);
+    }
+    // Without merges a range is one line; checked anyway, as the rewrite relies on it.
+    if let Some(pair) = commits.windows(2).find(|pair| pair[1].parent_id(0).ok() != Some(pair[0].id())) {
+        return Err(ApproveError::Rewrite {
+            commit: repo::short(&pair[1].id().to_string()).to_string(),
+            why: "the range is not one line of history".into(),
+        });
+    }
+    let previous = commits.last().map(|c| c.id());
+    let tip = previous.ok_or_else(|| ApproveError::Nothing(target.to_string()))?;
+    let head = repo.head().ok();
+    if head.as_ref().and_then(|h| h.target()) != Some(tip) {
+        return Err(ApproveError::RewriteNotAtHead {
+            target: target.to_string(),
+            tip: repo::short(&tip.to_string()).to_string(),
+        });
+    }
+    let name = match head.filter(|h| h.is_branch()) {
+        Some(branch) => Some(branch.name().map(str::to_string).map_err(|_| ApproveError::Rewrite {
+            commit: "HEAD".into(),
+            why: "the current branch's name is not UTF-8".into(),
+        })?),
+        None => None,
+    };
+    if repo.is_bare() {
+        return Err(ApproveError::RewriteBare);
+    }
+    // As `git rebase` does: untracked files do not stop it, changes to tracked ones do.
+    let status = Command::new("git")
+        .current_dir(repo.workdir().unwrap_or_else(|| repo.path()))
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()?;
+    if !status.status.success() {
+        return Err(ApproveError::Rewrite {
+            commit: "HEAD".into(),
+            why: format!("git status failed: {}", String::from_utf8_lossy(&status.stderr).trim()),
+        });
+    }
+    if !status.stdout.is_empty() {
+        return Err(ApproveError::RewriteDirty);
+    }
+    Ok(Branch { name, tip })
+}
+
+/// Rewrites each signed commit (oldest first) with its two trailers, onto the rewritten one
+/// before it, then moves the branch to the new tip if it is still where the plan found it.
+///
+/// Each commit is made as `git commit --amend` would make it: `git interpret-trailers` as
+/// `commit --trailer` runs it, `git commit-tree` with the author (name, email, date) unchanged,
+/// the committer the current user now, the message's encoding kept, and signed when
+/// `commit.gpgSign` says so. The trees stay the same, so each diff and patch-id does too:
+/// what was signed before the rewrite holds after it.
+fn rewrite_range(
+    repo: &Repository,
+    branch: &Branch,
+    approval: &str,
+    signed: &[(&Change, String)],
+) -> Result<Oid, ApproveError> {
+    let config = repo.config().context(|| "reading git config".into())?;
+    let sign_commits = config.get_bool("commit.gpgsign").unwrap_or(false);
+    let mut parent: Option<Oid> = None;
+    for (change, signature_line) in signed {
+        let oid = Oid::from_str(&change.facts.id).context(|| format!("commit id {}", change.facts.id))?;
+        let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+        let short = repo::short(&change.facts.id).to_string();
+        let failed = |why: String| ApproveError::Rewrite { commit: short.clone(), why };
+        let encoding = commit.message_encoding().context(|| format!("reading the encoding of {oid}"))?;
+        let message = run_git(
+            git_placing_trailers(repo).args(["interpret-trailers", "--no-divider"]).args([
+                "--trailer",
+                approval,
+                "--trailer",
+                signature_line,
+            ]),
+            commit.message_raw_bytes(),
+        )
+        .map_err(|why| failed(format!("git interpret-trailers: {why}")))?;
+        if !carries_approval(&repo::decode_message(&message, encoding), approval, signature_line) {
+            return Err(ApproveError::RewriteNotRecorded(short));
+        }
+        let author = commit.author();
+        let time = author.when();
+        let offset = time.offset_minutes();
+        let sign = if offset < 0 { '-' } else { '+' };
+        let date = format!("@{} {sign}{:02}{:02}", time.seconds(), offset.abs() / 60, offset.abs() % 60);
+        let mut command = Command::new("git");
+        command.current_dir(repo.workdir().unwrap_or_else(|| repo.path()));
+        if let Some(encoding) = encoding {
+            command.arg("-c").arg(format!("i18n.commitEncoding={encoding}"));
+        }
+        command
+            .args(["commit-tree", "-F", "-"])
+            .arg(commit.tree_id().to_string())
+            .env("GIT_AUTHOR_NAME", std::ffi::OsStr::from_bytes(author.name_bytes()))
+            .env("GIT_AUTHOR_EMAIL", std::ffi::OsStr::from_bytes(author.email_bytes()))
+            .env("GIT_AUTHOR_DATE", date);
+        // `parent` is None only for the first commit: its parent is outside the range.
+        let new_parent = parent.or_else(|| commit.parent_id(0).ok());
+        if let Some(new_parent) = new_parent {
+            command.args(["-p", &new_parent.to_string()]);
+        }
+        if sign_commits {
+            command.arg("-S");
+        }
+        let id = run_git(&mut command, &message).map_err(|why| failed(format!("git commit-tree: {why}")))?;
+        let id = String::from_utf8_lossy(&id);
+        let new = Oid::from_str(id.trim())
+            .map_err(|_| failed(format!("git commit-tree printed {:?}, not a commit id", id.trim())))?;
+        parent = Some(new);
+    }
+    let tip = parent.expect("a rewrite has at least one commit");
+    let log = "countersign approve --rewrite: signed approvals";
+    match &branch.name {
+        // Compare-and-swap: a branch moved meanwhile is left alone.
+        Some(name) => repo
+            .reference_matching(name, tip, true, branch.tip, log)
+            .map(|_| ())
+            .context(|| format!("moving {name} to {tip}"))?,
+        None => repo.set_head_detached(tip).context(|| format!("moving HEAD to {tip}"))?,
+    }
+    Ok(tip)
+}
+
+/// Runs `command` with `input` on its stdin; its stdout, or its stderr as the error.
+fn run_git(command: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // Written from a thread: a large message would fill the pipe while git fills stdout.
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    let written = writer.join().map_err(|_| "writing to git panicked".to_string())?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+    }
+    written.map_err(|e| e.to_string())?;
+    Ok(output.stdout)
 }

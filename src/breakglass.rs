@@ -21,6 +21,8 @@ use crate::verdict::CommitStatus;
 pub const OVERRIDE_OPTION: &str = "countersign.override";
 /// More options than this is not a person typing `-o`.
 const MAX_PUSH_OPTIONS: usize = 1000;
+/// How a bypassed `[gate] signed_commits` failure is named among the bypassed rules.
+const SIGNED_COMMITS: &str = "[gate] signed_commits";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OptionError {
@@ -128,8 +130,12 @@ pub fn apply(report: &mut Report, policy: &Policy, pusher: &Pusher, reason: Stri
         let mut bypassed = Vec::new();
         let mut uncovered = Vec::new();
         for commit in r.commits.iter().filter(|c| c.verdict == CommitStatus::Fail) {
-            let unmet: Vec<String> =
+            let mut unmet: Vec<String> =
                 commit.unmet().filter(|u| u.mode == Mode::Enforce).map(|u| u.name.clone()).collect();
+            // Not a rule: only an override of every rule (no `[override] rules`) bypasses it.
+            if commit.signature_problem().is_some() {
+                unmet.push(SIGNED_COMMITS.to_string());
+            }
             uncovered.extend(unmet.iter().filter(|u| !policy.break_glass.covers(u)).cloned());
             bypassed.push(Bypassed { refname: r.refname.clone(), commit: commit.id.clone(), rules: unmet });
         }

@@ -65,6 +65,22 @@ pub struct CommitFacts {
     /// The change's patch-id ([`crate::patch_id`]), read only when an active rule checks
     /// approval signatures and the message carries one.
     pub patch_id: Option<String>,
+    /// The commit's own signature, read only when `[gate] signed_commits` asks for one.
+    pub git_signature: GitSignature,
+}
+
+/// A commit's own signature: git's `gpgsig` header, as the pusher wrote it (unchecked bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitSignature {
+    /// Not read: the policy does not ask, or the facts come from no repository.
+    NotRead,
+    Unsigned,
+    Signed {
+        /// The header's value: an armored signature, or anything at all.
+        armored: Vec<u8>,
+        /// The commit object without the header: what git signed.
+        signed_data: Vec<u8>,
+    },
 }
 
 impl CommitFacts {

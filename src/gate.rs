@@ -94,6 +94,7 @@ pub enum Passes {
 struct Rules<'a> {
     engine: &'a Engine<'a>,
     needs_patch_id: bool,
+    needs_git_signature: bool,
     /// The paths any active rule's `when.paths` can match: no other path is ever read.
     path_scope: PathScope,
     baseline: HashSet<Oid>,
@@ -168,6 +169,7 @@ impl<'a> Judge<'a> {
             rules: Rules {
                 engine,
                 needs_patch_id: policy.needs_patch_ids(today),
+                needs_git_signature: policy.needs_git_signatures(),
                 path_scope: PathScope::matching(path_globs),
                 baseline,
                 deadline: None,
@@ -380,7 +382,8 @@ impl Rules<'_> {
     /// A commit's facts, all but its changed paths.
     fn read(&self, repo: &Repository, trees: &mut Trees<'_>, oid: Oid) -> Result<CommitFacts, GitError> {
         let in_baseline = self.baseline.contains(&oid);
-        let mut facts = repo::read_commit(repo, oid, self.needs_patch_id, in_baseline)?;
+        let mut facts =
+            repo::read_commit(repo, oid, self.needs_patch_id, self.needs_git_signature, in_baseline)?;
         if !in_baseline {
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             facts.clean_merge = commit.parent_count() > 1 && !changes::merge_introduces_any(trees, &commit)?;

@@ -127,7 +127,8 @@ enum Command {
     },
     /// For a reviewer: signs an approval of COMMIT (or of each commit of a RANGE such as
     /// main..topic) with your SSH key, through `ssh-keygen -Y sign`. Shows what you approve and
-    /// asks first; amends HEAD, or prints the trailers to add to an older commit.
+    /// asks first; amends HEAD, or prints the trailers to add to an older commit, or with
+    /// --rewrite rewrites a range that ends at HEAD.
     Approve {
         /// SSH key to sign with (default: git config user.signingkey); a public key file works
         /// when its private half is in ssh-agent.
@@ -136,6 +137,10 @@ enum Command {
         /// Sign without asking.
         #[arg(long)]
         yes: bool,
+        /// Rewrite each commit of RANGE (it must end at HEAD, without merges, on a clean working
+        /// tree) with its signed approval, as git rebase would, and move the branch to the result.
+        #[arg(long)]
+        rewrite: bool,
         /// Repository (default: the current directory).
         #[arg(long, default_value = ".")]
         repo: PathBuf,
@@ -237,8 +242,8 @@ fn main() -> ExitCode {
             policy_check(file, repo.as_deref())
         }
         Command::Policy { command: PolicyCommand::Test { file, tests } } => run_policy_test(file, tests),
-        Command::Approve { key, yes, repo, target } => {
-            run_approve(approve::Options { repo, key, yes, target })
+        Command::Approve { key, yes, rewrite, repo, target } => {
+            run_approve(approve::Options { repo, key, yes, target, rewrite })
         }
         Command::Demo => countersign::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS),
         Command::Install { repo, policy, policy_ref, layout, force, dry_run } => {

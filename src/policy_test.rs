@@ -12,7 +12,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::facts::{Changes, CommitFacts, Signature};
+use crate::facts::{Changes, CommitFacts, GitSignature, Signature};
 use crate::identity;
 use crate::policy::Policy;
 use crate::verdict::{CommitStatus, Engine, RuleStatus};
@@ -151,6 +151,7 @@ impl Case {
             in_baseline: false,
             changes: Changes::Paths(self.paths.clone()),
             patch_id: None,
+            git_signature: GitSignature::NotRead,
         })
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use git2::{Oid, Repository};
 
-use crate::facts::{Changes, CommitFacts, Signature};
+use crate::facts::{Changes, CommitFacts, GitSignature, Signature};
 use crate::{patch_id, signature};
 
 /// A git operation that failed, with what we were doing at the time.
@@ -59,11 +59,13 @@ fn read_like_git() {
 /// Reads what the engine needs of one commit but what it changed: `changes` and `clean_merge`
 /// are the caller's to fill in ([`crate::changes`]), as only the caller knows whether a rule
 /// needs them. The patch-id is hashed only if `needs_patch_id`
-/// and the message carries a signature, and never for baseline commits, which are exempt.
+/// and the message carries a signature, and never for baseline commits, which are exempt; the
+/// commit's own signature is read only if `needs_git_signature`, and likewise never for them.
 pub fn read_commit(
     repo: &Repository,
     oid: Oid,
     needs_patch_id: bool,
+    needs_git_signature: bool,
     in_baseline: bool,
 ) -> Result<CommitFacts, GitError> {
     let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
@@ -77,6 +79,17 @@ pub fn read_commit(
     } else {
         None
     };
+    let git_signature = if needs_git_signature && !in_baseline {
+        match repo.extract_signature(&oid, None) {
+            Ok((armored, signed_data)) => {
+                GitSignature::Signed { armored: armored.to_vec(), signed_data: signed_data.to_vec() }
+            }
+            Err(e) if e.code() == git2::ErrorCode::NotFound => GitSignature::Unsigned,
+            Err(e) => return Err(GitError::new(format!("reading the signature of {oid}"), e)),
+        }
+    } else {
+        GitSignature::NotRead
+    };
     Ok(CommitFacts {
         id: oid.to_string(),
         author: signature(&commit.author()),
@@ -88,6 +101,7 @@ pub fn read_commit(
         in_baseline,
         changes: Changes::NotNeeded,
         patch_id,
+        git_signature,
     })
 }
 

@@ -13,7 +13,7 @@ use crate::breakglass::{self, Override};
 use crate::policy::{Mode, Policy, Signatures};
 use crate::provenance::EvidenceKind;
 use crate::repo::short;
-use crate::verdict::{CommitStatus, CommitVerdict, RuleOutcome};
+use crate::verdict::{CommitStatus, CommitVerdict, RuleOutcome, SignatureCheck};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -373,6 +373,7 @@ pub fn markdown(report: &Report, enforced: bool) -> String {
                 };
                 md(&format!("{}: {}{who}", rule.name, needs(rule)))
             })
+            .chain(commit.signature_problem().map(|p| md(&format!("signed commit: {p}"))))
             .collect();
         let verdict = match (&commit.exempt, commit.verdict) {
             (Some(why), _) => format!("exempt: {}", md(why)),
@@ -459,11 +460,25 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
             let _ = writeln!(out, "      ... and {more} more approval(s) that do not count");
         }
     }
-    if commit.verdict == CommitStatus::Fail {
+    if let Some(problem) = commit.signature_problem() {
+        let mark = if commit.verdict == CommitStatus::Fail { "x" } else { "! (warn only)" };
+        let _ = writeln!(out, "    {mark} signed commit ([gate] signed_commits): {problem}");
+    }
+    if commit.unmet().any(|r| r.mode == Mode::Enforce) {
         out.push_str("    ");
         out.push_str(&fix_line(commit, approval_key));
     }
+    if commit.verdict == CommitStatus::Fail && commit.signature_problem().is_some() {
+        out.push_str("    ");
+        out.push_str(SIGN_FIX);
+    }
 }
+
+/// How to sign a commit as `[gate] signed_commits` wants (the committer signs, so the key must be
+/// one the policy lists for the committer's email).
+const SIGN_FIX: &str = "fix: sign it with an SSH key the policy lists for you: git -c gpg.format=ssh -c \
+                        user.signingkey=KEYFILE commit --amend -S --no-edit (older commits: git rebase \
+                        -f -S <base> with the same config)\n";
 
 /// "fix: git commit --amend --trailer ..." naming the fewest people who would make it pass;
 /// where a rule wants signed approvals, the command those people run to sign.
@@ -602,14 +617,26 @@ pub fn explain(commit: &CommitVerdict, refname: &str, policy: &Policy) -> String
         }
         let _ = writeln!(out, "      {}", needs(rule));
     }
+    match &commit.signature {
+        Some(SignatureCheck::Valid { key }) => {
+            let _ = writeln!(out, "\nsigned commit: valid, by {key}");
+        }
+        Some(SignatureCheck::Failed(problem)) => {
+            let _ = writeln!(out, "\nsigned commit: {problem}");
+        }
+        None => {}
+    }
     let verdict = match commit.verdict {
         CommitStatus::Pass => "pass",
         CommitStatus::Warn => "pass, with warnings",
         CommitStatus::Fail => "FAIL",
     };
     let _ = writeln!(out, "\nverdict: {verdict}");
-    if commit.verdict == CommitStatus::Fail {
+    if commit.unmet().any(|r| r.mode == Mode::Enforce) {
         out.push_str(&fix_line(commit, &approval_key(policy)));
+    }
+    if commit.verdict == CommitStatus::Fail && commit.signature_problem().is_some() {
+        out.push_str(SIGN_FIX);
     }
     out
 }

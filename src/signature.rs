@@ -1,5 +1,6 @@
 //! Signed approvals: an SSH signature (`ssh-keygen -Y sign`, namespace `countersign`) that
-//! binds an approver to the *content* of a change. Pure crypto: no git, no I/O.
+//! binds an approver to the *content* of a change; and git's own SSH commit signatures
+//! ([`verify_commit`], for `[gate] signed_commits`). Pure crypto: no git, no I/O.
 //!
 //! The approver signs this statement, byte for byte (version 1):
 //!
@@ -164,6 +165,87 @@ pub fn check_key(key: &PublicKey) -> Result<(), String> {
             Err(format!("{other} keys are not supported (ed25519, ECDSA, RSA and their sk- variants are)"))
         }
     }
+}
+
+/// The namespace git signs commits in (`git commit -S` with `gpg.format=ssh`).
+pub const GIT_NAMESPACE: &str = "git";
+const SSH_ARMOR: &[u8] = b"-----BEGIN SSH SIGNATURE-----";
+
+/// Why a commit's own signature (its `gpgsig` header) does not satisfy `[gate] signed_commits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitProblem {
+    NotSigned,
+    /// An OpenPGP or X.509 signature, or anything else that is not SSH.
+    NotSsh,
+    Malformed(String),
+    WrongNamespace(String),
+    /// Signed by a key the policy does not list for the committer (its SHA256 fingerprint).
+    KeyNotListed {
+        fingerprint: String,
+        committer: String,
+    },
+    Invalid,
+    /// The signature was not read from the repository (a bug, or a policy test case): fail closed.
+    NotRead,
+}
+
+impl CommitProblem {
+    /// Stable kebab-case code for the JSON report.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CommitProblem::NotSigned => "not-signed",
+            CommitProblem::KeyNotListed { .. } => "key-not-listed",
+            CommitProblem::NotSsh
+            | CommitProblem::Malformed(_)
+            | CommitProblem::WrongNamespace(_)
+            | CommitProblem::Invalid => "bad-signature",
+            CommitProblem::NotRead => "not-read",
+        }
+    }
+}
+
+impl fmt::Display for CommitProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommitProblem::NotSigned => f.write_str("not signed"),
+            CommitProblem::NotSsh => f.write_str("bad signature: not an SSH signature (gpg.format=ssh)"),
+            CommitProblem::Malformed(why) => write!(f, "bad signature: {why}"),
+            CommitProblem::WrongNamespace(namespace) => {
+                write!(f, "bad signature: made for namespace `{namespace}`, not `{GIT_NAMESPACE}`")
+            }
+            CommitProblem::KeyNotListed { fingerprint, committer } => {
+                write!(f, "signed by a key not listed for {committer} ({fingerprint})")
+            }
+            CommitProblem::Invalid => f.write_str("bad signature: it does not verify"),
+            CommitProblem::NotRead => f.write_str("signature not checked: it was not read (fail closed)"),
+        }
+    }
+}
+
+/// Checks git's SSH signature of a commit: `armored` is the `gpgsig` header's value, `signed_data`
+/// the commit object without it. Valid when made in namespace `git` by one of `keys` (those the
+/// policy lists for the committer); returns that key's SHA256 fingerprint.
+pub fn verify_commit(
+    armored: &[u8],
+    signed_data: &[u8],
+    committer_email: &str,
+    keys: &[PublicKey],
+) -> Result<String, CommitProblem> {
+    let armored = armored.trim_ascii();
+    if !armored.starts_with(SSH_ARMOR) {
+        return Err(CommitProblem::NotSsh);
+    }
+    let sig = SshSig::from_pem(armored)
+        .map_err(|e| CommitProblem::Malformed(format!("not an SSH signature ({e})")))?;
+    if sig.namespace() != GIT_NAMESPACE {
+        return Err(CommitProblem::WrongNamespace(sig.namespace().to_string()));
+    }
+    let fingerprint = PublicKey::from(sig.public_key().clone()).fingerprint(HashAlg::Sha256).to_string();
+    let Some(key) = keys.iter().find(|k| k.key_data() == sig.public_key()) else {
+        return Err(CommitProblem::KeyNotListed { fingerprint, committer: normalize_email(committer_email) });
+    };
+    key.verify(GIT_NAMESPACE, signed_data, &sig).map_err(|_| CommitProblem::Invalid)?;
+    Ok(fingerprint)
 }
 
 #[cfg(test)]

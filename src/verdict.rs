@@ -7,9 +7,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::approvals::{self, Authorship, Counted, NotCounted};
-use crate::facts::{Changes, CommitFacts, Signature, TrailerLine};
+use crate::facts::{Changes, CommitFacts, GitSignature, Signature, TrailerLine};
 use crate::policy::{Mode, Policy, Rule, Signatures};
 use crate::provenance::{Detector, Evidence, Provenance};
+use crate::signature::{self, CommitProblem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,12 +68,53 @@ pub struct CommitVerdict {
     pub rules: Vec<RuleOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exempt: Option<String>,
+    /// The commit's own signature, checked when `[gate] signed_commits` asks (not for exempt
+    /// commits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureCheck>,
     pub verdict: CommitStatus,
 }
 
 impl CommitVerdict {
     pub fn unmet(&self) -> impl Iterator<Item = &RuleOutcome> {
         self.rules.iter().filter(|r| r.applies && !r.satisfied)
+    }
+
+    /// Why the commit's signature fails `[gate] signed_commits`, if it does.
+    pub fn signature_problem(&self) -> Option<&CommitProblem> {
+        match &self.signature {
+            Some(SignatureCheck::Failed(problem)) => Some(problem),
+            _ => None,
+        }
+    }
+}
+
+/// A commit's own signature, judged for `[gate] signed_commits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// By a key the policy lists for the committer (its SHA256 fingerprint).
+    Valid {
+        key: String,
+    },
+    Failed(CommitProblem),
+}
+
+impl Serialize for SignatureCheck {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("SignatureCheck", 3)?;
+        match self {
+            SignatureCheck::Valid { key } => {
+                s.serialize_field("valid", &true)?;
+                s.serialize_field("key", key)?;
+            }
+            SignatureCheck::Failed(problem) => {
+                s.serialize_field("valid", &false)?;
+                s.serialize_field("code", problem.code())?;
+                s.serialize_field("reason", &problem.to_string())?;
+            }
+        }
+        s.end()
     }
 }
 
@@ -170,10 +212,13 @@ impl<'p> Engine<'p> {
                 self.outcome(rule, applies, commit, &authorship)
             })
             .collect();
+        let signature =
+            (exempt.is_none() && self.policy.needs_git_signatures()).then(|| self.check_signature(commit));
+        let unsigned = matches!(signature, Some(SignatureCheck::Failed(_)));
         let unmet_mode = |mode| rules.iter().any(|r| r.applies && !r.satisfied && r.mode == mode);
-        let verdict = if unmet_mode(Mode::Enforce) {
+        let verdict = if unmet_mode(Mode::Enforce) || (unsigned && self.policy.gate.mode == Mode::Enforce) {
             CommitStatus::Fail
-        } else if unmet_mode(Mode::Warn) {
+        } else if unmet_mode(Mode::Warn) || unsigned {
             CommitStatus::Warn
         } else {
             CommitStatus::Pass
@@ -191,7 +236,25 @@ impl<'p> Engine<'p> {
             paths_matched,
             rules,
             exempt,
+            signature,
             verdict,
+        }
+    }
+
+    /// Checks git's signature of `commit` against the keys the policy lists for its committer.
+    fn check_signature(&self, commit: &CommitFacts) -> SignatureCheck {
+        let keys =
+            self.policy.person_by_email(&commit.committer.email).map_or(&[][..], |p| p.keys.as_slice());
+        let checked = match &commit.git_signature {
+            GitSignature::NotRead => Err(CommitProblem::NotRead),
+            GitSignature::Unsigned => Err(CommitProblem::NotSigned),
+            GitSignature::Signed { armored, signed_data } => {
+                signature::verify_commit(armored, signed_data, &commit.committer.email, keys)
+            }
+        };
+        match checked {
+            Ok(key) => SignatureCheck::Valid { key },
+            Err(problem) => SignatureCheck::Failed(problem),
         }
     }
 

@@ -5,7 +5,7 @@ use jiff::civil::Date;
 use ssh_key::private::{Ed25519Keypair, PrivateKey};
 use ssh_key::{HashAlg, LineEnding};
 
-use crate::facts::{Changes, CommitFacts, Signature};
+use crate::facts::{Changes, CommitFacts, GitSignature, Signature};
 use crate::policy::{Policy, PolicySource};
 use crate::signature::{self, NAMESPACE};
 use crate::verdict::{CommitVerdict, Engine};
@@ -56,6 +56,7 @@ fn judge(policy: &Policy, trailers: &[String]) -> CommitVerdict {
         in_baseline: false,
         changes: Changes::NotNeeded,
         patch_id: Some(PATCH.into()),
+        git_signature: GitSignature::NotRead,
     };
     Engine::new(policy, today()).judge(&commit, "refs/heads/main")
 }

@@ -17,7 +17,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::globs::{self, GlobKind, GlobList};
 use crate::signature;
 use raw::RawPolicy;
-pub use raw::{Mode, Signatures};
+pub use raw::{Mode, Signatures, SignedCommits};
 
 /// Where the policy came from and its exact bytes, so a report can name the file and its hash.
 #[derive(Debug, Clone)]
@@ -100,6 +100,8 @@ pub struct Gate {
     /// A push not judged within this many seconds is refused: a hook the server kills for
     /// being slow fails the push without saying why, so we say it first.
     pub max_seconds: f64,
+    /// Whether each new commit must carry git's SSH signature by a key listed for its committer.
+    pub signed_commits: SignedCommits,
 }
 
 #[derive(Debug)]
@@ -259,6 +261,11 @@ impl Policy {
         !self.break_glass.people.is_empty() || !self.break_glass.roles.is_empty()
     }
 
+    /// Whether judging a commit needs its own signature (`[gate] signed_commits`).
+    pub fn needs_git_signatures(&self) -> bool {
+        self.gate.signed_commits == SignedCommits::Required
+    }
+
     /// Whether judging a commit needs its patch-id (to check approval signatures).
     pub fn needs_patch_ids(&self, today: Date) -> bool {
         self.rules.iter().any(|r| r.signatures != Signatures::Off && r.is_active(today))
@@ -317,6 +324,7 @@ impl Validator {
             baseline: self.commit_ids(raw.gate.baseline.unwrap_or_default()),
             max_commits: self.limit(raw.gate.max_commits, "max_commits", DEFAULT_MAX_COMMITS),
             max_seconds: self.seconds(raw.gate.max_seconds, DEFAULT_MAX_SECONDS),
+            signed_commits: raw.gate.signed_commits.as_ref().map_or(SignedCommits::Off, |s| *s.get_ref()),
         };
         let provenance = ProvenanceConfig {
             builtin: raw.provenance.builtin.unwrap_or(true),
@@ -358,6 +366,17 @@ impl Validator {
                 *all += 1;
                 *signers += usize::from(!person.keys.is_empty());
             }
+        }
+        if let Some(required) = raw
+            .gate
+            .signed_commits
+            .filter(|s| *s.get_ref() == SignedCommits::Required && holders.signers == 0)
+        {
+            self.error(
+                "unsatisfiable-gate",
+                "`signed_commits = \"required\"` but no [[person]] lists `keys`: no commit could land",
+                required.span(),
+            );
         }
         let mut names = HashSet::new();
         let signatures = policy.approvals.signatures;

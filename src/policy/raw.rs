@@ -105,6 +105,15 @@ pub enum Signatures {
     Required,
 }
 
+/// Must each new commit on a protected ref carry git's own SSH signature by a listed key?
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignedCommits {
+    #[default]
+    Off,
+    Required,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGate {
@@ -115,6 +124,7 @@ pub struct RawGate {
     pub baseline: Option<Vec<Spanned<String>>>,
     pub max_commits: Option<Spanned<i64>>,
     pub max_seconds: Option<Spanned<f64>>,
+    pub signed_commits: Option<Spanned<SignedCommits>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

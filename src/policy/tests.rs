@@ -246,6 +246,23 @@ fn required_signatures_nobody_can_give_are_an_error() {
     assert!(problems("version = 1\n[approvals]\nsignatures = \"maybe\"\n").contains("policy.toml:3:14:"));
 }
 
+#[test]
+fn signed_commits_required_needs_someone_with_keys() {
+    let shown = problems("version = 1\n[gate]\nsigned_commits = \"required\"\n");
+    assert!(
+        shown.contains("policy.toml:3:18: error[unsatisfiable-gate]: `signed_commits = \"required\"`"),
+        "{shown}"
+    );
+    let policy = parse(&format!(
+        "version = 1\n[gate]\nsigned_commits = \"required\"\n[[person]]\nname = \"A\"\nemails = [\"a@x.io\"]\n\
+         keys = [\"{ED25519}\"]\n"
+    ))
+    .unwrap();
+    assert!(policy.needs_git_signatures());
+    assert!(!parse("version = 1\n").unwrap().needs_git_signatures(), "off by default");
+    assert!(problems("version = 1\n[gate]\nsigned_commits = \"yes\"\n").contains("policy.toml:3:18:"));
+}
+
 const BREAK_GLASS: &str = r#"version = 1
 [[person]]
 name = "Dana Director"

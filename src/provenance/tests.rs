@@ -1,5 +1,5 @@
 use super::*;
-use crate::facts::Changes;
+use crate::facts::{Changes, GitSignature};
 use crate::globs::{GlobKind, GlobList};
 
 fn config() -> ProvenanceConfig {
@@ -32,6 +32,7 @@ fn commit_by(author: Signature, message: &str) -> CommitFacts {
         in_baseline: false,
         changes: Changes::NotNeeded,
         patch_id: None,
+        git_signature: GitSignature::NotRead,
     }
 }
 

@@ -116,3 +116,48 @@ fn malformed_values_say_why() {
 fn ed25519_policy_key_is_accepted() {
     assert_eq!(check_key(key(1).public_key()), Ok(()));
 }
+
+/// A `gpgsig` header value as `git commit -S` writes it with `gpg.format=ssh`.
+fn git_signs(key: &PrivateKey, namespace: &str, data: &[u8]) -> Vec<u8> {
+    key.sign(namespace, HashAlg::Sha512, data).unwrap().to_pem(LineEnding::LF).unwrap().into_bytes()
+}
+
+#[test]
+fn commit_signature_is_checked_against_the_committers_keys() {
+    let data = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor B <b@x.io> 1 +0000\n\nmsg\n";
+    let armored = git_signs(&key(1), GIT_NAMESPACE, data);
+    let fingerprint = key(1).public_key().fingerprint(HashAlg::Sha256).to_string();
+    assert_eq!(verify_commit(&armored, data, "b@x.io", &public(1)), Ok(fingerprint.clone()));
+    assert_eq!(verify_commit(&armored, b"tampered", "b@x.io", &public(1)), Err(CommitProblem::Invalid));
+    assert_eq!(
+        verify_commit(&armored, data, " B@X.io", &public(2)),
+        Err(CommitProblem::KeyNotListed { fingerprint, committer: "b@x.io".into() })
+    );
+    let approval = git_signs(&key(1), NAMESPACE, data);
+    assert_eq!(
+        verify_commit(&approval, data, "b@x.io", &public(1)),
+        Err(CommitProblem::WrongNamespace(NAMESPACE.into()))
+    );
+}
+
+#[test]
+fn hostile_commit_signatures_are_refused_without_panicking() {
+    let pgp = b"-----BEGIN PGP SIGNATURE-----\n\niQEzBAABCAAdFiEE\n-----END PGP SIGNATURE-----\n";
+    assert_eq!(verify_commit(pgp, b"x", "b@x.io", &public(1)), Err(CommitProblem::NotSsh));
+    for garbage in [
+        &b"-----BEGIN SSH SIGNATURE-----\n"[..],
+        b"-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n",
+        b"-----BEGIN SSH SIGNATURE-----\n\xff\xfe\0\n-----END SSH SIGNATURE-----\n",
+        b"",
+    ] {
+        let problem = verify_commit(garbage, b"x", "b@x.io", &public(1)).unwrap_err();
+        assert_eq!(problem.code(), "bad-signature", "{problem}");
+    }
+    // Cut anywhere before its end line, a real signature is refused, never a panic.
+    let armored = git_signs(&key(1), GIT_NAMESPACE, b"x");
+    let end_line = armored.windows(8).rposition(|w| w == b"-----END").unwrap();
+    let keys = public(1);
+    for end in 0..end_line {
+        assert!(verify_commit(&armored[..end], b"x", "b@x.io", &keys).is_err());
+    }
+}

@@ -56,6 +56,7 @@ fn commit(author: &str, message: &str, paths: &[&str]) -> CommitFacts {
         in_baseline: false,
         changes: Changes::Paths(paths.iter().map(|p| p.to_string()).collect()),
         patch_id: None,
+        git_signature: GitSignature::NotRead,
     }
 }
 

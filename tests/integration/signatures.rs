@@ -346,3 +346,180 @@ fn approve_asks_first_and_prints_trailers_for_an_older_commit() {
     assert!(stdout.contains("add these two trailers, in this order:\nApproved-by: Alice Senior <alice@example.com>\nApproval-Signature: v1 "), "{stdout}");
     assert!(stdout.contains("files (1):\n      app/lib.rs"), "{stdout}");
 }
+
+/// `git log --format=FORMAT RANGE` in the work clone, one line per commit, oldest first.
+fn log(server: &Server, format: &str, range: &str) -> Vec<String> {
+    let out = server.git_work(&["log", "--reverse", &format!("--format={format}"), range]);
+    out.lines().map(str::to_string).collect()
+}
+
+/// The messages of RANGE, oldest first.
+fn messages(server: &Server, range: &str) -> Vec<String> {
+    let out = server.git_work(&["log", "--reverse", "--format=%B%x00", range]);
+    out.split('\0').map(|m| m.trim_start_matches('\n').to_string()).filter(|m| !m.is_empty()).collect()
+}
+
+#[test]
+fn rewrite_signs_each_commit_of_a_range_and_the_push_is_accepted() {
+    let Signed { server, alice, keys: _keys, .. } = signed_server();
+    ai_change(&server, "fn app() { 1 }\n", "");
+    server.write("app/two.rs", "fn two() {}\n");
+    // No trailer block yet, and a `---` line that a commit's trailers do not stop at.
+    server.commit(BOB, "Second\n\nBody\n---\nmore body\n");
+    server.write("app/three.rs", "fn three() {}\n");
+    server
+        .commit(BOB, "Third\n\nAssisted-by: Claude:claude-opus-4-6\nCc: Dana Director <dana@example.com>\n");
+    let range = "origin/main..HEAD";
+    let (trees, authors, originals) =
+        (log(&server, "%T", range), log(&server, "%an <%ae> %ad", range), messages(&server, range));
+    let main = server.server_ref("refs/heads/main").unwrap();
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["3 of 3 new commit(s) lack sign-off"], &main);
+
+    let output = approve(&server, &["--yes", "--rewrite", "--key", alice.to_str().unwrap(), range]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        stdout.contains("Rewrote 3 commit(s) with your signed approvals; refs/heads/main is now"),
+        "{stdout}"
+    );
+
+    assert_eq!(log(&server, "%T", range), trees, "same trees, so same diffs and patch-ids");
+    assert_eq!(log(&server, "%an <%ae> %ad", range), authors, "authors unchanged");
+    assert_eq!(log(&server, "%cn <%ce>", range), vec!["Bob Dev <bob@example.com>"; 3], "committer: the user");
+    assert_eq!(log(&server, "%P", range)[0], main, "the first keeps its parent");
+    for (before, after) in originals.iter().zip(messages(&server, range)) {
+        assert!(after.starts_with(before.trim_end()), "message kept:\n{before}\n---\n{after}");
+    }
+    for trailers in log(&server, "%(trailers:only,unfold,separator=%x1f)", range) {
+        let lines: Vec<&str> = trailers.split('\x1f').collect();
+        assert_eq!(lines[lines.len() - 2], ALICE_APPROVES.trim_end(), "{trailers}");
+        assert!(lines[lines.len() - 1].starts_with("Approval-Signature: v1 "), "{trailers}");
+    }
+    assert_eq!(server.git_work(&["status", "--porcelain"]), "", "the working tree is untouched");
+    assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
+}
+
+#[test]
+fn rewrite_refuses_a_dirty_tree_a_range_not_at_head_and_merges_changing_nothing() {
+    let Signed { server, alice, keys: _keys, .. } = signed_server();
+    ai_change(&server, "fn app() { 1 }\n", "");
+    server.write("app/two.rs", "fn two() {}\n");
+    server.commit(BOB, "Second\n");
+    let head = server.head();
+    let key = alice.to_str().unwrap();
+    let refused = |range: &str, expected: &str| {
+        let output = approve(&server, &["--yes", "--rewrite", "--key", key, range]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "missing {expected:?} in {stderr}");
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("Approving as"), "asked nothing");
+        assert_eq!(server.head(), head, "HEAD did not move");
+    };
+
+    refused("origin/main..HEAD~1", "needs a range that ends at HEAD (e.g. main..HEAD)");
+    server.write("app/two.rs", "fn two() { changed() }\n");
+    refused("origin/main..HEAD", "the working tree has uncommitted changes; commit or stash them first");
+    assert_eq!(std::fs::read_to_string(server.work.join("app/two.rs")).unwrap(), "fn two() { changed() }\n");
+    server.git_work(&["checkout", "-q", "--", "app/two.rs"]);
+
+    server.git_work(&["checkout", "-q", "-b", "side", "origin/main"]);
+    server.write("app/side.rs", "fn side() {}\n");
+    server.commit(BOB, "Side\n");
+    server.git_work(&["checkout", "-q", "main"]);
+    server.git_work(&["merge", "-q", "--no-ff", "--no-edit", "side"]);
+    let merge = server.head();
+    let output = approve(&server, &["--yes", "--rewrite", "--key", key, "origin/main..HEAD"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("nothing rewritten: {} is a merge", &merge[..7])), "{stderr}");
+    assert_eq!(server.head(), merge);
+}
+
+// Signed commits ([gate] signed_commits): git's own SSH signature, checked by the hook.
+
+/// A server that requires signed commits, listing `bob_key` for Bob; the clone signs its commits
+/// with `signing_key` (none: unsigned).
+fn signed_commits_server(bob_key: &str, signing_key: Option<&Path>) -> Server {
+    let policy = POLICY.replace("[gate]\n", "[gate]\nsigned_commits = \"required\"\n").replace(
+        "emails = [\"bob@example.com\"]\n",
+        &format!("emails = [\"bob@example.com\"]\nkeys = [\"{bob_key}\"]\n"),
+    );
+    let server = Server::new(&policy);
+    if let Some(key) = signing_key {
+        server.git_work(&["config", "gpg.format", "ssh"]);
+        server.git_work(&["config", "user.signingkey", key.to_str().unwrap()]);
+        server.git_work(&["config", "commit.gpgsign", "true"]);
+    }
+    server
+}
+
+fn reviewed_change(server: &Server) -> String {
+    server.write("app/lib.rs", "fn app() { reviewed() }\n");
+    server.commit(BOB, &format!("Reviewed change\n\n{REVIEWED}\n"))
+}
+
+#[test]
+fn unsigned_commit_is_refused_when_the_policy_requires_signed_commits() {
+    let keys = tempfile::tempdir().unwrap();
+    let (_, bob_public) = keygen(keys.path(), "bob", &["ed25519"]);
+    let server = signed_commits_server(&bob_public, None);
+    let main = server.server_ref("refs/heads/main").unwrap();
+    reviewed_change(&server);
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &[
+            "1 of 1 new commit(s) lacks sign-off",
+            "x signed commit ([gate] signed_commits): not signed",
+            "fix: sign it with an SSH key the policy lists for you: git -c gpg.format=ssh",
+            "commit --amend -S --no-edit",
+        ],
+        &main,
+    );
+    assert!(!push.stderr.contains("fix: git commit --amend --trailer"), "no rule is unmet:\n{}", push.stderr);
+
+    // The CI check's JSON names the reason by code.
+    let output = Command::new(BIN)
+        .args(["check", "--format", "json", "--policy"])
+        .arg(server.bare.join("policy.toml"))
+        .arg("--repo")
+        .arg(&server.work)
+        .arg("origin/main..HEAD")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let signature = &report["refs"][0]["commits"][0]["signature"];
+    assert_eq!(signature["valid"], false, "{signature}");
+    assert_eq!(signature["code"], "not-signed", "{signature}");
+}
+
+#[test]
+fn commit_signed_by_a_listed_key_is_accepted_and_by_an_unlisted_key_refused() {
+    let keys = tempfile::tempdir().unwrap();
+    let (bob, bob_public) = keygen(keys.path(), "bob", &["ed25519"]);
+    let server = signed_commits_server(&bob_public, Some(&bob));
+    reviewed_change(&server);
+    let push = server.push(&["origin", "main"]);
+    assert_accepted(&server, &push, "refs/heads/main");
+    assert!(push.stderr.contains("push accepted: 1 new commit(s) checked"), "{}", push.stderr);
+
+    let (other, _) = keygen(keys.path(), "other", &["ed25519"]);
+    server.git_work(&["config", "user.signingkey", other.to_str().unwrap()]);
+    server.write("app/lib.rs", "fn app() { again() }\n");
+    server.commit(BOB, &format!("Another change\n\n{REVIEWED}\n"));
+    let main = server.server_ref("refs/heads/main").unwrap();
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &["x signed commit ([gate] signed_commits): signed by a key not listed for bob@example.com (SHA256:"],
+        &main,
+    );
+
+    // Re-signed with Bob's key, as the fix line says, it lands.
+    server.git_work(&["config", "user.signingkey", bob.to_str().unwrap()]);
+    server.git_work(&["commit", "-q", "--amend", "-S", "--no-edit"]);
+    assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
+}
