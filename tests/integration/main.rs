@@ -13,6 +13,7 @@ mod install;
 mod linkage;
 mod load;
 mod paths;
+mod paths_vs_git;
 mod push;
 mod refs;
 mod signatures;
