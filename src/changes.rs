@@ -454,6 +454,11 @@ mod tests {
         let (ours, all) = changed_within(&repo, &before, &after, &["a/", "a.b"]);
         assert_eq!(ours, ["a", "a.b", "a/x"]);
         assert_eq!(all, ["a", "a.b", "a/x"]);
+        // A directory `a` on both sides, equal, behind a sibling only one side has: not changed.
+        let before = [("a-b", FILE, "1"), ("a/x", FILE, "a"), ("a0", FILE, "3")];
+        let after = [("a/x", FILE, "a"), ("a0", FILE, "3")];
+        let (_, all) = changed_within(&repo, &before, &after, &[]);
+        assert_eq!(all, ["a-b"]);
     }
 
     #[test]
