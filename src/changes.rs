@@ -263,3 +263,249 @@ fn sorted_entries<'t>(tree: Option<&'t Tree<'_>>) -> Vec<TreeEntry<'t>> {
     entries.sort_by(|a, b| a.name_bytes().cmp(b.name_bytes()));
     entries
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use git2::Signature;
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::globs::GlobKind;
+
+    const FILE: i32 = 0o100644;
+    const EXECUTABLE: i32 = 0o100755;
+    const GITLINK: i32 = 0o160000;
+    const SUBMODULE: &str = "0123456789abcdef0123456789abcdef01234567";
+    const OTHER_SUBMODULE: &str = "89abcdef0123456789abcdef0123456789abcdef";
+
+    fn repo() -> (TempDir, Repository) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        (dir, repo)
+    }
+
+    /// A tree of `(path, mode, content)`; a gitlink's content is its commit id.
+    fn tree(repo: &Repository, files: &[(&str, i32, &str)]) -> Oid {
+        let mut builder = repo.treebuilder(None).unwrap();
+        let mut below: BTreeMap<&str, Vec<(&str, i32, &str)>> = BTreeMap::new();
+        for &(path, mode, content) in files {
+            match path.split_once('/') {
+                Some((dir, rest)) => below.entry(dir).or_default().push((rest, mode, content)),
+                None => {
+                    let id = match mode {
+                        GITLINK => Oid::from_str(content).unwrap(),
+                        _ => repo.blob(content.as_bytes()).unwrap(),
+                    };
+                    builder.insert(path, id, mode).unwrap();
+                }
+            }
+        }
+        for (dir, files) in below {
+            builder.insert(dir, tree(repo, &files), TREE_MODE).unwrap();
+        }
+        builder.write().unwrap()
+    }
+
+    fn commit(repo: &Repository, files: &[(&str, i32, &str)], parents: &[Oid]) -> Oid {
+        let signature = Signature::new("T", "t@example.com", &git2::Time::new(0, 0)).unwrap();
+        let tree = repo.find_tree(tree(repo, files)).unwrap();
+        let parents: Vec<Commit<'_>> = parents.iter().map(|&id| repo.find_commit(id).unwrap()).collect();
+        let parents: Vec<&Commit<'_>> = parents.iter().collect();
+        repo.commit(None, &signature, &signature, "c", &tree, &parents).unwrap()
+    }
+
+    fn scope(patterns: &[&str]) -> PathScope {
+        let patterns = patterns.iter().map(|p| p.to_string()).collect();
+        PathScope::matching(vec![GlobList::new(patterns, GlobKind::Path).unwrap()])
+    }
+
+    fn changed(repo: &Repository, commit: Oid, scope: &PathScope) -> Vec<String> {
+        changed_paths(&mut Trees::new(repo), &repo.find_commit(commit).unwrap(), scope).unwrap()
+    }
+
+    fn introduces(repo: &Repository, merge: Oid) -> bool {
+        merge_introduces_any(&mut Trees::new(repo), &repo.find_commit(merge).unwrap()).unwrap()
+    }
+
+    /// The commit's changed paths within `patterns`, and all of them.
+    fn changed_within(
+        repo: &Repository,
+        before: &[(&str, i32, &str)],
+        after: &[(&str, i32, &str)],
+        patterns: &[&str],
+    ) -> (Vec<String>, Vec<String>) {
+        let parent = commit(repo, before, &[]);
+        let child = commit(repo, after, &[parent]);
+        (changed(repo, child, &scope(patterns)), changed(repo, child, &PathScope::ALL))
+    }
+
+    #[test]
+    fn a_directory_glob_reaches_its_directory_and_no_namesake() {
+        let scope = scope(&["infra/"]);
+        assert!(scope.may_reach("infra") && scope.may_reach("infra/db"));
+        assert!(!scope.may_reach("infrastructure") && !scope.may_reach("inf") && !scope.may_reach("app"));
+        assert!(scope.contains("infra") && scope.contains("infra/db/x.tf"));
+        assert!(!scope.contains("infrastructure/x.tf"));
+    }
+
+    #[test]
+    fn a_wildcard_in_the_first_name_reaches_every_directory_it_could_complete() {
+        let scope = scope(&["inf*/x"]);
+        assert!(scope.may_reach("infra") && scope.may_reach("inf") && scope.may_reach("inferno"));
+        assert!(!scope.may_reach("in") && !scope.may_reach("app"));
+        assert!(scope.contains("infra/x") && scope.contains("inf/x"));
+        assert!(!scope.contains("infra/y/x") && !scope.contains("app/x"));
+    }
+
+    #[test]
+    fn a_pattern_matching_at_any_depth_reaches_every_directory() {
+        let scope = scope(&["**/x"]);
+        assert!(scope.may_reach("app") && scope.may_reach("a/b/c"));
+        assert!(scope.contains("x") && scope.contains("a/b/x"));
+        assert!(!scope.contains("a/b/y"));
+    }
+
+    #[test]
+    fn a_literal_file_glob_reaches_no_other_directory_and_nothing_below_its_name() {
+        let scope = scope(&["policy.toml"]);
+        assert!(!scope.may_reach("policy") && !scope.may_reach("app"));
+        assert!(scope.contains("policy.toml"));
+        assert!(!scope.contains("policy.toml/x") && !scope.contains("sub/policy.toml"));
+    }
+
+    #[test]
+    fn a_literal_file_replaced_by_a_directory_of_its_name_and_back_is_the_file_changing() {
+        let (_dir, repo) = repo();
+        let file = [("policy.toml", FILE, "v1"), ("app/x", FILE, "x")];
+        let directory = [("policy.toml/a", FILE, "a"), ("policy.toml/b/c", FILE, "c"), ("app/x", FILE, "x")];
+        let (ours, all) = changed_within(&repo, &file, &directory, &["policy.toml"]);
+        assert_eq!(ours, ["policy.toml"]);
+        assert_eq!(all, ["policy.toml", "policy.toml/a", "policy.toml/b/c"]);
+        let (ours, _) = changed_within(&repo, &directory, &file, &["policy.toml"]);
+        assert_eq!(ours, ["policy.toml"]);
+    }
+
+    #[test]
+    fn a_tier1_directory_deleted_wholesale_reports_every_file_it_held() {
+        let (_dir, repo) = repo();
+        let before = [
+            ("infra/main.tf", FILE, "m"),
+            ("infra/db/schema.sql", FILE, "s"),
+            ("infra/db/deep/er/x", EXECUTABLE, "x"),
+            ("infra/vendor", GITLINK, SUBMODULE),
+            ("app/x", FILE, "x"),
+        ];
+        let (ours, all) = changed_within(&repo, &before, &[("app/x", FILE, "x")], &["infra/"]);
+        let expected = ["infra/db/deep/er/x", "infra/db/schema.sql", "infra/main.tf", "infra/vendor"];
+        assert_eq!(ours, expected);
+        assert_eq!(all, expected);
+    }
+
+    #[test]
+    fn a_rename_out_of_tier1_into_another_directory_reports_the_old_path() {
+        let (_dir, repo) = repo();
+        let before = [("infra/db/main.tf", FILE, "m"), ("app/lib.rs", FILE, "l")];
+        let after = [("app/main.tf", FILE, "m"), ("app/lib.rs", FILE, "l")];
+        let (ours, all) = changed_within(&repo, &before, &after, &["infra/**"]);
+        assert_eq!(ours, ["infra/db/main.tf"]);
+        assert_eq!(all, ["app/main.tf", "infra/db/main.tf"]);
+        // And into it, from a directory no glob reaches: the new path.
+        let (ours, _) = changed_within(&repo, &after, &before, &["infra/**"]);
+        assert_eq!(ours, ["infra/db/main.tf"]);
+    }
+
+    #[test]
+    fn a_tier1_directory_replaced_by_a_file_reports_the_file_and_all_it_replaced() {
+        let (_dir, repo) = repo();
+        let directory = [("infra/a", FILE, "a"), ("infra/b/c", FILE, "c"), ("app/x", FILE, "x")];
+        let file = [("infra", FILE, "now a file"), ("app/x", FILE, "x")];
+        let (ours, _) = changed_within(&repo, &directory, &file, &["infra/"]);
+        assert_eq!(ours, ["infra", "infra/a", "infra/b/c"]);
+        let (ours, _) = changed_within(&repo, &file, &directory, &["infra/"]);
+        assert_eq!(ours, ["infra", "infra/a", "infra/b/c"]);
+        // Under a glob that only reaches below the name, the file itself is no match.
+        let (ours, _) = changed_within(&repo, &directory, &file, &["infra/b/*"]);
+        assert_eq!(ours, ["infra/b/c"]);
+    }
+
+    #[test]
+    fn a_gitlink_at_a_tier1_path_is_a_changed_path() {
+        let (_dir, repo) = repo();
+        let directory = [("services/s1/db/schema.sql", FILE, "s"), ("app/x", FILE, "x")];
+        let gitlink = [("services/s1/db", GITLINK, SUBMODULE), ("app/x", FILE, "x")];
+        let (ours, _) = changed_within(&repo, &directory, &gitlink, &["services/*/db/**"]);
+        assert_eq!(ours, ["services/s1/db", "services/s1/db/schema.sql"]);
+        let bumped = [("services/s1/db", GITLINK, OTHER_SUBMODULE), ("app/x", FILE, "x")];
+        let (ours, _) = changed_within(&repo, &gitlink, &bumped, &["services/*/db/**"]);
+        assert_eq!(ours, ["services/s1/db"]);
+        let (ours, _) = changed_within(&repo, &[("app/x", FILE, "x")], &gitlink, &["services/s1/"]);
+        assert_eq!(ours, ["services/s1/db"]);
+    }
+
+    #[test]
+    fn names_that_git_sorts_apart_as_a_directory_are_compared_by_name() {
+        let (_dir, repo) = repo();
+        // In git's tree order the directory `a` sorts as `a/`: after `a-b` and `a.b`, before
+        // `a0`; the file `a` sorts first.
+        let before = [("a", FILE, "a"), ("a-b", FILE, "1"), ("a.b", FILE, "2"), ("a0/x", FILE, "3")];
+        let after = [("a/x", FILE, "a"), ("a-b", FILE, "1"), ("a.b", EXECUTABLE, "2"), ("a0/x", FILE, "3")];
+        let (ours, all) = changed_within(&repo, &before, &after, &["a/", "a.b"]);
+        assert_eq!(ours, ["a", "a.b", "a/x"]);
+        assert_eq!(all, ["a", "a.b", "a/x"]);
+        // A directory `a` on both sides, equal, behind a sibling only one side has: not changed.
+        let before = [("a-b", FILE, "1"), ("a/x", FILE, "a"), ("a0", FILE, "3")];
+        let after = [("a/x", FILE, "a"), ("a0", FILE, "3")];
+        let (_, all) = changed_within(&repo, &before, &after, &[]);
+        assert_eq!(all, ["a-b"]);
+    }
+
+    #[test]
+    fn a_root_commit_changes_every_path_in_scope() {
+        let (_dir, repo) = repo();
+        let root = commit(&repo, &[("infra/a", FILE, "a"), ("app/b", FILE, "b"), ("x.tf", FILE, "t")], &[]);
+        assert_eq!(changed(&repo, root, &scope(&["infra/", "*.tf"])), ["infra/a", "x.tf"]);
+    }
+
+    /// A base, a left side that changes tier-1, a right side that changes the app.
+    fn sides(repo: &Repository) -> [Oid; 3] {
+        let base = commit(repo, &[("app/a", FILE, "a"), ("infra/x", FILE, "x")], &[]);
+        let left = commit(repo, &[("app/a", FILE, "a"), ("infra/x", FILE, "x2")], &[base]);
+        let right =
+            commit(repo, &[("app/a", FILE, "a"), ("app/b", FILE, "b"), ("infra/x", FILE, "x")], &[base]);
+        [base, left, right]
+    }
+
+    #[test]
+    fn a_clean_merge_introduces_nothing() {
+        let (_dir, repo) = repo();
+        let [_, left, right] = sides(&repo);
+        let files = [("app/a", FILE, "a"), ("app/b", FILE, "b"), ("infra/x", FILE, "x2")];
+        let merge = commit(&repo, &files, &[left, right]);
+        assert!(!introduces(&repo, merge));
+        assert_eq!(changed(&repo, merge, &PathScope::ALL), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_evil_merge_introduces_its_own_change_and_not_its_parents() {
+        let (_dir, repo) = repo();
+        let [_, left, right] = sides(&repo);
+        let files = [("app/a", FILE, "evil"), ("app/b", FILE, "b"), ("infra/x", FILE, "x2")];
+        let merge = commit(&repo, &files, &[left, right]);
+        assert!(introduces(&repo, merge));
+        assert_eq!(changed(&repo, merge, &PathScope::ALL), ["app/a"]);
+        assert_eq!(changed(&repo, merge, &scope(&["infra/"])), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_merge_keeping_the_old_version_of_a_parents_change_introduces_that_path() {
+        let (_dir, repo) = repo();
+        let [_, left, right] = sides(&repo);
+        // Takes the right side's infra/x, the base's: the left side's change is dropped.
+        let files = [("app/a", FILE, "a"), ("app/b", FILE, "b"), ("infra/x", FILE, "x")];
+        let merge = commit(&repo, &files, &[left, right]);
+        assert!(introduces(&repo, merge));
+        assert_eq!(changed(&repo, merge, &scope(&["infra/"])), ["infra/x"]);
+    }
+}

@@ -14,6 +14,7 @@ mod limits;
 mod linkage;
 mod load;
 mod paths;
+mod paths_vs_git;
 mod push;
 mod refs;
 mod signatures;
