@@ -15,7 +15,7 @@ use crate::policy::{Policy, PolicySource};
 use crate::policy_source::{self, Location, LookupError};
 use crate::repo::{self, Context, GitError};
 use crate::report::{Problem, RefReport, Report};
-use crate::selection::{self, Movement};
+use crate::selection::{self, Movement, Refs};
 use crate::verdict::{CommitStatus, CommitVerdict, Engine};
 
 /// One `<old> <new> <refname>` line of pre-receive's standard input.
@@ -421,23 +421,21 @@ pub fn judge_push(
 ) -> Result<Report, LookupError> {
     let started = Instant::now();
     let policy = engine.policy();
-    let policy_ref = match location {
-        Location::Committed { refname, .. } => {
-            Some(selection::symbolic_target(repo, refname)?.unwrap_or_else(|| refname.clone()))
-        }
+    let committed_at = match location {
+        Location::Committed { refname, .. } => Some(refname.as_str()),
         Location::File(_) => None,
     };
+    let named = updates.iter().map(|u| u.refname.as_str()).chain(committed_at);
+    let refs = Refs::list(repo, policy.gate.protected.literal_prefixes(), named)?;
+    let policy_ref = committed_at.map(|name| refs.symbolic_target(name).unwrap_or_else(|| name.to_string()));
     let is_protected =
         |name: &str| policy.gate.protected.is_match(name) || policy_ref.as_deref() == Some(name);
-    let tips = selection::protected_tips(repo, is_protected)?;
-    let targets = updates
+    let tips = refs.protected_tips(repo, is_protected)?;
+    // A push to a symbolic ref (say `master` -> `main`) moves its target: judge that.
+    let targets: Vec<Option<String>> = updates
         .iter()
-        .map(|update| match update.new.is_zero() {
-            true => Ok(None),
-            // A push to a symbolic ref (say `master` -> `main`) moves its target: judge that.
-            false => selection::symbolic_target(repo, &update.refname),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|update| if update.new.is_zero() { None } else { refs.symbolic_target(&update.refname) })
+        .collect();
     let hidden: Vec<Vec<Oid>> = updates
         .iter()
         .zip(&targets)
