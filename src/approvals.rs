@@ -10,6 +10,7 @@
 //! right after it ([`crate::signature`]): `required`, it counts only with a valid one;
 //! `optional`, a signature that is there must be valid, an approval without one still counts.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Serialize, Serializer};
@@ -53,6 +54,9 @@ pub enum Reason {
     /// The rule requires a signature and the next trailer is not one.
     Unsigned,
     Signature(Problem),
+    /// More signed approvals by one person than are worth checking: each check costs a
+    /// public-key verification, and the pusher writes as many as it likes.
+    TooManySignatures(String),
 }
 
 impl fmt::Display for Reason {
@@ -69,6 +73,11 @@ impl fmt::Display for Reason {
                 write!(f, "no signature (an {} trailer right after it)", signature::TRAILER_KEY)
             }
             Reason::Signature(problem) => write!(f, "{problem}"),
+            Reason::TooManySignatures(person) => write!(
+                f,
+                "{person} has more than {SIGNATURE_CHECKS_PER_PERSON} signed approvals in this commit; \
+                 the rest are not checked"
+            ),
         }
     }
 }
@@ -128,6 +137,9 @@ impl<'p> Authorship<'p> {
     }
 }
 
+/// Signatures checked per person and commit; one valid one is all an approval needs.
+const SIGNATURE_CHECKS_PER_PERSON: usize = 4;
+
 /// Sorts the approval trailers of `commit` into counted and not counted for a rule.
 pub fn tally(
     commit: &CommitFacts,
@@ -138,6 +150,7 @@ pub fn tally(
     signatures: Signatures,
 ) -> Tally {
     let mut tally = Tally::default();
+    let mut checks: HashMap<String, usize> = HashMap::new();
     for (index, trailer) in commit.trailers.iter().enumerate() {
         if !trailer.key_in(&policy.approvals.trailer_keys) {
             continue;
@@ -149,6 +162,13 @@ pub fn tally(
         };
         let backing = commit.trailers.get(index + 1).filter(|next| next.key_in(&[signature::TRAILER_KEY]));
         let reason = reason.and_then(|(person, email)| {
+            if backing.is_some() && signatures != Signatures::Off {
+                let checked = checks.entry(person.clone()).or_default();
+                *checked += 1;
+                if *checked > SIGNATURE_CHECKS_PER_PERSON {
+                    return Err(Reason::TooManySignatures(person));
+                }
+            }
             check_signature(commit, policy, signatures, &email, backing.map(|t| t.value.as_str()))?;
             Ok((person, email))
         });

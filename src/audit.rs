@@ -11,10 +11,11 @@
 //! The log refuses to follow a symlink or to write a file others may write (group or world
 //! writable): an audit trail someone else can edit, or redirect, proves nothing.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -34,6 +35,26 @@ const TEXT_LIMIT: usize = 200;
 const EVIDENCE_LIMIT: usize = 10;
 /// Rotations survived while appending one line, before giving up.
 const REOPEN_LIMIT: usize = 10;
+/// How long a push waits for others to finish their lines: a process that holds the lock and
+/// hangs must not hang every push after it (the push is refused when the log is required).
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+fn lock(file: &File) -> std::io::Result<()> {
+    let give_up = Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if Instant::now() < give_up => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(TryLockError::WouldBlock) => {
+                let held = format!("another process held its lock for {} s", LOCK_WAIT.as_secs());
+                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, held));
+            }
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -56,7 +77,7 @@ pub fn append(path: &Path, line: &str) -> Result<(), AuditError> {
         }
         let mut file =
             OpenOptions::new().append(true).create(true).mode(NEW_FILE_MODE).open(path).map_err(io)?;
-        file.lock().map_err(io)?;
+        lock(&file).map_err(io)?;
         let opened = file.metadata().map_err(io)?;
         if !opened.is_file() {
             return Err(unsafe_log("is not a regular file"));

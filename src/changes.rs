@@ -136,6 +136,13 @@ fn walk_changes(
     scope: &PathScope,
     found: &mut dyn FnMut(String) -> ControlFlow<()>,
 ) -> Result<(), GitError> {
+    if commit.parent_count() > MAX_PARENTS {
+        let why = format!("countersign judges merges of at most {MAX_PARENTS} parents");
+        return Err(GitError::new(
+            format!("{} merges {} parents", commit.id(), commit.parent_count()),
+            git2::Error::from_str(&why),
+        ));
+    }
     let parents: Vec<Commit<'_>> = commit.parents().collect();
     let mut roots = vec![Some(tree_of(commit)?.id())];
     for parent in &parents {
@@ -161,6 +168,10 @@ fn walk_changes(
     trees.end_walk();
     walked
 }
+
+/// The walk holds every parent's listing of a directory at once; the pusher chooses how many
+/// parents a commit has (git's largest real octopus merges have a few dozen).
+const MAX_PARENTS: usize = 128;
 
 /// What one tree holds under one name: an entry's id and mode, or nothing.
 type Side = Option<(Oid, i32)>;

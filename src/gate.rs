@@ -67,6 +67,10 @@ pub type Opener<'a> = &'a (dyn Fn() -> Result<Repository, GitError> + Sync);
 /// one-commit push never starts a thread.
 const BATCH: usize = 256;
 
+/// Past this many threads the pack's lock, not the cores, sets the pace; and a busy server
+/// runs many pushes at once.
+const MAX_THREADS: usize = 8;
+
 /// Reads and judges commits. A merge's trees are walked to know whether it introduces
 /// anything; another commit's only when a rule that looks at paths could apply to it.
 ///
@@ -203,7 +207,7 @@ impl<'a> Judge<'a> {
     ) -> Result<Judged, GitError> {
         let threads = match self.shared {
             Some(_) => 1,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS),
         };
         let gate = &self.rules.engine.policy().gate;
         let outcome = if threads > 1 {
@@ -259,6 +263,7 @@ impl<'a> Judge<'a> {
         progress: &mut dyn FnMut(usize),
     ) -> Result<Judged, Stop> {
         let Judge { repo, open, trees, rules, max_commits, .. } = self;
+        rules.stop.store(false, Ordering::Relaxed);
         let (rules, open) = (&*rules, *open);
         let done = AtomicUsize::new(0);
         let (job_tx, job_rx) = mpsc::channel::<(usize, Vec<Oid>)>();
@@ -266,6 +271,9 @@ impl<'a> Judge<'a> {
         let (result_tx, result_rx) = mpsc::channel();
         std::thread::scope(|scope| {
             let mut started = false;
+            let mut workers = 0;
+            // Judged here when no thread could be started (a server out of threads).
+            let mut here = Judged::default();
             let mut batch = Vec::with_capacity(BATCH);
             let mut sent = 0;
             let mut walked = Ok(());
@@ -289,7 +297,7 @@ impl<'a> Judge<'a> {
                     started = true;
                     for _ in 0..threads {
                         let (job_rx, result_tx, done) = (&job_rx, result_tx.clone(), &done);
-                        scope.spawn(move || {
+                        let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
                             let Ok(repo) =
                                 open().map_err(|e| result_tx.send((usize::MAX, Err(Stop::Git(e)))))
                             else {
@@ -300,14 +308,26 @@ impl<'a> Judge<'a> {
                                 job_rx.lock().map_or(Err(mpsc::RecvError), |rx| rx.recv())
                             {
                                 let verdicts = rules.judge_batch(&repo, &mut trees, &batch, refname, done);
+                                if verdicts.is_err() {
+                                    rules.stop.store(true, Ordering::Relaxed);
+                                }
                                 if result_tx.send((index, verdicts)).is_err() {
                                     return;
                                 }
                             }
                         });
+                        workers += usize::from(spawned.is_ok());
                     }
                 }
-                let _ = job_tx.send((sent, std::mem::replace(&mut batch, Vec::with_capacity(BATCH))));
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if workers == 0 {
+                    let judged = rules.judge_batch(repo, trees, &full, refname, &done)?;
+                    here.verdicts.extend(judged.verdicts);
+                    here.unlisted_passes += judged.unlisted_passes;
+                    progress(here.len());
+                    continue;
+                }
+                let _ = job_tx.send((sent, full));
                 sent += 1;
                 progress(done.load(Ordering::Relaxed));
             }
@@ -315,11 +335,14 @@ impl<'a> Judge<'a> {
                 rules.stop.store(true, Ordering::Relaxed);
                 return Err(stop);
             }
-            if !started {
-                // Short enough for this thread alone, with the tree cache it already has.
+            if workers == 0 {
+                // Short enough for this thread alone (or no thread could start), with the
+                // tree cache it already has.
                 let judged = rules.judge_batch(repo, trees, &batch, refname, &done)?;
-                progress(judged.len());
-                return Ok(judged);
+                here.verdicts.extend(judged.verdicts);
+                here.unlisted_passes += judged.unlisted_passes;
+                progress(here.len());
+                return Ok(here);
             }
             if !batch.is_empty() {
                 let _ = job_tx.send((sent, batch));
@@ -445,7 +468,15 @@ pub fn judge_push(
         tips.iter().map(|(_, tip)| *tip).filter(|tip| hidden.iter().all(|h| h.contains(tip))).collect();
     let baseline = selection::baseline(repo, &policy.gate.baseline, &judged_everywhere)?;
     let deadline = started + Duration::from_secs_f64(policy.gate.max_seconds);
-    let mut judge = Judge::new(repo, open, engine, baseline, updates.len() > 1)
+    // Facts are shared only when several refs may bring the same commits.
+    let judged_refs = updates
+        .iter()
+        .zip(&targets)
+        .filter(|(update, target)| {
+            !update.new.is_zero() && is_protected(target.as_deref().unwrap_or(&update.refname))
+        })
+        .count();
+    let mut judge = Judge::new(repo, open, engine, baseline, judged_refs > 1)
         .with_limits(policy.gate.max_commits, deadline)
         .with_passes(passes);
     let mut refs = Vec::with_capacity(updates.len());

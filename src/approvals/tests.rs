@@ -135,3 +135,25 @@ fn unsigned_then_signed_approval_by_the_same_person_counts_once() {
     let verdict = judge(&policy, &[ALICE.into(), ALICE.into(), sig(&key(1), "alice@example.com", PATCH)]);
     assert_eq!(outcome(&verdict, "senior").0, ["Alice Senior"]);
 }
+
+#[test]
+fn only_a_few_signatures_per_person_are_checked_so_a_flood_costs_nothing() {
+    let policy = policy("off", "required");
+    // Five bad signatures by Alice, then her valid one: the flood is cut at four checks, so
+    // even the valid sixth is not checked (one valid signature is all an honest commit has).
+    let mut trailers = Vec::new();
+    for _ in 0..5 {
+        trailers.extend([ALICE.to_string(), sig(&key(2), "alice@example.com", PATCH)]);
+    }
+    trailers.extend([ALICE.to_string(), sig(&key(1), "alice@example.com", PATCH)]);
+    let (counted, reasons) = outcome(&judge(&policy, &trailers), "senior");
+    assert!(counted.is_empty(), "{counted:?}");
+    assert_eq!(reasons.len(), 6);
+    assert!(reasons[..4].iter().all(|r| r.contains("signed by key SHA256:")), "{reasons:?}");
+    assert!(
+        reasons[4..]
+            .iter()
+            .all(|r| r.contains("Alice Senior has more than 4 signed approvals in this commit")),
+        "{reasons:?}"
+    );
+}

@@ -68,3 +68,40 @@ fn a_push_not_judged_within_max_seconds_is_refused() {
         &main,
     );
 }
+
+/// The pusher chooses how many parents a commit has; the tree walk holds every parent's
+/// listing at once, so a merge of very many is refused instead of judged.
+#[test]
+fn a_merge_of_more_than_128_parents_is_refused() {
+    let server = Server::new(POLICY);
+    let main = server.server_ref("refs/heads/main").unwrap();
+    let head = server.head();
+    let mut stream = String::new();
+    for i in 1..=129 {
+        let message = format!("Side {i}\n\n{REVIEWED}\n");
+        stream.push_str(&format!(
+            "commit refs/heads/side{i}\nmark :{i}\ncommitter {BOB} 1700000000 +0000\ndata {}\n{message}\
+             from {head}\nM 100644 inline app/side{i}.rs\ndata 2\nx\n\n",
+            message.len()
+        ));
+    }
+    let message = format!("Merge everything\n\n{REVIEWED}\n");
+    stream.push_str(&format!(
+        "commit refs/heads/main\ncommitter {BOB} 1700000000 +0000\ndata {}\n{message}from :1\n",
+        message.len()
+    ));
+    for i in 2..=129 {
+        stream.push_str(&format!("merge :{i}\n"));
+    }
+    stream.push('\n');
+    server.git_stdin(&server.work, &["fast-import", "--quiet", "--force"], stream.as_bytes());
+    server.git_work(&["reset", "-q", "--hard", "main"]);
+    let push = server.push(&["origin", "main"]);
+    assert!(!push.ok, "{}", push.stderr);
+    assert!(
+        push.stderr.contains("merges 129 parents: countersign judges merges of at most 128"),
+        "{}",
+        push.stderr
+    );
+    assert_eq!(server.server_ref("refs/heads/main"), Some(main), "main moved");
+}
