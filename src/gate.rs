@@ -242,7 +242,7 @@ impl<'a> Judge<'a> {
             self.rules.keep_going()?;
             let mut facts = match self.shared.as_mut().and_then(|shared| shared.remove(&oid)) {
                 Some(facts) => facts,
-                None => self.rules.read(self.repo, &mut self.trees, oid)?,
+                None => self.rules.read(self.repo, oid)?,
             };
             judged.add(self.rules.judge(self.repo, &mut self.trees, &mut facts, refname)?, self.rules.passes);
             if let Some(shared) = &mut self.shared {
@@ -395,7 +395,7 @@ impl Rules<'_> {
         let mut judged = Judged::default();
         for &oid in batch {
             self.keep_going()?;
-            let mut facts = self.read(repo, trees, oid)?;
+            let mut facts = self.read(repo, oid)?;
             judged.add(self.judge(repo, trees, &mut facts, refname)?, self.passes);
             done.fetch_add(1, Ordering::Relaxed);
         }
@@ -403,18 +403,16 @@ impl Rules<'_> {
     }
 
     /// A commit's facts, all but its changed paths.
-    fn read(&self, repo: &Repository, trees: &mut Trees<'_>, oid: Oid) -> Result<CommitFacts, GitError> {
+    /// A commit's facts, all but what it changed.
+    fn read(&self, repo: &Repository, oid: Oid) -> Result<CommitFacts, GitError> {
         let in_baseline = self.baseline.contains(&oid);
-        let mut facts =
-            repo::read_commit(repo, oid, self.needs_patch_id, self.needs_git_signature, in_baseline)?;
-        if !in_baseline {
-            let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
-            facts.clean_merge = commit.parent_count() > 1 && !changes::merge_introduces_any(trees, &commit)?;
-        }
-        Ok(facts)
+        repo::read_commit(repo, oid, self.needs_patch_id, self.needs_git_signature, in_baseline)
     }
 
-    /// Judges a commit on `refname`, reading its changed paths first if a rule could need them.
+    /// Judges a commit on `refname`, reading what it changed only where that could change
+    /// what is reported: its paths if a rule that looks at paths could apply, and, for a
+    /// merge, whether it introduces anything at all (one that does not is exempt) unless it
+    /// passes anyway and passes are only counted.
     fn judge(
         &self,
         repo: &Repository,
@@ -422,11 +420,21 @@ impl Rules<'_> {
         facts: &mut CommitFacts,
         refname: &str,
     ) -> Result<CommitVerdict, GitError> {
+        let oid = Oid::from_str(&facts.id).context(|| format!("commit id {}", facts.id))?;
         if facts.changes == Changes::NotNeeded && self.engine.needs_paths(facts, refname) {
-            let oid = Oid::from_str(&facts.id).context(|| format!("commit id {}", facts.id))?;
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             facts.changes = Changes::Paths(changes::changed_paths(trees, &commit, &self.path_scope)?);
         }
+        let verdict = self.engine.judge(facts, refname);
+        let exemption_moot = verdict.verdict == CommitStatus::Pass && self.passes == Passes::Counted;
+        if facts.clean_merge || facts.in_baseline || exemption_moot {
+            return Ok(verdict);
+        }
+        let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+        if commit.parent_count() < 2 || changes::merge_introduces_any(trees, &commit)? {
+            return Ok(verdict);
+        }
+        facts.clean_merge = true;
         Ok(self.engine.judge(facts, refname))
     }
 }
