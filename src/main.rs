@@ -431,14 +431,9 @@ fn run_check(
 ) -> anyhow::Result<ExitCode> {
     let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
-    let revisions = check::resolve(&repo, revisions)?;
-    let mut progress = Progress::new();
     // A person reads the human report: passing commits are counted, not listed.
     let passes = if matches!(format, Format::Human) { Passes::Counted } else { Passes::Listed };
-    let report = check::check(&repo, &engine, &location, &target.refname, &revisions, passes, &mut |n| {
-        progress.tick(n)
-    })?;
-    progress.finish();
+    let report = judge_revisions(&repo, &engine, &location, target, revisions, passes)?;
     let enforced = !dry_run && policy.gate.mode == Mode::Enforce;
     match format {
         Format::Human => emit(&report::human(&report, Audience::Ci, enforced)),
@@ -450,6 +445,24 @@ fn run_check(
     // allocator one by one would cost a fifth of a large check, for nothing.
     std::mem::forget((report, repo));
     Ok(if failed { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
+}
+
+/// The commits `git rev-list REVISIONS` lists, judged as if pushed to `--ref`, with a
+/// progress line in a terminal (`check` and `report`).
+fn judge_revisions(
+    repo: &Repository,
+    engine: &Engine<'_>,
+    location: &Location,
+    target: &Target,
+    revisions: &[String],
+    passes: Passes,
+) -> anyhow::Result<report::Report> {
+    let revisions = check::resolve(repo, revisions)?;
+    let mut progress = Progress::new();
+    let report =
+        check::check(repo, engine, location, &target.refname, &revisions, passes, &mut |n| progress.tick(n))?;
+    progress.finish();
+    Ok(report)
 }
 
 fn run_explain(flags: Flags, target: &Target, commit: &str) -> anyhow::Result<ExitCode> {
@@ -469,13 +482,7 @@ fn run_report(
 ) -> anyhow::Result<ExitCode> {
     let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
-    let revisions = check::resolve(&repo, revisions)?;
-    let mut progress = Progress::new();
-    let verdicts =
-        check::check(&repo, &engine, &location, &target.refname, &revisions, Passes::Listed, &mut |n| {
-            progress.tick(n)
-        })?;
-    progress.finish();
+    let verdicts = judge_revisions(&repo, &engine, &location, target, revisions, Passes::Listed)?;
     let report = provenance_report::build(&verdicts, since);
     match format {
         ReportFormat::Human => emit(&report.human()),

@@ -22,7 +22,7 @@ use std::{fs, io::Write};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::util::BIN;
+use crate::util::{BIN, XorShift};
 
 /// The rule's globs as the policy writes them, and as `src/globs.rs` expands them.
 const GLOBS: &[(&str, &str)] = &[
@@ -1011,24 +1011,4 @@ fn listing(tree: &Tree) -> Vec<u8> {
         }
     }
     commands
-}
-
-/// Marsaglia's xorshift64: deterministic, dependency-free randomness.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn percent(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
 }

@@ -11,6 +11,8 @@ use std::{borrow::Cow, fs, path::Path, process::Command};
 
 use countersign::trailers::parse;
 
+use crate::util::XorShift;
+
 /// `(key, value)` pairs, in order.
 type Pairs = Vec<(String, String)>;
 
@@ -282,30 +284,6 @@ fn hand_written() -> Vec<Case> {
         latin1: true,
     });
     cases
-}
-
-/// Marsaglia's xorshift64: deterministic, dependency-free randomness.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn percent(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T: ?Sized>(&mut self, items: &[&'a T]) -> &'a T {
-        items[self.below(items.len())]
-    }
 }
 
 const SUBJECTS: &[&str] = &[

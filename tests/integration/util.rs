@@ -242,3 +242,27 @@ pub fn assert_accepted(server: &Server, push: &Push, refname: &str) {
     assert!(push.ok, "push was refused:\n{}", push.stderr);
     assert_eq!(server.server_ref(refname), Some(server.head()), "{refname} is not the pushed commit");
 }
+
+/// Marsaglia's xorshift64: deterministic, dependency-free randomness.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn percent(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    pub fn pick<'a, T: ?Sized>(&mut self, items: &[&'a T]) -> &'a T {
+        items[self.below(items.len())]
+    }
+}
