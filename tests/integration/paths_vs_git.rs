@@ -16,13 +16,13 @@
 //! expansion written out).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::{fs, io::Write};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::util::{BIN, XorShift};
+use crate::util::{BIN, XorShift, output_fed};
 
 /// The rule's globs as the policy writes them, and as `src/globs.rs` expands them.
 const GLOBS: &[(&str, &str)] = &[
@@ -310,20 +310,7 @@ impl Git<'_> {
 
     /// Stdout of a git command that must succeed, fed `input`.
     fn run(&self, args: &[&str], input: &[u8]) -> Vec<u8> {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        let writer = std::thread::spawn(move || stdin.write_all(&input));
-        let output = child.wait_with_output().unwrap();
-        writer.join().unwrap().unwrap();
-        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        output.stdout
+        output_fed(self.command(args), input)
     }
 
     /// Stdout of a git command that may exit 1 (`merge-base` of unrelated commits).

@@ -133,20 +133,7 @@ impl Server {
 
     /// Runs git in `dir` with `input` on stdin; its stdout.
     pub fn git_stdin(&self, dir: &Path, args: &[&str], input: &[u8]) -> String {
-        let mut child = self
-            .command(dir, args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        let writer = std::thread::spawn(move || stdin.write_all(&input));
-        let output = child.wait_with_output().unwrap();
-        writer.join().unwrap().unwrap();
-        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
+        String::from_utf8(output_fed(self.command(dir, args), input)).unwrap()
     }
 
     pub fn git_work(&self, args: &[&str]) -> String {
@@ -265,4 +252,18 @@ impl XorShift {
     pub fn pick<'a, T: ?Sized>(&mut self, items: &[&'a T]) -> &'a T {
         items[self.below(items.len())]
     }
+}
+
+/// Stdout of `command`, which must succeed, fed `input` from a thread (so a large input cannot
+/// deadlock against a full stdout pipe).
+pub fn output_fed(mut command: Command, input: &[u8]) -> Vec<u8> {
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output.stdout
 }
