@@ -71,8 +71,8 @@ const BATCH: usize = 256;
 /// runs many pushes at once.
 const MAX_THREADS: usize = 8;
 
-/// Reads and judges commits. A merge's trees are walked to know whether it introduces
-/// anything; another commit's only when a rule that looks at paths could apply to it.
+/// Reads and judges commits, reading trees only where that can change what is reported (see
+/// [`Rules::judge`]).
 ///
 /// Commits are judged as the walk finds them: batches go to one thread per core, each reading
 /// through its own handle, while this thread walks on; verdicts come back in walk order.
