@@ -72,7 +72,7 @@ const BATCH: usize = 256;
 const MAX_THREADS: usize = 8;
 
 /// Reads and judges commits, reading trees only where that can change what is reported (see
-/// [`Rules::judge`]).
+/// `Rules::judge`).
 ///
 /// Commits are judged as the walk finds them: batches go to one thread per core, each reading
 /// through its own handle, while this thread walks on; verdicts come back in walk order.
