@@ -1,5 +1,5 @@
 //! The policy: people, roles, rules. Loaded in two phases, after cargo-deny: serde structs that
-//! mirror the file ([`raw`]), then a validation pass that collects *every* problem with its span
+//! mirror the file (`raw`), then a validation pass that collects *every* problem with its span
 //! before refusing, and yields a [`Policy`] the rest of the code can trust without re-checking.
 
 mod raw;
