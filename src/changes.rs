@@ -144,9 +144,10 @@ fn walk_changes(
         ));
     }
     let parents: Vec<Commit<'_>> = commit.parents().collect();
-    let mut roots = vec![Some(tree_of(commit)?.id())];
+    // Tree ids from the commits themselves: the trees are read by the walk, through the cache.
+    let mut roots = vec![Some(commit.tree_id())];
     for parent in &parents {
-        roots.push(Some(tree_of(parent)?.id()));
+        roots.push(Some(parent.tree_id()));
     }
     if parents.is_empty() {
         // A root commit: against the empty tree.
@@ -182,7 +183,7 @@ fn merge_base_tree(repo: &Repository, parents: &[Commit<'_>]) -> Result<Option<O
     match repo.merge_base_many(&ids) {
         Ok(base) => {
             let base = repo.find_commit(base).context(|| format!("reading merge base {base}"))?;
-            Ok(Some(tree_of(&base)?.id()))
+            Ok(Some(base.tree_id()))
         }
         // In a shallow clone the base may lie beyond the cut: guessing "unrelated" would count
         // every path either side ever changed.
@@ -192,10 +193,6 @@ fn merge_base_tree(repo: &Repository, parents: &[Commit<'_>]) -> Result<Option<O
         Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
         Err(source) => Err(source).context(|| "finding the merge base of a merge's parents".into()),
     }
-}
-
-fn tree_of<'r>(commit: &Commit<'r>) -> Result<Tree<'r>, GitError> {
-    commit.tree().context(|| format!("reading the tree of {}", commit.id()))
 }
 
 const TREE_MODE: i32 = 0o040000;
