@@ -308,8 +308,11 @@ impl Progress {
         Progress { enabled: std::io::stderr().is_terminal(), last: Instant::now(), shown: false }
     }
 
+    /// A line every 250 ms; the first as soon as a thousand commits are done, so that a long
+    /// check says at once that it is long.
     fn tick(&mut self, done: usize) {
-        if self.enabled && self.last.elapsed() >= Duration::from_millis(250) {
+        let due = self.last.elapsed() >= Duration::from_millis(250) || (!self.shown && done >= 1000);
+        if self.enabled && due {
             eprint!("\rcountersign: checked {done} commit(s)");
             self.last = Instant::now();
             self.shown = true;

@@ -430,3 +430,24 @@ fn markdown_in_a_dry_run_says_it_is_not_enforced() {
         "{stdout}"
     );
 }
+
+/// The progress line is for a person at a terminal: a long check shows it there (`script` gives
+/// the check a terminal), and never in a pipe such as a CI log.
+#[test]
+fn progress_shows_in_a_terminal_and_never_in_a_pipe() {
+    let server = Server::new(POLICY);
+    server.reviewed_commits(5000);
+    let (code, stdout, stderr) = check(&server, &["--dry-run", "main"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("5001 new commit(s)"), "{stdout}");
+    assert!(!stderr.contains("checked") && !stderr.contains('\r'), "{stderr}");
+    let command = format!("{BIN} check --policy {} --dry-run main", policy_file(&server));
+    let terminal = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(&server.work)
+        .env_remove("COUNTERSIGN_POLICY")
+        .output()
+        .expect("script (util-linux) runs a command in a terminal");
+    let seen = String::from_utf8_lossy(&terminal.stdout);
+    assert!(seen.contains("\rcountersign: checked "), "{seen}");
+}

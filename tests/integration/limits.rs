@@ -7,28 +7,11 @@ fn with_gate(lines: &str) -> String {
     POLICY.replacen("[gate]\n", &format!("[gate]\n{lines}\n"), 1)
 }
 
-/// `count` reviewed commits on top of the work clone's HEAD, made with one `git fast-import`.
-fn reviewed_commits(server: &Server, count: usize) {
-    let head = server.head();
-    let mut stream = String::new();
-    for i in 0..count {
-        let message = format!("Change {i}\n\n{REVIEWED}\n");
-        let from = if i == 0 { format!("from {head}\n") } else { String::new() };
-        stream.push_str(&format!(
-            "commit refs/heads/main\ncommitter {BOB} 1700000000 +0000\ndata {}\n{message}{from}\
-             M 100644 inline app/n{i}.rs\ndata 2\n{}\n\n",
-            message.len(),
-            i % 10
-        ));
-    }
-    server.git_stdin(&server.work, &["fast-import", "--quiet", "--force"], stream.as_bytes());
-}
-
 #[test]
 fn a_push_past_max_commits_is_refused_unread() {
     let server = Server::new(&with_gate("max_commits = 3"));
     let main = server.server_ref("refs/heads/main").unwrap();
-    reviewed_commits(&server, 4);
+    server.reviewed_commits(4);
     let push = server.push(&["origin", "main"]);
     assert_refused(
         &server,
@@ -46,7 +29,7 @@ fn a_push_past_max_commits_is_refused_unread() {
 fn a_push_judged_by_several_threads_sees_the_quarantined_commits_and_keeps_the_limit() {
     let server = Server::new(&with_gate("max_commits = 600"));
     let main = server.server_ref("refs/heads/main").unwrap();
-    reviewed_commits(&server, 601);
+    server.reviewed_commits(601);
     let refused = server.push(&["origin", "main"]);
     assert_refused(&server, &refused, &["brings more than 600 new commits"], &main);
     server.git_work(&["reset", "-q", "--hard", "HEAD~1"]);
@@ -59,7 +42,7 @@ fn a_push_judged_by_several_threads_sees_the_quarantined_commits_and_keeps_the_l
 fn a_push_not_judged_within_max_seconds_is_refused() {
     let server = Server::new(&with_gate("max_seconds = 0.000001"));
     let main = server.server_ref("refs/heads/main").unwrap();
-    reviewed_commits(&server, 1);
+    server.reviewed_commits(1);
     let push = server.push(&["origin", "main"]);
     assert_refused(
         &server,

@@ -131,6 +131,25 @@ impl Server {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// `count` reviewed commits on top of the work clone's HEAD, made with one `git fast-import`
+    /// (a hundred new files to a directory, so no tree grows large).
+    pub fn reviewed_commits(&self, count: usize) {
+        let head = self.head();
+        let mut stream = String::new();
+        for i in 0..count {
+            let message = format!("Change {i}\n\n{REVIEWED}\n");
+            let from = if i == 0 { format!("from {head}\n") } else { String::new() };
+            stream.push_str(&format!(
+                "commit refs/heads/main\ncommitter {BOB} 1700000000 +0000\ndata {}\n{message}{from}\
+                 M 100644 inline app/d{}/n{i}.rs\ndata 2\n{}\n\n",
+                message.len(),
+                i / 100,
+                i % 10
+            ));
+        }
+        self.git_stdin(&self.work, &["fast-import", "--quiet", "--force"], stream.as_bytes());
+    }
+
     /// Runs git in `dir` with `input` on stdin; its stdout.
     pub fn git_stdin(&self, dir: &Path, args: &[&str], input: &[u8]) -> String {
         String::from_utf8(output_fed(self.command(dir, args), input)).unwrap()
