@@ -746,15 +746,7 @@ impl<'g> History<'g> {
     }
 
     fn put(&mut self, tree: &mut Tree, commands: &mut Vec<u8>, path: &str, entry: Entry) {
-        if entry.mode == GITLINK {
-            commands.extend(format!("M 160000 {} {}\n", entry.data, quote(path)).bytes());
-        } else {
-            commands.extend(
-                format!("M {:o} inline {}\ndata {}\n", entry.mode, quote(path), entry.data.len()).bytes(),
-            );
-            commands.extend(entry.data.bytes());
-            commands.push(b'\n');
-        }
+        modify(commands, path, &entry);
         set(tree, path, entry);
     }
 
@@ -983,19 +975,24 @@ impl<'g> History<'g> {
     }
 }
 
+/// The fast-import command that sets `path` to `entry`.
+fn modify(commands: &mut Vec<u8>, path: &str, entry: &Entry) {
+    if entry.mode == GITLINK {
+        commands.extend(format!("M 160000 {} {}\n", entry.data, quote(path)).bytes());
+    } else {
+        commands.extend(
+            format!("M {:o} inline {}\ndata {}\n", entry.mode, quote(path), entry.data.len()).bytes(),
+        );
+        commands.extend(entry.data.bytes());
+        commands.push(b'\n');
+    }
+}
+
 /// The commands that make a merge's tree: all of it, spelled out.
 fn listing(tree: &Tree) -> Vec<u8> {
     let mut commands = b"deleteall\n".to_vec();
     for (path, entry) in tree {
-        if entry.mode == GITLINK {
-            commands.extend(format!("M 160000 {} {}\n", entry.data, quote(path)).bytes());
-        } else {
-            commands.extend(
-                format!("M {:o} inline {}\ndata {}\n", entry.mode, quote(path), entry.data.len()).bytes(),
-            );
-            commands.extend(entry.data.bytes());
-            commands.push(b'\n');
-        }
+        modify(&mut commands, path, entry);
     }
     commands
 }
