@@ -353,3 +353,16 @@ fn install_without_any_policy_is_refused() {
     );
     assert!(!server.bare.join("hooks/pre-receive").exists());
 }
+
+/// Break-glass needs git to advertise push options: install turns that on exactly when the
+/// policy names someone who may override.
+#[test]
+fn a_policy_with_override_people_turns_on_push_options() {
+    let (server, policy) = setup();
+    succeeds(&install(&server, &policy, &[]));
+    assert_eq!(config(&server, "receive.advertisePushOptions"), None);
+    let with_override = server.home.join("override.toml");
+    std::fs::write(&with_override, format!("{POLICY}\n[override]\npeople = [\"Dana Director\"]\n")).unwrap();
+    succeeds(&install(&server, &with_override, &[]));
+    assert_eq!(config(&server, "receive.advertisePushOptions").as_deref(), Some("true"));
+}
