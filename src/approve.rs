@@ -16,6 +16,7 @@ use jiff::civil::Date;
 
 use crate::changes::{self, PathScope, Trees};
 use crate::check::{self, CheckError};
+use crate::commit_graph::CommitGraph;
 use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
 use crate::provenance::Detector;
@@ -202,8 +203,9 @@ fn signing_key(flag: Option<&Path>, config: &git2::Config) -> Result<PathBuf, Ap
 /// The commits `target` names: one commit, or every commit of a range (oldest first).
 fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError> {
     let revisions = check::resolve(repo, &[target.to_string()])?;
+    let graph = CommitGraph::open(repo);
     let oids: Vec<Oid> = if target.contains("..") {
-        let mut oids = selection::walk(repo, &revisions.include, &revisions.exclude)?;
+        let mut oids = selection::walk(repo, graph.as_ref(), &revisions.include, &revisions.exclude)?;
         oids.reverse();
         oids
     } else {
@@ -216,9 +218,9 @@ fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError>
         .map(|oid| {
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let patch_id = patch_id::patch_id(repo, &commit)?;
-            let mut facts = repo::read_commit(repo, oid, false, false, false)?;
+            let mut facts = repo::read_commit(repo, &commit, false, false, false)?;
             facts.changes =
-                Changes::Paths(changes::changed_paths(&mut Trees::new(repo), &commit, &PathScope::ALL)?);
+                Changes::Paths(changes::changed_paths(&mut Trees::new(repo, graph.as_ref()), &commit, &PathScope::ALL)?);
             Ok(Change { facts, patch_id })
         })
         .collect()

@@ -20,6 +20,7 @@ use std::ops::ControlFlow;
 
 use git2::{Commit, ErrorCode, Oid, Repository, Tree, TreeEntry};
 
+use crate::commit_graph::CommitGraph;
 use crate::globs::GlobList;
 use crate::repo::{Context, GitError};
 
@@ -67,13 +68,23 @@ fn dir_with_slash(dir: &str) -> String {
 /// out of packs as chains of deltas; reading one is most of the cost of a walk).
 pub struct Trees<'r> {
     repo: &'r Repository,
+    /// Where a parent's root tree id is read without inflating the parent.
+    graph: Option<&'r CommitGraph>,
     current: HashMap<Oid, Tree<'r>>,
     previous: HashMap<Oid, Tree<'r>>,
 }
 
 impl<'r> Trees<'r> {
-    pub fn new(repo: &'r Repository) -> Self {
-        Trees { repo, current: HashMap::new(), previous: HashMap::new() }
+    pub fn new(repo: &'r Repository, graph: Option<&'r CommitGraph>) -> Self {
+        Trees { repo, graph, current: HashMap::new(), previous: HashMap::new() }
+    }
+
+    /// The root tree id of commit `id`.
+    fn root_of(&self, id: Oid) -> Result<Oid, GitError> {
+        match self.graph.and_then(|graph| graph.get(id)) {
+            Some(commit) => Ok(commit.tree()),
+            None => Ok(self.repo.find_commit(id).context(|| format!("reading commit {id}"))?.tree_id()),
+        }
     }
 
     fn get(&mut self, id: Oid, dir: &str) -> Result<Tree<'r>, GitError> {
@@ -143,18 +154,18 @@ fn walk_changes(
             git2::Error::from_str(&why),
         ));
     }
-    let parents: Vec<Commit<'_>> = commit.parents().collect();
-    // Tree ids from the commits themselves: the trees are read by the walk, through the cache.
+    let parents: Vec<Oid> = commit.parent_ids().collect();
+    // Tree ids only: the trees are read by the walk, through the cache.
     let mut roots = vec![Some(commit.tree_id())];
-    for parent in &parents {
-        roots.push(Some(parent.tree_id()));
+    for &parent in &parents {
+        roots.push(Some(trees.root_of(parent)?));
     }
     if parents.is_empty() {
         // A root commit: against the empty tree.
         roots.push(None);
     }
     if parents.len() > 1 {
-        roots.push(merge_base_tree(trees.repo, &parents)?);
+        roots.push(merge_base_tree(trees, &parents)?);
     }
     let changed = |sides: &[Side]| -> bool {
         match sides {
@@ -178,13 +189,10 @@ const MAX_PARENTS: usize = 128;
 type Side = Option<(Oid, i32)>;
 
 /// The tree of the parents' merge base; `None` (the empty tree) for unrelated histories.
-fn merge_base_tree(repo: &Repository, parents: &[Commit<'_>]) -> Result<Option<Oid>, GitError> {
-    let ids: Vec<Oid> = parents.iter().map(Commit::id).collect();
-    match repo.merge_base_many(&ids) {
-        Ok(base) => {
-            let base = repo.find_commit(base).context(|| format!("reading merge base {base}"))?;
-            Ok(Some(base.tree_id()))
-        }
+fn merge_base_tree(trees: &Trees<'_>, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
+    let repo = trees.repo;
+    match repo.merge_base_many(ids) {
+        Ok(base) => Ok(Some(trees.root_of(base)?)),
         // In a shallow clone the base may lie beyond the cut: guessing "unrelated" would count
         // every path either side ever changed.
         Err(e) if e.code() == ErrorCode::NotFound && repo.is_shallow() => Err(e).context(|| {
@@ -330,11 +338,11 @@ mod tests {
     }
 
     fn changed(repo: &Repository, commit: Oid, scope: &PathScope) -> Vec<String> {
-        changed_paths(&mut Trees::new(repo), &repo.find_commit(commit).unwrap(), scope).unwrap()
+        changed_paths(&mut Trees::new(repo, None), &repo.find_commit(commit).unwrap(), scope).unwrap()
     }
 
     fn introduces(repo: &Repository, merge: Oid) -> bool {
-        merge_introduces_any(&mut Trees::new(repo), &repo.find_commit(merge).unwrap()).unwrap()
+        merge_introduces_any(&mut Trees::new(repo, None), &repo.find_commit(merge).unwrap()).unwrap()
     }
 
     /// The commit's changed paths within `patterns`, and all of them.

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use git2::{Oid, Repository, RevparseMode};
 
+use crate::commit_graph::CommitGraph;
 use crate::gate::{self, Judge, Passes, RefUpdate};
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
@@ -120,11 +121,13 @@ pub fn check(
         report.note = Some("not a protected ref".into());
         return Ok(Report::new(engine.policy(), vec![report]));
     }
-    let baseline = selection::baseline(repo, &engine.policy().gate.baseline, &revisions.exclude)?;
+    let graph = CommitGraph::open(repo);
+    let graph = graph.as_ref();
+    let baseline = selection::baseline(repo, graph, &engine.policy().gate.baseline, &revisions.exclude)?;
     let boundary = shallow_boundary(repo);
     let mut cut_at = None;
     // Judged as the walk finds them; a shallow clone's boundary stops the walk.
-    let commits = selection::walk_lazily(repo, &revisions.include, &revisions.exclude)?.map(|oid| {
+    let commits = selection::walk_lazily(repo, graph, &revisions.include, &revisions.exclude)?.map(|oid| {
         let oid = oid?;
         match boundary.contains(&oid) {
             true => Err(GitError::new(format!("{oid}"), git2::Error::from_str("a shallow boundary"))),
@@ -133,7 +136,7 @@ pub fn check(
         .inspect_err(|_| cut_at = Some(oid))
     });
     let open = reopen(repo);
-    let judged = Judge::new(repo, &open, engine, baseline, false)
+    let judged = Judge::new(repo, graph, &open, engine, baseline, false)
         .with_passes(passes)
         .judge(commits, refname, progress);
     let judged = match judged {
@@ -190,7 +193,8 @@ pub fn explain(
         false => HashSet::new(),
     };
     let open = reopen(repo);
-    let judged = Judge::new(repo, &open, engine, baseline, false).judge(
+    let graph = CommitGraph::open(repo);
+    let judged = Judge::new(repo, graph.as_ref(), &open, engine, baseline, false).judge(
         std::iter::once(Ok(oid)),
         refname,
         &mut |_| {},

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use git2::{Oid, Repository};
+use git2::{Commit, Oid, Repository};
 
 use crate::changes::{self, PathScope, Trees};
+use crate::commit_graph::CommitGraph;
 use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
 use crate::policy_source::{self, Location, LookupError};
@@ -78,6 +79,7 @@ const MAX_THREADS: usize = 8;
 /// through its own handle, while this thread walks on; verdicts come back in walk order.
 pub struct Judge<'a> {
     repo: &'a Repository,
+    graph: Option<&'a CommitGraph>,
     open: Opener<'a>,
     trees: Trees<'a>,
     rules: Rules<'a>,
@@ -157,6 +159,7 @@ impl<'a> Judge<'a> {
     /// facts for commits that more than one ref brings.
     pub fn new(
         repo: &'a Repository,
+        graph: Option<&'a CommitGraph>,
         open: Opener<'a>,
         engine: &'a Engine<'a>,
         baseline: HashSet<Oid>,
@@ -168,8 +171,9 @@ impl<'a> Judge<'a> {
             policy.rules.iter().filter(|r| r.is_active(today)).filter_map(|r| r.when.paths.clone()).collect();
         Judge {
             repo,
+            graph,
             open,
-            trees: Trees::new(repo),
+            trees: Trees::new(repo, graph),
             rules: Rules {
                 engine,
                 needs_patch_id: policy.needs_patch_ids(today),
@@ -240,11 +244,12 @@ impl<'a> Judge<'a> {
                 return Err(Stop::TooMany);
             }
             self.rules.keep_going()?;
+            let commit = self.repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let mut facts = match self.shared.as_mut().and_then(|shared| shared.remove(&oid)) {
                 Some(facts) => facts,
-                None => self.rules.read(self.repo, oid)?,
+                None => self.rules.read(self.repo, &commit)?,
             };
-            judged.add(self.rules.judge(self.repo, &mut self.trees, &mut facts, refname)?, self.rules.passes);
+            judged.add(self.rules.judge(&mut self.trees, &commit, &mut facts, refname)?, self.rules.passes);
             if let Some(shared) = &mut self.shared {
                 shared.insert(oid, facts);
             }
@@ -262,9 +267,9 @@ impl<'a> Judge<'a> {
         threads: usize,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Judged, Stop> {
-        let Judge { repo, open, trees, rules, max_commits, .. } = self;
+        let Judge { repo, graph, open, trees, rules, max_commits, .. } = self;
         rules.stop.store(false, Ordering::Relaxed);
-        let (rules, open) = (&*rules, *open);
+        let (rules, open, graph) = (&*rules, *open, *graph);
         let done = AtomicUsize::new(0);
         let (job_tx, job_rx) = mpsc::channel::<(usize, Vec<Oid>)>();
         let job_rx = Mutex::new(job_rx);
@@ -303,7 +308,7 @@ impl<'a> Judge<'a> {
                             else {
                                 return;
                             };
-                            let mut trees = Trees::new(&repo);
+                            let mut trees = Trees::new(&repo, graph);
                             while let Ok((index, batch)) =
                                 job_rx.lock().map_or(Err(mpsc::RecvError), |rx| rx.recv())
                             {
@@ -395,18 +400,18 @@ impl Rules<'_> {
         let mut judged = Judged::default();
         for &oid in batch {
             self.keep_going()?;
-            let mut facts = self.read(repo, oid)?;
-            judged.add(self.judge(repo, trees, &mut facts, refname)?, self.passes);
+            let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+            let mut facts = self.read(repo, &commit)?;
+            judged.add(self.judge(trees, &commit, &mut facts, refname)?, self.passes);
             done.fetch_add(1, Ordering::Relaxed);
         }
         Ok(judged)
     }
 
-    /// A commit's facts, all but its changed paths.
     /// A commit's facts, all but what it changed.
-    fn read(&self, repo: &Repository, oid: Oid) -> Result<CommitFacts, GitError> {
-        let in_baseline = self.baseline.contains(&oid);
-        repo::read_commit(repo, oid, self.needs_patch_id, self.needs_git_signature, in_baseline)
+    fn read(&self, repo: &Repository, commit: &Commit<'_>) -> Result<CommitFacts, GitError> {
+        let in_baseline = self.baseline.contains(&commit.id());
+        repo::read_commit(repo, commit, self.needs_patch_id, self.needs_git_signature, in_baseline)
     }
 
     /// Judges a commit on `refname`, reading what it changed only where that could change
@@ -415,23 +420,20 @@ impl Rules<'_> {
     /// passes anyway and passes are only counted.
     fn judge(
         &self,
-        repo: &Repository,
         trees: &mut Trees<'_>,
+        commit: &Commit<'_>,
         facts: &mut CommitFacts,
         refname: &str,
     ) -> Result<CommitVerdict, GitError> {
-        let oid = Oid::from_str(&facts.id).context(|| format!("commit id {}", facts.id))?;
         if facts.changes == Changes::NotNeeded && self.engine.needs_paths(facts, refname) {
-            let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
-            facts.changes = Changes::Paths(changes::changed_paths(trees, &commit, &self.path_scope)?);
+            facts.changes = Changes::Paths(changes::changed_paths(trees, commit, &self.path_scope)?);
         }
         let verdict = self.engine.judge(facts, refname);
         let exemption_moot = verdict.verdict == CommitStatus::Pass && self.passes == Passes::Counted;
         if facts.clean_merge || facts.in_baseline || exemption_moot {
             return Ok(verdict);
         }
-        let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
-        if commit.parent_count() < 2 || changes::merge_introduces_any(trees, &commit)? {
+        if commit.parent_count() < 2 || changes::merge_introduces_any(trees, commit)? {
             return Ok(verdict);
         }
         facts.clean_merge = true;
@@ -474,7 +476,9 @@ pub fn judge_push(
         .collect();
     let judged_everywhere: Vec<Oid> =
         tips.iter().map(|(_, tip)| *tip).filter(|tip| hidden.iter().all(|h| h.contains(tip))).collect();
-    let baseline = selection::baseline(repo, &policy.gate.baseline, &judged_everywhere)?;
+    let graph = CommitGraph::open(repo);
+    let graph = graph.as_ref();
+    let baseline = selection::baseline(repo, graph, &policy.gate.baseline, &judged_everywhere)?;
     let deadline = started + Duration::from_secs_f64(policy.gate.max_seconds);
     // Facts are shared only when several refs may bring the same commits.
     let judged_refs = updates
@@ -484,7 +488,7 @@ pub fn judge_push(
             !update.new.is_zero() && is_protected(target.as_deref().unwrap_or(&update.refname))
         })
         .count();
-    let mut judge = Judge::new(repo, open, engine, baseline, judged_refs > 1)
+    let mut judge = Judge::new(repo, graph, open, engine, baseline, judged_refs > 1)
         .with_limits(policy.gate.max_commits, deadline)
         .with_passes(passes);
     let mut refs = Vec::with_capacity(updates.len());
@@ -520,7 +524,7 @@ pub fn judge_push(
         }
         match selection::peel_to_commit(repo, update.new)? {
             Some(tip) => {
-                let commits = selection::walk_lazily(repo, &[tip], hidden)?;
+                let commits = selection::walk_lazily(repo, graph, &[tip], hidden)?;
                 // No progress line: the hook's stderr is the pusher's screen.
                 judge.judge(commits, &update.refname, &mut |_| {})?.record(&mut report);
             }

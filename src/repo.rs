@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Once;
 
-use git2::{Oid, Repository};
+use git2::{Commit, Repository};
 
 use crate::facts::{Changes, CommitFacts, GitSignature, Signature};
 use crate::{patch_id, signature};
@@ -57,17 +57,15 @@ pub fn open(path: &Path) -> Result<Repository, GitError> {
 /// repository (`index-pack` hashes every pushed one before the hook runs), and is trusted by
 /// its name from then on. Reading as git does costs no safety git itself has.
 ///
-/// Its object cache (256 MiB by default) mostly keeps commits read once, and each thread's
-/// handle has its own: 32 MiB keeps what a walk reads again at a fraction of the memory.
+/// Its object cache is off. Judging reads each commit once and keeps the trees it will read
+/// again itself ([`crate::changes`]), so the cache would mostly hold objects never asked for
+/// again; and once full it evicts by scanning its table from the start, a cost that grows with
+/// every eviction (a quarter of a 100,000-commit check went there).
 fn read_like_git() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         git2::opts::strict_hash_verification(false);
-        // SAFETY: a libgit2 global, written once, before any repository (hence any thread
-        // reading one) exists: `Once` runs this on the first open.
-        if let Err(e) = unsafe { git2::opts::set_cache_max_size(32 << 20) } {
-            tracing::warn!("could not bound libgit2's object cache: {e}");
-        }
+        git2::opts::enable_caching(false);
     });
 }
 
@@ -78,19 +76,19 @@ fn read_like_git() {
 /// commit's own signature is read only if `needs_git_signature`, and likewise never for them.
 pub fn read_commit(
     repo: &Repository,
-    oid: Oid,
+    commit: &Commit<'_>,
     needs_patch_id: bool,
     needs_git_signature: bool,
     in_baseline: bool,
 ) -> Result<CommitFacts, GitError> {
-    let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+    let oid = commit.id();
     let encoding = commit.message_encoding().context(|| format!("reading the encoding of {oid}"))?;
     let message = decode_message(commit.message_raw_bytes(), encoding);
     let trailers = CommitFacts::trailers_of(&message);
     // Only a signature is checked against the patch-id: without one, no diff is hashed.
     let signed = trailers.iter().any(|t| t.key_in(&[signature::TRAILER_KEY]));
     let patch_id = if needs_patch_id && signed && !in_baseline {
-        Some(patch_id::patch_id(repo, &commit)?)
+        Some(patch_id::patch_id(repo, commit)?)
     } else {
         None
     };

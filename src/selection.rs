@@ -5,11 +5,12 @@
 //! route of parking commits on an unprotected branch first and fast-forwarding main to them.
 //! During pre-receive the refs still hold their pre-push values, so reading them now is right.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::process::{Command, Stdio};
 
 use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
 
+use crate::commit_graph::CommitGraph;
 use crate::repo::{Context, GitError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,17 +170,27 @@ impl Refs {
     }
 }
 
-/// Commits reachable from `tips` and from none of `hidden`, newest first (as `git rev-list`).
-pub fn walk(repo: &Repository, tips: &[Oid], hidden: &[Oid]) -> Result<Vec<Oid>, GitError> {
-    walk_lazily(repo, tips, hidden)?.collect()
+/// Commits reachable from `tips` and from none of `hidden`, as `git rev-list` lists them (in
+/// an order where a commit comes before its parents).
+pub fn walk(
+    repo: &Repository,
+    graph: Option<&CommitGraph>,
+    tips: &[Oid],
+    hidden: &[Oid],
+) -> Result<Vec<Oid>, GitError> {
+    walk_lazily(repo, graph, tips, hidden)?.collect()
 }
 
 /// [`walk`], one commit at a time as the walk finds it, so judging can start at once.
 pub fn walk_lazily<'r>(
     repo: &'r Repository,
+    graph: Option<&'r CommitGraph>,
     tips: &[Oid],
     hidden: &[Oid],
-) -> Result<impl Iterator<Item = Result<Oid, GitError>> + 'r, GitError> {
+) -> Result<Box<dyn Iterator<Item = Result<Oid, GitError>> + 'r>, GitError> {
+    if let Some(graph) = graph {
+        return Ok(Box::new(GraphWalk::new(repo, graph, tips, hidden)?));
+    }
     let mut walk = repo.revwalk().context(|| "starting a revision walk".into())?;
     walk.set_sorting(Sort::NONE).context(|| "sorting the revision walk".into())?;
     // Hide before pushing: libgit2 marks uninteresting commits as it goes, and a tip pushed
@@ -190,12 +201,160 @@ pub fn walk_lazily<'r>(
     for &tip in tips {
         walk.push(tip).context(|| format!("walking from {tip}"))?;
     }
-    Ok(walk.map(|oid| oid.context(|| "walking the history".into())))
+    Ok(Box::new(walk.map(|oid| oid.context(|| "walking the history".into()))))
+}
+
+/// A walk in generation order, parents and generations from the commit-graph: no commit the
+/// graph holds is inflated to walk past it.
+///
+/// A commit's ancestors all have lower generation numbers, so when the walk takes the highest
+/// one queued, every commit that could hide it has been taken already: whether it is hidden is
+/// final, and it can be handed out at once. Once only hidden commits are queued, nothing
+/// reachable from them is wanted, and the walk ends: the hidden side is walked no further than
+/// the wanted one reaches.
+struct GraphWalk<'r> {
+    repo: &'r Repository,
+    graph: &'r CommitGraph,
+    queue: BinaryHeap<Queued>,
+    /// Every commit queued so far, and whether it is hidden.
+    hidden: HashMap<Oid, bool>,
+    /// Wanted commits in the queue: none left, the walk is over.
+    wanted_queued: usize,
+    /// Commits the graph does not hold (pushed, or newer than the graph), read from their objects.
+    outside: HashMap<Oid, Outside>,
+    parents: Vec<Oid>,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Queued {
+    generation: u32,
+    /// Among equal generations, newer first, as git lists them.
+    time: i64,
+    oid: Oid,
+}
+
+struct Outside {
+    /// Computed as git would have stored it: one more than the highest parent's.
+    generation: Option<u32>,
+    time: i64,
+    parents: Vec<Oid>,
+}
+
+impl<'r> GraphWalk<'r> {
+    fn new(repo: &'r Repository, graph: &'r CommitGraph, tips: &[Oid], hidden: &[Oid]) -> Result<Self, GitError> {
+        let mut walk = GraphWalk {
+            repo,
+            graph,
+            queue: BinaryHeap::new(),
+            hidden: HashMap::new(),
+            wanted_queued: 0,
+            outside: HashMap::new(),
+            parents: Vec::new(),
+        };
+        for &oid in hidden {
+            walk.enqueue(oid, true)?;
+        }
+        for &oid in tips {
+            walk.enqueue(oid, false)?;
+        }
+        Ok(walk)
+    }
+
+    /// Queues `oid` if it is new; hides it if it is queued and `hide`.
+    fn enqueue(&mut self, oid: Oid, hide: bool) -> Result<(), GitError> {
+        match self.hidden.get_mut(&oid) {
+            Some(hidden) => {
+                // Queued, not yet taken: it has a lower generation than whatever names it now.
+                if hide && !*hidden {
+                    *hidden = true;
+                    self.wanted_queued -= 1;
+                }
+            }
+            None => {
+                let (generation, time) = match self.graph.get(oid) {
+                    Some(commit) => (commit.generation(), commit.committer_time()),
+                    None => (self.outside_generation(oid)?, self.outside[&oid].time),
+                };
+                self.hidden.insert(oid, hide);
+                self.wanted_queued += usize::from(!hide);
+                self.queue.push(Queued { generation, time, oid });
+            }
+        }
+        Ok(())
+    }
+
+    /// The generation of a commit the graph does not hold, reading it and every ancestor the
+    /// graph does not hold either (depth first, without recursion: a pusher chooses the depth).
+    fn outside_generation(&mut self, start: Oid) -> Result<u32, GitError> {
+        let mut stack = vec![start];
+        while let Some(&oid) = stack.last() {
+            if !self.outside.contains_key(&oid) {
+                let commit = self.repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+                let parents = commit.parent_ids().collect();
+                let outside = Outside { generation: None, time: commit.time().seconds(), parents };
+                self.outside.insert(oid, outside);
+            }
+            let mut highest = 0;
+            let mut pending = None;
+            for &parent in &self.outside[&oid].parents {
+                let generation = match self.graph.get(parent) {
+                    Some(commit) => Some(commit.generation()),
+                    None => self.outside.get(&parent).and_then(|o| o.generation),
+                };
+                match generation {
+                    Some(generation) => highest = highest.max(generation),
+                    None => pending = Some(parent),
+                }
+            }
+            match pending {
+                Some(parent) => stack.push(parent),
+                None => {
+                    stack.pop();
+                    self.outside.get_mut(&oid).expect("read above").generation = Some(highest.saturating_add(1));
+                }
+            }
+        }
+        Ok(self.outside[&start].generation.expect("computed above"))
+    }
+
+    fn step(&mut self) -> Result<Option<Oid>, GitError> {
+        while self.wanted_queued > 0 {
+            let Some(Queued { oid, .. }) = self.queue.pop() else { break };
+            let hidden = self.hidden[&oid];
+            self.wanted_queued -= usize::from(!hidden);
+            let mut parents = std::mem::take(&mut self.parents);
+            match self.graph.get(oid) {
+                Some(commit) => commit.parents(&mut parents)?,
+                None => parents.clone_from(&self.outside[&oid].parents),
+            }
+            for &parent in &parents {
+                self.enqueue(parent, hidden)?;
+            }
+            self.parents = parents;
+            if !hidden {
+                return Ok(Some(oid));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Iterator for GraphWalk<'_> {
+    type Item = Result<Oid, GitError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step().transpose()
+    }
 }
 
 /// The commits reachable from the policy's baseline (those present here) and from none of
 /// `hidden`: history that predates the gate, exempt from its rules.
-pub fn baseline(repo: &Repository, baseline: &[String], hidden: &[Oid]) -> Result<HashSet<Oid>, GitError> {
+pub fn baseline(
+    repo: &Repository,
+    graph: Option<&CommitGraph>,
+    baseline: &[String],
+    hidden: &[Oid],
+) -> Result<HashSet<Oid>, GitError> {
     let mut tips = Vec::new();
     for id in baseline {
         let oid = Oid::from_str(id).context(|| format!("baseline commit id {id}"))?;
@@ -211,5 +370,5 @@ pub fn baseline(repo: &Repository, baseline: &[String], hidden: &[Oid]) -> Resul
     if tips.is_empty() {
         return Ok(HashSet::new());
     }
-    Ok(walk(repo, &tips, hidden)?.into_iter().collect())
+    Ok(walk(repo, graph, &tips, hidden)?.into_iter().collect())
 }
