@@ -219,8 +219,11 @@ fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError>
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let patch_id = patch_id::patch_id(repo, &commit)?;
             let mut facts = repo::read_commit(repo, &commit, false, false, false)?;
-            facts.changes =
-                Changes::Paths(changes::changed_paths(&mut Trees::new(repo, graph.as_ref()), &commit, &PathScope::ALL)?);
+            facts.changes = Changes::Paths(changes::changed_paths(
+                &mut Trees::new(repo, graph.as_ref()),
+                &commit,
+                &PathScope::ALL,
+            )?);
             Ok(Change { facts, patch_id })
         })
         .collect()

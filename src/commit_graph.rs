@@ -77,7 +77,8 @@ impl GraphCommit<'_> {
         into.clear();
         for position in self.commit.iter_parents() {
             let position = position.map_err(|e| {
-                let what = format!("reading the parents of {} from the commit-graph", to_oid(self.commit.id()));
+                let what =
+                    format!("reading the parents of {} from the commit-graph", to_oid(self.commit.id()));
                 GitError::new(what, git2::Error::from_str(&e.to_string()))
             })?;
             into.push(to_oid(self.graph.id_at(position)));

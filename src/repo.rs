@@ -87,11 +87,8 @@ pub fn read_commit(
     let trailers = CommitFacts::trailers_of(&message);
     // Only a signature is checked against the patch-id: without one, no diff is hashed.
     let signed = trailers.iter().any(|t| t.key_in(&[signature::TRAILER_KEY]));
-    let patch_id = if needs_patch_id && signed && !in_baseline {
-        Some(patch_id::patch_id(repo, commit)?)
-    } else {
-        None
-    };
+    let patch_id =
+        if needs_patch_id && signed && !in_baseline { Some(patch_id::patch_id(repo, commit)?) } else { None };
     let git_signature = if needs_git_signature && !in_baseline {
         match repo.extract_signature(&oid, None) {
             Ok((armored, signed_data)) => {

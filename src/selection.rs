@@ -241,7 +241,12 @@ struct Outside {
 }
 
 impl<'r> GraphWalk<'r> {
-    fn new(repo: &'r Repository, graph: &'r CommitGraph, tips: &[Oid], hidden: &[Oid]) -> Result<Self, GitError> {
+    fn new(
+        repo: &'r Repository,
+        graph: &'r CommitGraph,
+        tips: &[Oid],
+        hidden: &[Oid],
+    ) -> Result<Self, GitError> {
         let mut walk = GraphWalk {
             repo,
             graph,
@@ -310,7 +315,8 @@ impl<'r> GraphWalk<'r> {
                 Some(parent) => stack.push(parent),
                 None => {
                     stack.pop();
-                    self.outside.get_mut(&oid).expect("read above").generation = Some(highest.saturating_add(1));
+                    self.outside.get_mut(&oid).expect("read above").generation =
+                        Some(highest.saturating_add(1));
                 }
             }
         }

@@ -21,3 +21,4 @@ mod signatures;
 mod trailers_vs_git;
 mod transports;
 mod util;
+mod walk_vs_git;
