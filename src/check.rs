@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use git2::{Oid, Repository, RevparseMode};
 
 use crate::commit_graph::CommitGraph;
-use crate::gate::{self, Judge, Passes, RefUpdate};
+use crate::gate::{self, Judge, Keep, RefUpdate};
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
 use crate::repo::{self, Context, GitError};
@@ -102,7 +102,7 @@ pub fn check(
     location: &Location,
     refname: &str,
     revisions: &Revisions,
-    passes: Passes,
+    keep: Keep,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Report, CheckError> {
     if !refname.starts_with("refs/") {
@@ -137,7 +137,7 @@ pub fn check(
     });
     let open = reopen(repo);
     let judged = Judge::new(repo, graph, &open, engine, baseline, false)
-        .with_passes(passes)
+        .keeping(keep)
         .judge(commits, refname, progress);
     let judged = match judged {
         Ok(judged) => judged,

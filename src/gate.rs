@@ -15,7 +15,7 @@ use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
 use crate::policy_source::{self, Location, LookupError};
 use crate::repo::{self, Context, GitError};
-use crate::report::{Problem, RefReport, Report};
+use crate::report::{Problem, RefReport, Report, Unlisted};
 use crate::selection::{self, Movement, Refs};
 use crate::verdict::{CommitStatus, CommitVerdict, Engine};
 
@@ -89,11 +89,15 @@ pub struct Judge<'a> {
     max_commits: Option<usize>,
 }
 
-/// Whether passing verdicts are kept, or only counted (see [`RefReport::unlisted_passes`]).
+/// Which verdicts a report keeps in full; the others it only counts ([`RefReport::unlisted`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Passes {
-    Listed,
-    Counted,
+pub enum Keep {
+    /// Every verdict: for JSON, Markdown and the audit log.
+    All,
+    /// Every commit with findings (a break-glass override weighs each failing one).
+    Findings,
+    /// The first this many commits with findings, in walk order: all a human report shows.
+    FirstFindings(usize),
 }
 
 /// What every thread judges by; shared, read-only.
@@ -105,7 +109,7 @@ struct Rules<'a> {
     path_scope: PathScope,
     baseline: HashSet<Oid>,
     deadline: Option<Instant>,
-    passes: Passes,
+    keep: Keep,
     /// Set when one thread's batch fails, so the others stop too.
     stop: AtomicBool,
 }
@@ -114,27 +118,40 @@ struct Rules<'a> {
 #[derive(Default)]
 pub struct Judged {
     pub verdicts: Vec<CommitVerdict>,
-    /// Passing commits counted, not kept ([`Passes::Counted`]).
-    pub unlisted_passes: usize,
+    /// Commits counted, not kept ([`Keep`]).
+    pub unlisted: Unlisted,
     pub cut: Option<Problem>,
 }
 
 impl Judged {
-    fn add(&mut self, verdict: CommitVerdict, passes: Passes) {
-        match (verdict.verdict, passes) {
-            (CommitStatus::Pass, Passes::Counted) => self.unlisted_passes += 1,
-            _ => self.verdicts.push(verdict),
+    fn add(&mut self, verdict: CommitVerdict, keep: Keep) {
+        let kept = match keep {
+            Keep::All => true,
+            Keep::Findings => verdict.verdict != CommitStatus::Pass,
+            Keep::FirstFindings(n) => verdict.verdict != CommitStatus::Pass && self.verdicts.len() < n,
+        };
+        match kept {
+            true => self.verdicts.push(verdict),
+            false => self.unlisted.count(verdict.verdict),
         }
     }
 
+    /// Appends `later`, judged after these, as if added one by one.
+    fn extend(&mut self, later: Judged, keep: Keep) {
+        for verdict in later.verdicts {
+            self.add(verdict, keep);
+        }
+        self.unlisted.add(later.unlisted);
+    }
+
     fn len(&self) -> usize {
-        self.verdicts.len() + self.unlisted_passes
+        self.verdicts.len() + self.unlisted.total()
     }
 
     /// Records what it judged on `report`.
     pub fn record(self, report: &mut RefReport) {
         report.commits = self.verdicts;
-        report.unlisted_passes = self.unlisted_passes;
+        report.unlisted = self.unlisted;
         report.problems.extend(self.cut);
     }
 }
@@ -181,7 +198,7 @@ impl<'a> Judge<'a> {
                 path_scope: PathScope::matching(path_globs),
                 baseline,
                 deadline: None,
-                passes: Passes::Listed,
+                keep: Keep::All,
                 stop: AtomicBool::new(false),
             },
             shared: several_refs.then(HashMap::new),
@@ -189,9 +206,9 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// Count passing commits instead of keeping their verdicts.
-    pub fn with_passes(mut self, passes: Passes) -> Self {
-        self.rules.passes = passes;
+    /// Count some commits instead of keeping their verdicts.
+    pub fn keeping(mut self, keep: Keep) -> Self {
+        self.rules.keep = keep;
         self
     }
 
@@ -249,7 +266,7 @@ impl<'a> Judge<'a> {
                 Some(facts) => facts,
                 None => self.rules.read(self.repo, &commit)?,
             };
-            judged.add(self.rules.judge(&mut self.trees, &commit, &mut facts, refname)?, self.rules.passes);
+            judged.add(self.rules.judge(&mut self.trees, &commit, &mut facts, refname)?, self.rules.keep);
             if let Some(shared) = &mut self.shared {
                 shared.insert(oid, facts);
             }
@@ -327,8 +344,7 @@ impl<'a> Judge<'a> {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                 if workers == 0 {
                     let judged = rules.judge_batch(repo, trees, &full, refname, &done)?;
-                    here.verdicts.extend(judged.verdicts);
-                    here.unlisted_passes += judged.unlisted_passes;
+                    here.extend(judged, rules.keep);
                     progress(here.len());
                     continue;
                 }
@@ -344,8 +360,7 @@ impl<'a> Judge<'a> {
                 // Short enough for this thread alone (or no thread could start), with the
                 // tree cache it already has.
                 let judged = rules.judge_batch(repo, trees, &batch, refname, &done)?;
-                here.verdicts.extend(judged.verdicts);
-                here.unlisted_passes += judged.unlisted_passes;
+                here.extend(judged, rules.keep);
                 progress(here.len());
                 return Ok(here);
             }
@@ -370,8 +385,7 @@ impl<'a> Judge<'a> {
             for batch in batches {
                 // A batch whose thread died: its panic is raised when the scope ends.
                 let Some(batch) = batch else { return Err(Stop::Abandoned) };
-                judged.verdicts.extend(batch.verdicts);
-                judged.unlisted_passes += batch.unlisted_passes;
+                judged.extend(batch, rules.keep);
             }
             Ok(judged)
         })
@@ -402,7 +416,7 @@ impl Rules<'_> {
             self.keep_going()?;
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let mut facts = self.read(repo, &commit)?;
-            judged.add(self.judge(trees, &commit, &mut facts, refname)?, self.passes);
+            judged.add(self.judge(trees, &commit, &mut facts, refname)?, self.keep);
             done.fetch_add(1, Ordering::Relaxed);
         }
         Ok(judged)
@@ -417,7 +431,7 @@ impl Rules<'_> {
     /// Judges a commit on `refname`, reading what it changed only where that could change
     /// what is reported: its paths if a rule that looks at paths could apply, and, for a
     /// merge, whether it introduces anything at all (one that does not is exempt) unless it
-    /// passes anyway and passes are only counted.
+    /// passes anyway and passing verdicts are only counted.
     fn judge(
         &self,
         trees: &mut Trees<'_>,
@@ -429,7 +443,7 @@ impl Rules<'_> {
             facts.changes = Changes::Paths(changes::changed_paths(trees, commit, &self.path_scope)?);
         }
         let verdict = self.engine.judge(facts, refname);
-        let exemption_moot = verdict.verdict == CommitStatus::Pass && self.passes == Passes::Counted;
+        let exemption_moot = verdict.verdict == CommitStatus::Pass && self.keep != Keep::All;
         if facts.clean_merge || facts.in_baseline || exemption_moot {
             return Ok(verdict);
         }
@@ -450,7 +464,7 @@ pub fn judge_push(
     engine: &Engine<'_>,
     location: &Location,
     updates: &[RefUpdate],
-    passes: Passes,
+    keep: Keep,
 ) -> Result<Report, LookupError> {
     let started = Instant::now();
     let policy = engine.policy();
@@ -490,7 +504,7 @@ pub fn judge_push(
         .count();
     let mut judge = Judge::new(repo, graph, open, engine, baseline, judged_refs > 1)
         .with_limits(policy.gate.max_commits, deadline)
-        .with_passes(passes);
+        .keeping(keep);
     let mut refs = Vec::with_capacity(updates.len());
     for ((update, target), hidden) in updates.iter().zip(targets).zip(&hidden) {
         let mut report = RefReport::new(&update.refname, update.old, update.new);
@@ -562,7 +576,7 @@ fn already_judged(policy: &Policy, tips: &[(String, Oid)], refname: &str) -> Vec
 
 /// Records how many commits of a ref fail, if any do.
 pub fn add_sign_off_problem(report: &mut RefReport) {
-    let failing = report.commits.iter().filter(|c| c.verdict == CommitStatus::Fail).count();
+    let failing = report.failing();
     if failing > 0 {
         report.problems.push(Problem::LacksSignOff { failing, total: report.judged() });
     }

@@ -12,7 +12,7 @@ use jiff::civil::Date;
 
 use crate::audit::{self, Record, RefRecord};
 use crate::breakglass::{self, OptionError};
-use crate::gate::{self, InputError, Passes, RefUpdate};
+use crate::gate::{self, InputError, Keep, RefUpdate};
 use crate::policy::{Mode, Policy};
 use crate::policy_source::{self, Flags, Location, LookupError};
 use crate::pusher::Pusher;
@@ -144,10 +144,15 @@ impl Push<'_> {
         *updates = gate::parse_updates(text)?;
         let reason = breakglass::requested(env)?;
         let engine = Engine::new(self.policy, self.today);
-        // The pusher is told counts; the audit log records every commit.
-        let passes = if self.policy.audit.is_some() { Passes::Listed } else { Passes::Counted };
+        // The pusher sees a few commits and counts; the audit log records every commit, and
+        // an override weighs every failing one.
+        let keep = match (&self.policy.audit, &reason) {
+            (Some(_), _) => Keep::All,
+            (None, Some(_)) => Keep::Findings,
+            (None, None) => Keep::FirstFindings(report::COMMITS_SHOWN),
+        };
         let mut report =
-            gate::judge_push(self.repo, &repo::open_for_hook, &engine, self.location, updates, passes)?;
+            gate::judge_push(self.repo, &repo::open_for_hook, &engine, self.location, updates, keep)?;
         if let Some(reason) = reason {
             breakglass::apply(&mut report, self.policy, self.pusher, reason);
         }

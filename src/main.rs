@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use countersign::check;
-use countersign::gate::Passes;
+use countersign::gate::Keep;
 use countersign::hook::{self, HookOptions};
 use countersign::install::{self, InstallOptions, Layout, Plan, PolicyChoice};
 use countersign::policy::{Mode, Policy, render_findings};
 use countersign::policy_source::{self, Flags, Location};
-use countersign::report::{self, Audience, Decision};
+use countersign::report::{self, Audience, COMMITS_SHOWN, Decision};
 use countersign::verdict::{CommitStatus, Engine};
 use countersign::{approve, lint, policy_test, provenance_report};
 use git2::Repository;
@@ -434,9 +434,9 @@ fn run_check(
 ) -> anyhow::Result<ExitCode> {
     let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
-    // A person reads the human report: passing commits are counted, not listed.
-    let passes = if matches!(format, Format::Human) { Passes::Counted } else { Passes::Listed };
-    let report = judge_revisions(&repo, &engine, &location, target, revisions, passes)?;
+    // A person reads the human report: it shows a few failing commits and counts the rest.
+    let keep = if matches!(format, Format::Human) { Keep::FirstFindings(COMMITS_SHOWN) } else { Keep::All };
+    let report = judge_revisions(&repo, &engine, &location, target, revisions, keep)?;
     let enforced = !dry_run && policy.gate.mode == Mode::Enforce;
     match format {
         Format::Human => emit(&report::human(&report, Audience::Ci, enforced)),
@@ -458,12 +458,12 @@ fn judge_revisions(
     location: &Location,
     target: &Target,
     revisions: &[String],
-    passes: Passes,
+    keep: Keep,
 ) -> anyhow::Result<report::Report> {
     let revisions = check::resolve(repo, revisions)?;
     let mut progress = Progress::new();
     let report =
-        check::check(repo, engine, location, &target.refname, &revisions, passes, &mut |n| progress.tick(n))?;
+        check::check(repo, engine, location, &target.refname, &revisions, keep, &mut |n| progress.tick(n))?;
     progress.finish();
     Ok(report)
 }
@@ -485,7 +485,7 @@ fn run_report(
 ) -> anyhow::Result<ExitCode> {
     let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
-    let verdicts = judge_revisions(&repo, &engine, &location, target, revisions, Passes::Listed)?;
+    let verdicts = judge_revisions(&repo, &engine, &location, target, revisions, Keep::All)?;
     let report = provenance_report::build(&verdicts, since);
     match format {
         ReportFormat::Human => emit(&report.human()),

@@ -113,9 +113,9 @@ pub struct RefReport {
     /// Why nothing was checked, when nothing was (e.g. an unprotected ref).
     pub note: Option<String>,
     pub commits: Vec<CommitVerdict>,
-    /// Commits that passed but are not in `commits`: a report for a person (the pusher, a CI
-    /// log) only counts them, and 100,000 passing verdicts would only cost memory.
-    pub unlisted_passes: usize,
+    /// Commits judged but not in `commits`, counted: a report for a person (the pusher, a CI
+    /// log) shows a few in full, and 100,000 verdicts kept would only cost memory.
+    pub unlisted: Unlisted,
     /// Problems a break-glass override let through (they no longer refuse the ref).
     pub overridden: Vec<Problem>,
 }
@@ -129,14 +129,14 @@ impl RefReport {
             problems: Vec::new(),
             note: None,
             commits: Vec::new(),
-            unlisted_passes: 0,
+            unlisted: Unlisted::default(),
             overridden: Vec::new(),
         }
     }
 
     /// How many new commits were judged, listed or not.
     pub fn judged(&self) -> usize {
-        self.commits.len() + self.unlisted_passes
+        self.commits.len() + self.unlisted.total()
     }
 
     /// A ref is refused exactly when it has a problem.
@@ -144,8 +144,41 @@ impl RefReport {
         if self.problems.is_empty() { Decision::Accept } else { Decision::Reject }
     }
 
-    fn failing(&self) -> impl Iterator<Item = &CommitVerdict> {
-        self.commits.iter().filter(|c| c.verdict == CommitStatus::Fail)
+    /// How many judged commits fail, listed or not.
+    pub fn failing(&self) -> usize {
+        self.commits.iter().filter(|c| c.verdict == CommitStatus::Fail).count() + self.unlisted.failing
+    }
+
+    fn warned(&self) -> usize {
+        self.commits.iter().filter(|c| c.verdict == CommitStatus::Warn).count() + self.unlisted.warned
+    }
+}
+
+/// Judged commits a report counts without keeping their verdicts, by verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unlisted {
+    pub passing: usize,
+    pub warned: usize,
+    pub failing: usize,
+}
+
+impl Unlisted {
+    pub fn count(&mut self, status: CommitStatus) {
+        match status {
+            CommitStatus::Pass => self.passing += 1,
+            CommitStatus::Warn => self.warned += 1,
+            CommitStatus::Fail => self.failing += 1,
+        }
+    }
+
+    pub fn add(&mut self, other: Unlisted) {
+        self.passing += other.passing;
+        self.warned += other.warned;
+        self.failing += other.failing;
+    }
+
+    pub fn total(&self) -> usize {
+        self.passing + self.warned + self.failing
     }
 }
 
@@ -161,8 +194,8 @@ impl Serialize for RefReport {
             s.serialize_field("note", note)?;
         }
         s.serialize_field("commits", &self.commits)?;
-        if self.unlisted_passes > 0 {
-            s.serialize_field("unlisted_passes", &self.unlisted_passes)?;
+        if self.unlisted.passing > 0 {
+            s.serialize_field("unlisted_passes", &self.unlisted.passing)?;
         }
         if !self.overridden.is_empty() {
             s.serialize_field("overridden", &self.overridden)?;
@@ -265,9 +298,7 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
                 report.break_glass.as_ref().is_some_and(|o| o.status == breakglass::Status::Applied);
             let how = if overridden { " BY OVERRIDE" } else { "" };
             let _ = write!(out, "countersign: {verb} {accepted}{how}: {commits} new commit(s) checked");
-            let warned =
-                report.refs.iter().flat_map(|r| &r.commits).filter(|c| c.verdict == CommitStatus::Warn);
-            match warned.count() {
+            match report.refs.iter().map(RefReport::warned).sum() {
                 0 => out.push('\n'),
                 n => {
                     let _ = writeln!(out, ", {n} with warnings");
@@ -300,6 +331,7 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
                 let _ = writeln!(out, "{prefix}{}", clean(line));
             }
         }
+        with_findings += r.unlisted.warned + r.unlisted.failing;
         for commit in r.commits.iter().filter(|c| c.verdict != CommitStatus::Pass) {
             with_findings += 1;
             if shown < COMMITS_SHOWN {
@@ -316,7 +348,7 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
             with_findings - shown
         );
     }
-    let failing: usize = report.refs.iter().map(|r| r.failing().count()).sum();
+    let failing: usize = report.refs.iter().map(RefReport::failing).sum();
     if failing > 0 {
         out.push_str(concat!(
             "\nTo fix: ask a person named above to review, record the approval as a trailer of\n",
