@@ -32,15 +32,27 @@ pub struct PathScope {
     /// Everything before a glob's first wildcard: a match lies under it. Empty when any pattern
     /// can match anywhere (`**/x`), and `None` for the scope of every path.
     prefixes: Option<Vec<String>>,
+    /// The directories every match lies in or below (each prefix up to its last `/`), as keys
+    /// of git's changed-path filters; `None` when some match could lie at the top level.
+    filter_keys: Option<Vec<String>>,
 }
 
 impl PathScope {
-    pub const ALL: PathScope = PathScope { globs: Vec::new(), prefixes: None };
+    pub const ALL: PathScope = PathScope { globs: Vec::new(), prefixes: None, filter_keys: None };
 
     /// The paths any of `globs` matches.
     pub fn matching(globs: Vec<GlobList>) -> PathScope {
-        let prefixes = globs.iter().flat_map(GlobList::literal_prefixes).map(str::to_string).collect();
-        PathScope { globs, prefixes: Some(prefixes) }
+        let prefixes: Vec<String> =
+            globs.iter().flat_map(GlobList::literal_prefixes).map(str::to_string).collect();
+        // `infra/**` also matches `infra` itself, which git's filters hold as a leading directory.
+        let directory =
+            |prefix: &String| Some(prefix.rsplit_once('/')?.0.to_string()).filter(|d| !d.is_empty());
+        let mut filter_keys: Option<Vec<String>> = prefixes.iter().map(directory).collect();
+        if let Some(keys) = &mut filter_keys {
+            keys.sort();
+            keys.dedup();
+        }
+        PathScope { globs, prefixes: Some(prefixes), filter_keys }
     }
 
     fn contains(&self, path: &str) -> bool {
@@ -155,6 +167,12 @@ fn walk_changes(
         ));
     }
     let parents: Vec<Oid> = commit.parent_ids().collect();
+    // A filter rules out whole directories against the first parent only: not for merges.
+    if let ([_], Some(keys), Some(graph)) = (&parents[..], &scope.filter_keys, trees.graph)
+        && graph.get(commit.id()).is_some_and(|c| !c.may_change_under(keys))
+    {
+        return Ok(());
+    }
     // Tree ids only: the trees are read by the walk, through the cache.
     let mut roots = vec![Some(commit.tree_id())];
     for &parent in &parents {
