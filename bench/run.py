@@ -6,7 +6,8 @@ Builds the release binary, generates (once, cached under target/bench-data) a se
 with bench/generate.py, then times side by side:
   1. `countersign check` over the whole history, trailer rules only,
      vs `git log --format='%(trailers:only,unfold)'`;
-  2. the same with a tier-1 path rule, vs `git log --name-only --format=%B`;
+  2. the same with a tier-1 path rule, vs `git log --name-only --format=%B`, on the repository as
+     generated and again with changed-path filters in its commit-graph;
   3. a one-commit `git push` into a bare copy, with and without the hook, and the hook alone;
   4. with --refs N: the hook and the push again after adding N unrelated refs.
 Each figure is the median wall time of --runs runs (pushes: --pushes runs); memory is the peak
@@ -188,6 +189,17 @@ def measure(args, binary, data, scratch):
     ours = median_run(check(paths_policy), args.runs)
     theirs = median_run(["git", "-C", str(data), "log", "--name-only", "--format=%B", "main"], args.runs)
     rows.append(("check, with a tier-1 path rule / git log --name-only --format=%B",
+                 ours[0], theirs[0], ours[1], theirs[1]))
+
+    # The same history on a server whose commit-graph carries changed-path filters (GitLab's
+    # housekeeping writes them; `git commit-graph write --changed-paths` does by hand).
+    filtered = scratch / "filtered.git"
+    git("clone", "-q", "--bare", "--shared", str(data), str(filtered))
+    git("-C", str(filtered), "commit-graph", "write", "--reachable", "--changed-paths")
+    ours = median_run([str(binary), "check", "--dry-run", "--repo", str(filtered), "--policy", str(paths_policy),
+                       "main"], args.runs)
+    theirs = median_run(["git", "-C", str(filtered), "log", "--name-only", "--format=%B", "main"], args.runs)
+    rows.append(("  the same, the commit-graph with changed-path filters",
                  ours[0], theirs[0], ours[1], theirs[1]))
 
     server = scratch / "server.git"

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use git2::{Oid, Repository};
 use jiff::civil::Date;
 
-use crate::changes::{self, PathScope, Trees};
+use crate::changes::{self, Detail, PathScope, Trees};
 use crate::check::{self, CheckError};
 use crate::commit_graph::CommitGraph;
 use crate::facts::{Changes, CommitFacts};
@@ -223,6 +223,7 @@ fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError>
                 &mut Trees::new(repo, graph.as_ref()),
                 &commit,
                 &PathScope::ALL,
+                Detail::Paths,
             )?);
             Ok(Change { facts, patch_id })
         })

@@ -62,17 +62,46 @@ impl PathScope {
     /// Whether some path below directory `dir` could be in scope.
     fn may_reach(&self, dir: &str) -> bool {
         let Some(prefixes) = &self.prefixes else { return true };
-        prefixes.iter().any(|prefix| {
-            // Either the prefix ends inside `dir` (`infra/` reaches `infra/db`), or it goes on
-            // below it (`infra/db/` needs `infra`).
-            let below = prefix.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'));
-            below || dir_with_slash(dir).starts_with(prefix.as_str())
-        })
+        reaches(prefixes.iter().map(String::as_str), dir)
+    }
+
+    /// Whether a changed directory `dir` tells every rule all it needs to know: some rule takes
+    /// it whole (so it holds a path that rule matches), and no other rule can match it or
+    /// anything below it (so none needs to know which path changed).
+    fn summarizes(&self, dir: &str) -> bool {
+        let whole = |globs: &GlobList| {
+            globs
+                .whole_directories()
+                .any(|d| d == dir || dir.strip_prefix(d).is_some_and(|r| r.starts_with('/')))
+        };
+        self.globs.iter().any(whole)
+            && self.globs.iter().all(|globs| {
+                whole(globs) || (!globs.is_match(dir) && !reaches(globs.literal_prefixes(), dir))
+            })
     }
 }
 
-fn dir_with_slash(dir: &str) -> String {
-    format!("{dir}/")
+/// Whether a glob with one of these literal prefixes can match a path below directory `dir`:
+/// either the prefix ends inside `dir` (`infra/` reaches `infra/db`), or it goes on below it
+/// (`infra/db/` needs `infra`).
+fn reaches<'p>(mut prefixes: impl Iterator<Item = &'p str>, dir: &str) -> bool {
+    let dir_with_slash = format!("{dir}/");
+    prefixes.any(|prefix| {
+        let below = prefix.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'));
+        below || dir_with_slash.starts_with(prefix)
+    })
+}
+
+/// How finely a walk reports what changed in a directory a path rule takes whole (`infra/**`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every changed path: for a report that lists them.
+    Paths,
+    /// The directory alone, once its id changed between a commit and its parent: enough for a
+    /// verdict that is only counted. (Different ids mean different content below. Only a tree
+    /// written unlike git writes trees can differ in bytes and not in what it holds; then the
+    /// rule applies where git would see no change: stricter, never looser.)
+    Verdict,
 }
 
 /// Trees read by the latest walks, kept for the next: walking history newest first, a
@@ -120,18 +149,20 @@ impl<'r> Trees<'r> {
     }
 }
 
-/// The commit's changed paths within `scope`, sorted.
+/// The commit's changed paths within `scope`, sorted, as finely as `detail` asks.
 pub fn changed_paths(
     trees: &mut Trees<'_>,
     commit: &Commit<'_>,
     scope: &PathScope,
+    detail: Detail,
 ) -> Result<Vec<String>, GitError> {
     let mut paths = Vec::new();
-    walk_changes(trees, commit, scope, &mut |path| {
+    walk_changes(trees, commit, scope, detail, &mut |path| {
         paths.push(path);
         ControlFlow::Continue(())
     })?;
     paths.sort();
+    paths.dedup();
     Ok(paths)
 }
 
@@ -139,7 +170,7 @@ pub fn changed_paths(
 /// (SPEC). Stops at the first such path.
 pub fn merge_introduces_any(trees: &mut Trees<'_>, commit: &Commit<'_>) -> Result<bool, GitError> {
     let mut any = false;
-    walk_changes(trees, commit, &PathScope::ALL, &mut |_| {
+    walk_changes(trees, commit, &PathScope::ALL, Detail::Paths, &mut |_| {
         any = true;
         ControlFlow::Break(())
     })?;
@@ -157,6 +188,7 @@ fn walk_changes(
     trees: &mut Trees<'_>,
     commit: &Commit<'_>,
     scope: &PathScope,
+    detail: Detail,
     found: &mut dyn FnMut(String) -> ControlFlow<()>,
 ) -> Result<(), GitError> {
     if commit.parent_count() > MAX_PARENTS {
@@ -194,7 +226,10 @@ fn walk_changes(
             _ => unreachable!("a walk has the commit, a parent or the empty tree, and a merge's base"),
         }
     };
-    let walked = walk_trees(trees, roots, scope, &changed, found);
+    // A merge's directories say nothing alone: one that differs from every parent may only
+    // combine their changes.
+    let detail = if parents.len() > 1 { Detail::Paths } else { detail };
+    let walked = walk_trees(trees, roots, scope, detail, &changed, found);
     trees.end_walk();
     walked
 }
@@ -233,6 +268,7 @@ fn walk_trees(
     cache: &mut Trees<'_>,
     roots: Vec<Option<Oid>>,
     scope: &PathScope,
+    detail: Detail,
     changed: &dyn Fn(&[Side]) -> bool,
     found: &mut dyn FnMut(String) -> ControlFlow<()>,
 ) -> Result<(), GitError> {
@@ -274,7 +310,11 @@ fn walk_trees(
             }
             let name = String::from_utf8_lossy(&name);
             let path = if dir.is_empty() { name.into_owned() } else { format!("{dir}/{name}") };
-            if subtree_changed && scope.may_reach(&path) {
+            if subtree_changed && detail == Detail::Verdict && scope.summarizes(&path) {
+                if found(path.clone()).is_break() {
+                    return Ok(());
+                }
+            } else if subtree_changed && scope.may_reach(&path) {
                 pending.push((path.clone(), subtrees.iter().map(|side| side.map(|(id, _)| id)).collect()));
             }
             if leaf_changed && scope.contains(&path) && found(path).is_break() {
@@ -356,7 +396,49 @@ mod tests {
     }
 
     fn changed(repo: &Repository, commit: Oid, scope: &PathScope) -> Vec<String> {
-        changed_paths(&mut Trees::new(repo, None), &repo.find_commit(commit).unwrap(), scope).unwrap()
+        changed_paths(&mut Trees::new(repo, None), &repo.find_commit(commit).unwrap(), scope, Detail::Paths)
+            .unwrap()
+    }
+
+    /// What a verdict-only walk reports, with one glob list per rule.
+    fn for_verdict(repo: &Repository, commit: Oid, rules: &[&[&str]]) -> Vec<String> {
+        let lists = rules
+            .iter()
+            .map(|patterns| {
+                GlobList::new(patterns.iter().map(|p| p.to_string()).collect(), GlobKind::Path).unwrap()
+            })
+            .collect();
+        let commit = repo.find_commit(commit).unwrap();
+        changed_paths(&mut Trees::new(repo, None), &commit, &PathScope::matching(lists), Detail::Verdict)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_verdict_stops_at_a_changed_directory_that_every_rule_takes_whole_or_leaves_alone() {
+        let (_dir, repo) = repo();
+        let before = [("infra/db/x", FILE, "1"), ("infra/net/y", FILE, "1"), ("app/z", FILE, "1")];
+        let after = [("infra/db/x", FILE, "2"), ("infra/net/y", FILE, "1"), ("app/z", FILE, "1")];
+        let child = commit(&repo, &after, &[commit(&repo, &before, &[])]);
+        assert_eq!(for_verdict(&repo, child, &[&["infra/**"]]), ["infra"]);
+        assert_eq!(for_verdict(&repo, child, &[&["infra/"], &["app/**"]]), ["infra"]);
+        // Another rule looks inside `infra`: the walk goes on down to where both take all.
+        assert_eq!(for_verdict(&repo, child, &[&["infra/**"], &["infra/db/**"]]), ["infra/db"]);
+        assert_eq!(for_verdict(&repo, child, &[&["infra/**"], &["infra/net/**"]]), ["infra/db"]);
+        // A rule that matches the name `infra` itself, not what is below it.
+        assert_eq!(for_verdict(&repo, child, &[&["infra/**"], &["infra"]]), ["infra/db/x"]);
+        assert_eq!(for_verdict(&repo, child, &[&["infra/db/*"]]), ["infra/db/x"]);
+        assert_eq!(changed(&repo, child, &scope(&["infra/**"])), ["infra/db/x"]);
+    }
+
+    #[test]
+    fn a_verdict_for_a_merge_reads_every_path() {
+        let (_dir, repo) = repo();
+        let base = commit(&repo, &[("infra/a", FILE, "1"), ("infra/b", FILE, "1")], &[]);
+        let ours = commit(&repo, &[("infra/a", FILE, "2"), ("infra/b", FILE, "1")], &[base]);
+        let theirs = commit(&repo, &[("infra/a", FILE, "1"), ("infra/b", FILE, "2")], &[base]);
+        // `infra` differs from both parents, yet the merge itself changes nothing.
+        let clean = commit(&repo, &[("infra/a", FILE, "2"), ("infra/b", FILE, "2")], &[ours, theirs]);
+        assert_eq!(for_verdict(&repo, clean, &[&["infra/**"]]), Vec::<String>::new());
     }
 
     fn introduces(repo: &Repository, merge: Oid) -> bool {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use git2::{Commit, Oid, Repository};
 
-use crate::changes::{self, PathScope, Trees};
+use crate::changes::{self, Detail, PathScope, Trees};
 use crate::commit_graph::CommitGraph;
 use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
@@ -125,14 +125,18 @@ pub struct Judged {
 
 impl Judged {
     fn add(&mut self, verdict: CommitVerdict, keep: Keep) {
-        let kept = match keep {
-            Keep::All => true,
-            Keep::Findings => verdict.verdict != CommitStatus::Pass,
-            Keep::FirstFindings(n) => verdict.verdict != CommitStatus::Pass && self.verdicts.len() < n,
-        };
-        match kept {
+        match self.keeps(verdict.verdict, keep) {
             true => self.verdicts.push(verdict),
             false => self.unlisted.count(verdict.verdict),
+        }
+    }
+
+    /// Whether a verdict of `status`, added next, would be kept in full.
+    fn keeps(&self, status: CommitStatus, keep: Keep) -> bool {
+        match keep {
+            Keep::All => true,
+            Keep::Findings => status != CommitStatus::Pass,
+            Keep::FirstFindings(n) => status != CommitStatus::Pass && self.verdicts.len() < n,
         }
     }
 
@@ -267,7 +271,10 @@ impl<'a> Judge<'a> {
                 Some(facts) => facts,
                 None => self.rules.read(self.repo, &commit)?,
             };
-            judged.add(self.rules.judge(&mut self.trees, &commit, &mut facts, refname)?, self.rules.keep);
+            // Facts kept for another ref keep every path: that ref may list the verdict.
+            let detail = if self.shared.is_some() { Detail::Paths } else { self.rules.detail() };
+            let verdict = self.rules.judge(&mut self.trees, &commit, &mut facts, refname, detail, &judged)?;
+            judged.add(verdict, self.rules.keep);
             if let Some(shared) = &mut self.shared {
                 shared.insert(oid, facts);
             }
@@ -417,7 +424,8 @@ impl Rules<'_> {
             self.keep_going()?;
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let mut facts = self.read(repo, &commit)?;
-            judged.add(self.judge(trees, &commit, &mut facts, refname)?, self.keep);
+            let verdict = self.judge(trees, &commit, &mut facts, refname, self.detail(), &judged)?;
+            judged.add(verdict, self.keep);
             done.fetch_add(1, Ordering::Relaxed);
         }
         Ok(judged)
@@ -429,19 +437,33 @@ impl Rules<'_> {
         repo::read_commit(repo, commit, self.needs_patch_id, self.needs_git_signature, in_baseline)
     }
 
-    /// Judges a commit on `refname`, reading what it changed only where that could change
-    /// what is reported: its paths if a rule that looks at paths could apply, and, for a
-    /// merge, whether it introduces anything at all (one that does not is exempt) unless it
-    /// passes anyway and passing verdicts are only counted.
+    /// How finely paths are read at first: all of them when every verdict is listed.
+    fn detail(&self) -> Detail {
+        if self.keep == Keep::All { Detail::Paths } else { Detail::Verdict }
+    }
+
+    /// Judges a commit on `refname`, to be added to `judged`, reading what it changed only
+    /// where that could change what is reported: its paths if a rule that looks at paths could
+    /// apply (every one only if its verdict is kept: `detail`), and, for a merge, whether it
+    /// introduces anything at all (one that does not is exempt) unless it passes anyway and
+    /// passing verdicts are only counted.
     fn judge(
         &self,
         trees: &mut Trees<'_>,
         commit: &Commit<'_>,
         facts: &mut CommitFacts,
         refname: &str,
+        detail: Detail,
+        judged: &Judged,
     ) -> Result<CommitVerdict, GitError> {
         if facts.changes == Changes::NotNeeded && self.engine.needs_paths(facts, refname) {
-            facts.changes = Changes::Paths(changes::changed_paths(trees, commit, &self.path_scope)?);
+            let paths = changes::changed_paths(trees, commit, &self.path_scope, detail)?;
+            facts.changes = Changes::Paths(paths);
+            if detail == Detail::Verdict && judged.keeps(self.engine.judge(facts, refname).verdict, self.keep)
+            {
+                let paths = changes::changed_paths(trees, commit, &self.path_scope, Detail::Paths)?;
+                facts.changes = Changes::Paths(paths);
+            }
         }
         let verdict = self.engine.judge(facts, refname);
         let exemption_moot = verdict.verdict == CommitStatus::Pass && self.keep != Keep::All;

@@ -65,6 +65,16 @@ impl GlobList {
         })
     }
 
+    /// The directories a pattern takes whole (`infra/**`, `infra/`): it matches every path in
+    /// and below them, and the directory's own name.
+    pub fn whole_directories(&self) -> impl Iterator<Item = &str> {
+        self.patterns.iter().filter_map(|pattern| {
+            let dir = pattern.strip_suffix("/**").or_else(|| pattern.strip_suffix('/'))?;
+            let literal = !dir.is_empty() && !dir.contains(['*', '?', '[', ']', '{', '}', '\\']);
+            literal.then_some(dir)
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }
@@ -155,6 +165,16 @@ mod tests {
         let globs = paths(&["infra/**", "services/*/db/", "policy.toml", "**/secrets", "a\\*b", "x{y,z}"]);
         let prefixes: Vec<&str> = globs.literal_prefixes().collect();
         assert_eq!(prefixes, ["infra/", "services/", "policy.toml", "", "a", "x"]);
+    }
+
+    #[test]
+    fn whole_directories_are_the_literal_ones_a_pattern_ends_below() {
+        let globs =
+            paths(&["infra/**", "services/m3/", "services/*/db/**", "policy.toml", "a/**/b", "x{y}/**"]);
+        assert_eq!(globs.whole_directories().collect::<Vec<_>>(), ["infra", "services/m3"]);
+        for taken in ["infra", "infra/x", "infra/x/y", "services/m3", "services/m3/z"] {
+            assert!(globs.is_match(taken), "{taken}");
+        }
     }
 
     #[test]

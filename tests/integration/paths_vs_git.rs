@@ -237,6 +237,23 @@ fn changed_paths_match_git_on_a_random_history() {
             if how == "without a commit-graph" {
                 matching.push((globs, with_match));
             }
+            // The human report reads only as far as a verdict needs (a directory the rule takes
+            // whole, once its id changed): it must count the same failing commits.
+            let policy = dir.path().join("policy.toml");
+            fs::write(&policy, policy_text(globs)).unwrap();
+            let human = Command::new(BIN)
+                .args(["check", "--policy", policy.to_str().unwrap(), "--repo", repo.to_str().unwrap()])
+                .arg("refs/heads/main")
+                .env_remove("COUNTERSIGN_POLICY")
+                .output()
+                .unwrap();
+            let failing = commits.iter().filter(|c| c["verdict"] == "fail").count();
+            let line = format!("{failing} of {} new commit(s) lack sign-off", ids.len());
+            let stdout = String::from_utf8_lossy(&human.stdout);
+            if !stdout.contains(&line) {
+                failures
+                    .push(format!("{how}, policy {globs:?}: want {line:?} in the human report:\n{stdout}"));
+            }
         }
     }
     assert!(failures.is_empty(), "{} verdicts differ from git:\n{}", failures.len(), failures.join("\n"));
