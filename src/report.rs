@@ -344,7 +344,7 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
     if with_findings > shown {
         let _ = writeln!(
             out,
-            "\n  ... and {} more commit(s) with findings; `countersign check` lists them all",
+            "\n  ... and {} more commit(s) with findings; `countersign check --format json` lists them all",
             with_findings - shown
         );
     }
