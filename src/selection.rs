@@ -188,8 +188,8 @@ pub fn walk_lazily<'r>(
     tips: &[Oid],
     hidden: &[Oid],
 ) -> Result<Box<dyn Iterator<Item = Result<Oid, GitError>> + 'r>, GitError> {
-    if let Some(graph) = graph {
-        return Ok(Box::new(GraphWalk::new(repo, graph, tips, hidden)?));
+    if let Some(walk) = graph.map(|graph| GraphWalk::new(repo, graph, tips, hidden)).transpose()?.flatten() {
+        return Ok(Box::new(walk));
     }
     let mut walk = repo.revwalk().context(|| "starting a revision walk".into())?;
     walk.set_sorting(Sort::NONE).context(|| "sorting the revision walk".into())?;
@@ -233,6 +233,11 @@ struct Queued {
     oid: Oid,
 }
 
+/// Commits outside the graph a walk reads before it starts (to number them). Past this many the
+/// graph is too stale to help (a server that seldom writes it), and libgit2's walk, which
+/// stops as soon as commit dates tell it, reads fewer; it is used instead.
+const MAX_OUTSIDE: usize = 2_000;
+
 struct Outside {
     /// Computed as git would have stored it: one more than the highest parent's.
     generation: Option<u32>,
@@ -241,12 +246,13 @@ struct Outside {
 }
 
 impl<'r> GraphWalk<'r> {
+    /// `None` when more than [`MAX_OUTSIDE`] commits outside the graph lie above it.
     fn new(
         repo: &'r Repository,
         graph: &'r CommitGraph,
         tips: &[Oid],
         hidden: &[Oid],
-    ) -> Result<Self, GitError> {
+    ) -> Result<Option<Self>, GitError> {
         let mut walk = GraphWalk {
             repo,
             graph,
@@ -256,13 +262,14 @@ impl<'r> GraphWalk<'r> {
             outside: HashMap::new(),
             parents: Vec::new(),
         };
-        for &oid in hidden {
-            walk.enqueue(oid, true)?;
+        let starts = hidden.iter().map(|&oid| (oid, true)).chain(tips.iter().map(|&oid| (oid, false)));
+        for (oid, hide) in starts {
+            if walk.graph.get(oid).is_none() && walk.outside_generation(oid)?.is_none() {
+                return Ok(None);
+            }
+            walk.enqueue(oid, hide)?;
         }
-        for &oid in tips {
-            walk.enqueue(oid, false)?;
-        }
-        Ok(walk)
+        Ok(Some(walk))
     }
 
     /// Queues `oid` if it is new; hides it if it is queued and `hide`.
@@ -278,7 +285,11 @@ impl<'r> GraphWalk<'r> {
             None => {
                 let (generation, time) = match self.graph.get(oid) {
                     Some(commit) => (commit.generation(), commit.committer_time()),
-                    None => (self.outside_generation(oid)?, self.outside[&oid].time),
+                    // Numbered when the walk started, with every commit outside the graph below.
+                    None => {
+                        let outside = &self.outside[&oid];
+                        (outside.generation.expect("numbered at the start"), outside.time)
+                    }
                 };
                 self.hidden.insert(oid, hide);
                 self.wanted_queued += usize::from(!hide);
@@ -289,11 +300,15 @@ impl<'r> GraphWalk<'r> {
     }
 
     /// The generation of a commit the graph does not hold, reading it and every ancestor the
-    /// graph does not hold either (depth first, without recursion: a pusher chooses the depth).
-    fn outside_generation(&mut self, start: Oid) -> Result<u32, GitError> {
+    /// graph does not hold either (depth first, without recursion: a pusher chooses the depth);
+    /// `None` past [`MAX_OUTSIDE`] of them.
+    fn outside_generation(&mut self, start: Oid) -> Result<Option<u32>, GitError> {
         let mut stack = vec![start];
         while let Some(&oid) = stack.last() {
             if !self.outside.contains_key(&oid) {
+                if self.outside.len() == MAX_OUTSIDE {
+                    return Ok(None);
+                }
                 let commit = self.repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
                 let parents = commit.parent_ids().collect();
                 let outside = Outside { generation: None, time: commit.time().seconds(), parents };
@@ -320,7 +335,7 @@ impl<'r> GraphWalk<'r> {
                 }
             }
         }
-        Ok(self.outside[&start].generation.expect("computed above"))
+        Ok(self.outside[&start].generation)
     }
 
     fn step(&mut self) -> Result<Option<Oid>, GitError> {
