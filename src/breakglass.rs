@@ -129,6 +129,10 @@ pub fn apply(report: &mut Report, policy: &Policy, pusher: &Pusher, reason: Stri
         };
         let mut bypassed = Vec::new();
         let mut uncovered = Vec::new();
+        // An override weighs each failing commit; one only counted cannot be weighed.
+        if r.unlisted.failing > 0 {
+            uncovered.push(format!("{} failing commit(s) not read in full", r.unlisted.failing));
+        }
         for commit in r.commits.iter().filter(|c| c.verdict == CommitStatus::Fail) {
             let mut unmet: Vec<String> =
                 commit.unmet().filter(|u| u.mode == Mode::Enforce).map(|u| u.name.clone()).collect();

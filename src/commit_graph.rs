@@ -13,7 +13,10 @@
 //! The file is trusted as git trusts it: the server's git wrote it from objects it had already
 //! hashed, and no pushed commit is in it (pushed objects wait in the quarantine until the hook
 //! accepts them). As git does, it is not read in a shallow repository or one with grafts, where
-//! a commit's parents are not those its object names.
+//! a commit's parents are not those its object names, nor where `core.commitGraph` is false, nor
+//! when it was written before git numbered generations. (git also leaves it alone where replace
+//! refs exist; countersign, like libgit2, reads commits as stored, replacements ignored, and so
+//! does the graph.)
 
 use std::fs::File;
 use std::ops::Range;
@@ -44,7 +47,8 @@ impl CommitGraph {
     /// read (which is no error: history is then read from the commits themselves).
     pub fn open(repo: &Repository) -> Option<CommitGraph> {
         let common = repo.commondir();
-        if repo.is_shallow() || common.join("info/grafts").exists() {
+        let enabled = repo.config().and_then(|c| c.get_bool("core.commitGraph")).unwrap_or(true);
+        if !enabled || repo.is_shallow() || common.join("info/grafts").exists() {
             return None;
         }
         Self::at(&common.join("objects/info"))
@@ -84,6 +88,13 @@ impl CommitGraph {
             files.push(file);
         }
         match gix_commitgraph::Graph::new(files) {
+            // git's test (`generation_numbers_enabled`): graphs from before git 2.18 hold zeros.
+            Ok(graph)
+                if graph.num_commits() > 0
+                    && graph.commit_at(gix_commitgraph::Position(0)).generation() == 0 =>
+            {
+                not_read("it holds no generation numbers".into())
+            }
             Ok(graph) => Some(CommitGraph { graph, filters }),
             Err(e) => not_read(e.to_string()),
         }

@@ -101,6 +101,8 @@ pub fn compile(pattern: &str, kind: GlobKind) -> Result<globset::Glob, globset::
     };
     let pattern = match directory {
         Some(dir) if !dir.is_empty() && !dir.contains(['{', '}']) => {
+            // Inside braces a comma separates alternatives: one in the name is escaped.
+            let dir = dir.replace(',', "\\,");
             expanded = format!("{{{dir},{dir}/**}}");
             &expanded
         }
@@ -174,6 +176,17 @@ mod tests {
         assert_eq!(globs.whole_directories().collect::<Vec<_>>(), ["infra", "services/m3"]);
         for taken in ["infra", "infra/x", "infra/x/y", "services/m3", "services/m3/z"] {
             assert!(globs.is_match(taken), "{taken}");
+        }
+    }
+
+    #[test]
+    fn a_directory_named_with_a_comma_is_one_directory() {
+        let globs = paths(&["a,b/**"]);
+        for path in ["a,b", "a,b/x", "a,b/x/y"] {
+            assert!(globs.is_match(path), "{path}");
+        }
+        for path in ["a", "b", "b/x", "a/x"] {
+            assert!(!globs.is_match(path), "{path}");
         }
     }
 

@@ -194,8 +194,13 @@ impl Serialize for RefReport {
             s.serialize_field("note", note)?;
         }
         s.serialize_field("commits", &self.commits)?;
+        // Never in a report that lists every verdict (JSON does): named should one ever count.
         if self.unlisted.passing > 0 {
             s.serialize_field("unlisted_passes", &self.unlisted.passing)?;
+        }
+        if self.unlisted.warned + self.unlisted.failing > 0 {
+            s.serialize_field("unlisted_warned", &self.unlisted.warned)?;
+            s.serialize_field("unlisted_failing", &self.unlisted.failing)?;
         }
         if !self.overridden.is_empty() {
             s.serialize_field("overridden", &self.overridden)?;

@@ -216,13 +216,21 @@ struct GraphWalk<'r> {
     repo: &'r Repository,
     graph: &'r CommitGraph,
     queue: BinaryHeap<Queued>,
-    /// Every commit queued so far, and whether it is hidden.
-    hidden: HashMap<Oid, bool>,
+    /// Every commit queued so far, and where it stands.
+    marks: HashMap<Oid, Mark>,
     /// Wanted commits in the queue: none left, the walk is over.
     wanted_queued: usize,
     /// Commits the graph does not hold (pushed, or newer than the graph), read from their objects.
     outside: HashMap<Oid, Outside>,
     parents: Vec<Oid>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Wanted,
+    Hidden,
+    /// Handed out, or passed over as hidden: settled for good.
+    Taken,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -257,7 +265,7 @@ impl<'r> GraphWalk<'r> {
             repo,
             graph,
             queue: BinaryHeap::new(),
-            hidden: HashMap::new(),
+            marks: HashMap::new(),
             wanted_queued: 0,
             outside: HashMap::new(),
             parents: Vec::new(),
@@ -274,14 +282,15 @@ impl<'r> GraphWalk<'r> {
 
     /// Queues `oid` if it is new; hides it if it is queued and `hide`.
     fn enqueue(&mut self, oid: Oid, hide: bool) -> Result<(), GitError> {
-        match self.hidden.get_mut(&oid) {
-            Some(hidden) => {
-                // Queued, not yet taken: it has a lower generation than whatever names it now.
-                if hide && !*hidden {
-                    *hidden = true;
-                    self.wanted_queued -= 1;
-                }
+        match self.marks.get_mut(&oid) {
+            // Queued: a commit has a lower generation than its children, so none is taken
+            // before them. (Were the graph's numbers wrong, a hidden commit could be handed out:
+            // judged, never skipped.)
+            Some(mark @ Mark::Wanted) if hide => {
+                *mark = Mark::Hidden;
+                self.wanted_queued -= 1;
             }
+            Some(_) => {}
             None => {
                 let (generation, time) = match self.graph.get(oid) {
                     Some(commit) => (commit.generation(), commit.committer_time()),
@@ -291,7 +300,7 @@ impl<'r> GraphWalk<'r> {
                         (outside.generation.expect("numbered at the start"), outside.time)
                     }
                 };
-                self.hidden.insert(oid, hide);
+                self.marks.insert(oid, if hide { Mark::Hidden } else { Mark::Wanted });
                 self.wanted_queued += usize::from(!hide);
                 self.queue.push(Queued { generation, time, oid });
             }
@@ -303,8 +312,10 @@ impl<'r> GraphWalk<'r> {
     /// graph does not hold either (depth first, without recursion: a pusher chooses the depth);
     /// `None` past [`MAX_OUTSIDE`] of them.
     fn outside_generation(&mut self, start: Oid) -> Result<Option<u32>, GitError> {
-        let mut stack = vec![start];
-        while let Some(&oid) = stack.last() {
+        // Each frame: a commit, how many of its parents are numbered, and their highest number
+        // (so a merge with many parents is scanned once, not once per parent read).
+        let mut stack: Vec<(Oid, usize, u32)> = vec![(start, 0, 0)];
+        while let Some(&(oid, numbered, highest)) = stack.last() {
             if !self.outside.contains_key(&oid) {
                 if self.outside.len() == MAX_OUTSIDE {
                     return Ok(None);
@@ -314,25 +325,25 @@ impl<'r> GraphWalk<'r> {
                 let outside = Outside { generation: None, time: commit.time().seconds(), parents };
                 self.outside.insert(oid, outside);
             }
-            let mut highest = 0;
-            let mut pending = None;
-            for &parent in &self.outside[&oid].parents {
-                let generation = match self.graph.get(parent) {
-                    Some(commit) => Some(commit.generation()),
-                    None => self.outside.get(&parent).and_then(|o| o.generation),
-                };
-                match generation {
-                    Some(generation) => highest = highest.max(generation),
-                    None => pending = Some(parent),
-                }
+            let outside = &self.outside[&oid];
+            if outside.generation.is_some() {
+                stack.pop();
+                continue;
             }
-            match pending {
-                Some(parent) => stack.push(parent),
-                None => {
-                    stack.pop();
-                    self.outside.get_mut(&oid).expect("read above").generation =
-                        Some(highest.saturating_add(1));
+            let Some(&parent) = outside.parents.get(numbered) else {
+                stack.pop();
+                self.outside.get_mut(&oid).expect("read above").generation = Some(highest.saturating_add(1));
+                continue;
+            };
+            let generation = match self.graph.get(parent) {
+                Some(commit) => Some(commit.generation()),
+                None => self.outside.get(&parent).and_then(|o| o.generation),
+            };
+            match generation {
+                Some(generation) => {
+                    *stack.last_mut().expect("not empty") = (oid, numbered + 1, highest.max(generation))
                 }
+                None => stack.push((parent, 0, 0)),
             }
         }
         Ok(self.outside[&start].generation)
@@ -341,8 +352,9 @@ impl<'r> GraphWalk<'r> {
     fn step(&mut self) -> Result<Option<Oid>, GitError> {
         while self.wanted_queued > 0 {
             let Some(Queued { oid, .. }) = self.queue.pop() else { break };
-            let hidden = self.hidden[&oid];
-            self.wanted_queued -= usize::from(!hidden);
+            let mark = self.marks.insert(oid, Mark::Taken);
+            let hidden = mark == Some(Mark::Hidden);
+            self.wanted_queued -= usize::from(mark == Some(Mark::Wanted));
             let mut parents = std::mem::take(&mut self.parents);
             match self.graph.get(oid) {
                 Some(commit) => commit.parents(&mut parents)?,
