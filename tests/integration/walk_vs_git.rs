@@ -75,6 +75,19 @@ impl Dag {
         Dag { parents }
     }
 
+    /// Imports the history into the server's work clone; each commit's id.
+    fn import(&self, server: &Server, rng: &mut XorShift) -> Vec<String> {
+        let marks = server.home.join("marks");
+        let export = format!("--export-marks={}", marks.display());
+        server.git_stdin(&server.work, &["fast-import", "--quiet", &export], self.stream(rng).as_bytes());
+        let mut ids = vec![String::new(); COMMITS];
+        for line in fs::read_to_string(&marks).unwrap().lines() {
+            let (mark, id) = line.split_once(' ').unwrap();
+            ids[mark[1..].parse::<usize>().unwrap() - 1] = id.to_string();
+        }
+        ids
+    }
+
     fn reachable(&self, from: &[usize]) -> HashSet<usize> {
         let mut seen: HashSet<usize> = HashSet::new();
         let mut stack = from.to_vec();
@@ -119,14 +132,7 @@ fn ranges_select_the_reachable_commits_with_or_without_a_commit_graph() {
     assert!(merges >= 40 && roots >= 5, "a history worth walking: {merges} merges, {roots} roots");
 
     let server = Server::without_hook();
-    let marks = server.home.join("marks");
-    let export = format!("--export-marks={}", marks.display());
-    server.git_stdin(&server.work, &["fast-import", "--quiet", &export], dag.stream(&mut rng).as_bytes());
-    let mut ids = vec![String::new(); COMMITS];
-    for line in fs::read_to_string(&marks).unwrap().lines() {
-        let (mark, id) = line.split_once(' ').unwrap();
-        ids[mark[1..].parse::<usize>().unwrap() - 1] = id.to_string();
-    }
+    let ids = dag.import(&server, &mut rng);
     assert_parents(&server, &dag, &ids);
     let policy = server.home.join("policy.toml");
     fs::write(&policy, POLICY).unwrap();
@@ -236,14 +242,7 @@ fn the_hook_judges_exactly_the_pushed_commits_on_a_server_with_a_commit_graph() 
     let mut rng = XorShift(0xb0a7_f00d_0dd5_eed5);
     let dag = Dag::generate(&mut rng);
     let server = Server::without_hook();
-    let marks = server.home.join("marks");
-    let export = format!("--export-marks={}", marks.display());
-    server.git_stdin(&server.work, &["fast-import", "--quiet", &export], dag.stream(&mut rng).as_bytes());
-    let mut ids = vec![String::new(); COMMITS];
-    for line in fs::read_to_string(&marks).unwrap().lines() {
-        let (mark, id) = line.split_once(' ').unwrap();
-        ids[mark[1..].parse::<usize>().unwrap() - 1] = id.to_string();
-    }
+    let ids = dag.import(&server, &mut rng);
     // Already on the server, before the hook: a commit half-way through history.
     let base = COMMITS / 2;
     assert!(server.push(&["origin", &format!("{}:refs/heads/release/base", ids[base])]).ok);
