@@ -188,9 +188,8 @@ impl<'a> Judge<'a> {
     ) -> Self {
         let policy = engine.policy();
         let today = engine.today();
-        let path_globs: Vec<_> =
+        let path_globs =
             policy.rules.iter().filter(|r| r.is_active(today)).filter_map(|r| r.when.paths.clone()).collect();
-        repo::map_packs_for(!path_globs.is_empty());
         Judge {
             repo,
             graph,
