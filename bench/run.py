@@ -9,7 +9,8 @@ with bench/generate.py, then times side by side:
   2. the same with a tier-1 path rule, vs `git log --name-only --format=%B`, on the repository as
      generated and again with changed-path filters in its commit-graph;
   3. a one-commit `git push` into a bare copy, with and without the hook, and the hook alone;
-  4. with --refs N: the hook and the push again after adding N unrelated refs.
+  4. with --refs N: the hooked push and the hook alone on a copy of the server with N unrelated
+     refs added, taking turns with the server without them.
 Each figure is the median wall time of --runs runs (pushes: --pushes runs); memory is the peak
 resident set of the process (for a push: of the hook process tree's largest member).
 """
@@ -93,9 +94,7 @@ def hook_seconds(trace):
     sys.exit("no pre-receive hook ran in the push")
 
 
-def push_timings(server, work, binary, policy, args, hook, old):
-    """Median seconds of a one-commit push, resetting main to `old` before each; with the
-    hook, also the median time the hook itself ran within the push."""
+def install_hook(server, binary, policy, hook):
     hook_path = server / "hooks" / "pre-receive"
     if hook:
         shutil.copy(ROOT / "hooks" / "pre-receive", hook_path)
@@ -104,29 +103,41 @@ def push_timings(server, work, binary, policy, args, hook, old):
         git("-C", str(server), "config", "countersign.policy", str(policy))
     elif hook_path.exists():
         hook_path.unlink()
-    times, hook_times = [], []
+
+
+def push_timings(servers, work, args, hook, old):
+    """Per server, the median seconds of a one-commit push, resetting main to `old` before each
+    (the servers take turns, so a drift in the machine's speed touches them alike); with the
+    hook, also the median time the hook itself ran within the push."""
+    times = {server: [] for server in servers}
+    hook_times = {server: [] for server in servers}
     trace = work.parent / "trace2.json"
     for _ in range(args.pushes):
-        git("-C", str(server), "update-ref", "refs/heads/main", old)
-        trace.unlink(missing_ok=True)
-        env = dict(os.environ, GIT_TRACE2_EVENT=str(trace))
-        seconds, _, code = run(["git", "-C", str(work), "push", "-q", "origin", "HEAD:main"], env=env)
-        if code != 0:
-            sys.exit(f"push failed (hook={hook})")
-        times.append(seconds)
-        if hook:
-            hook_times.append(hook_seconds(trace))
-    return statistics.median(times), (statistics.median(hook_times) if hook else None)
+        for server in servers:
+            git("-C", str(server), "update-ref", "refs/heads/main", old)
+            trace.unlink(missing_ok=True)
+            env = dict(os.environ, GIT_TRACE2_EVENT=str(trace))
+            seconds, _, code = run(["git", "-C", str(work), "push", "-q", str(server), "HEAD:main"], env=env)
+            if code != 0:
+                sys.exit(f"push failed (hook={hook})")
+            times[server].append(seconds)
+            if hook:
+                hook_times[server].append(hook_seconds(trace))
+    return [(statistics.median(times[s]), statistics.median(hook_times[s]) if hook else None) for s in servers]
 
 
-def hook_alone(server, binary, policy, old, new, runs):
-    env = dict(os.environ, GIT_DIR=str(server))
-    stdin = f"{old} {new} refs/heads/main\n"
-    seconds, rss, code = median_run([str(binary), "pre-receive", "--policy", str(policy)], runs, env=env,
-                                    stdin=stdin)
-    if code != 0:
-        sys.exit(f"the hook refused the benchmark's approved commit (exit {code})")
-    return seconds, rss
+def hook_alone(servers, binary, policy, old, new, runs):
+    """Per server, the median seconds and peak RSS of the hook run by hand, servers in turn."""
+    results = {server: [] for server in servers}
+    for _ in range(runs):
+        for server in servers:
+            env = dict(os.environ, GIT_DIR=str(server))
+            stdin = f"{old} {new} refs/heads/main\n"
+            result = run([str(binary), "pre-receive", "--policy", str(policy)], env=env, stdin=stdin)
+            if result[2] != 0:
+                sys.exit(f"the hook refused the benchmark's approved commit (exit {result[2]})")
+            results[server].append(result)
+    return [(statistics.median(r[0] for r in results[s]), max(r[1] for r in results[s])) for s in servers]
 
 
 def machine():
@@ -213,21 +224,27 @@ def measure(args, binary, data, scratch):
     old = git("-C", str(server), "rev-parse", "main", capture=True)
     new = git("-C", str(work), "rev-parse", "HEAD", capture=True)
 
-    plain, _ = push_timings(server, work, binary, paths_policy, args, False, old)
-    hooked, in_push = push_timings(server, work, binary, paths_policy, args, True, old)
+    install_hook(server, binary, paths_policy, False)
+    [(plain, _)] = push_timings([server], work, args, False, old)
+    install_hook(server, binary, paths_policy, True)
+    [(hooked, in_push)] = push_timings([server], work, args, True, old)
     rows.append(("one-commit git push, hook installed / no hook", hooked, plain, None, None))
     rows.append(("  the hook within the push (git's trace2)", in_push, None, None, None))
-    alone, alone_rss = hook_alone(server, binary, paths_policy, old, new, args.pushes)
+    [(alone, alone_rss)] = hook_alone([server], binary, paths_policy, old, new, args.pushes)
     rows.append(("the hook alone (countersign pre-receive)", alone, None, alone_rss, None))
 
     if args.refs:
-        add_refs(server, args.refs, args.seed)
-        plain_refs, _ = push_timings(server, work, binary, paths_policy, args, False, old)
-        hooked_refs, in_push_refs = push_timings(server, work, binary, paths_policy, args, True, old)
-        rows.append((f"one-commit push, {args.refs} more refs: hook installed / no hook", hooked_refs, plain_refs,
+        # The same server with the refs added, the hook timed on both in turn.
+        with_refs = scratch / "with-refs.git"
+        git("clone", "-q", "--bare", str(server), str(with_refs))
+        install_hook(with_refs, binary, paths_policy, True)
+        add_refs(with_refs, args.refs, args.seed)
+        (hooked, in_push), (hooked_refs, in_push_refs) = push_timings([server, with_refs], work, args, True, old)
+        rows.append((f"one-commit push with the hook, {args.refs} more refs / without them", hooked_refs, hooked,
                      None, None))
         rows.append(("  the hook within the push (git's trace2)", in_push_refs, in_push, None, None))
-        alone_refs, rss_refs = hook_alone(server, binary, paths_policy, old, new, args.pushes)
+        (alone, alone_rss), (alone_refs, rss_refs) = hook_alone([server, with_refs], binary, paths_policy, old,
+                                                                 new, args.pushes)
         rows.append((f"the hook alone, {args.refs} more refs / without them", alone_refs, alone, rss_refs,
                      alone_rss))
     return rows
