@@ -458,8 +458,9 @@ impl Rules<'_> {
         if facts.changes == Changes::NotNeeded && self.engine.needs_paths(facts, refname) {
             let paths = changes::changed_paths(trees, commit, &self.path_scope, detail)?;
             facts.changes = Changes::Paths(paths);
-            if detail == Detail::Verdict && judged.keeps(self.engine.judge(facts, refname).verdict, self.keep)
-            {
+            // A merge's walk lists every path whatever the detail (`changes::walk_changes`).
+            let summarized = detail == Detail::Verdict && commit.parent_count() < 2;
+            if summarized && judged.keeps(self.engine.judge(facts, refname).verdict, self.keep) {
                 let paths = changes::changed_paths(trees, commit, &self.path_scope, Detail::Paths)?;
                 facts.changes = Changes::Paths(paths);
             }
