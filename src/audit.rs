@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::breakglass::Override;
-use crate::gate::RefUpdate;
 use crate::policy::Mode;
 use crate::provenance::EvidenceKind;
 use crate::pusher::Pusher;
+use crate::ref_updates::RefUpdate;
 use crate::report::{Decision, PolicyInfo, Problem, RefReport, Report};
 use crate::verdict::{CommitStatus, CommitVerdict};
 
@@ -132,6 +132,9 @@ pub struct Record<'a> {
 pub struct RefRecord<'a> {
     #[serde(rename = "ref")]
     pub refname: String,
+    /// The ref git writes, when the pushed name is a symbolic ref to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writes: Option<String>,
     pub old: String,
     pub new: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,6 +180,7 @@ impl<'a> RefRecord<'a> {
     pub fn judged(r: &'a RefReport) -> Self {
         RefRecord {
             refname: r.refname.clone(),
+            writes: (r.writes != r.refname).then(|| r.writes.clone()),
             old: r.old.to_string(),
             new: r.new.to_string(),
             verdict: Some(r.decision()),
@@ -191,6 +195,7 @@ impl<'a> RefRecord<'a> {
     pub fn unjudged(update: &RefUpdate) -> Self {
         RefRecord {
             refname: update.refname.clone(),
+            writes: None,
             old: update.old.to_string(),
             new: update.new.to_string(),
             verdict: None,

@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use git2::{Oid, Repository, RevparseMode};
 
 use crate::commit_graph::CommitGraph;
-use crate::gate::{self, Judge, Keep, RefUpdate};
+use crate::gate::{self, Judge, Keep};
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
+use crate::ref_updates::RefUpdate;
 use crate::repo::{self, Context, GitError};
 use crate::report::{RefReport, Report};
 use crate::selection;
@@ -113,11 +114,11 @@ pub fn check(
     let update = RefUpdate { old, new: revisions.include[0], refname: refname.to_string() };
     // In CI the committed policy is read from a remote-tracking ref; the range would land on
     // `refname`, so that is where a change to the policy file must leave a valid one.
-    let policy_ref = matches!(location, Location::Committed { .. }).then_some(refname);
-    if let Some(problem) = gate::committed_policy_change(repo, engine, location, policy_ref, &update)? {
+    let holds_policy = matches!(location, Location::Committed { .. });
+    if let Some(problem) = gate::committed_policy_change(repo, engine, location, holds_policy, &update)? {
         report.problems.push(problem);
     }
-    if !engine.policy().gate.protected.is_match(refname) && policy_ref != Some(refname) {
+    if !engine.policy().gate.protected.is_match(refname) && !holds_policy {
         report.note = Some("not a protected ref".into());
         return Ok(Report::new(engine.policy(), vec![report]));
     }
@@ -136,9 +137,11 @@ pub fn check(
         .inspect_err(|_| cut_at = Some(oid))
     });
     let open = reopen(repo);
-    let judged = Judge::new(repo, graph, &open, engine, baseline, false)
-        .keeping(keep)
-        .judge(commits, refname, progress);
+    let judged = Judge::new(repo, graph, &open, engine, baseline, false).keeping(keep).judge(
+        commits,
+        &[refname.to_string()],
+        progress,
+    );
     let judged = match judged {
         Ok(judged) => judged,
         Err(_) if let Some(cut) = cut_at => return Err(CheckError::Shallow(format!("at {cut}"))),
@@ -196,7 +199,7 @@ pub fn explain(
     let graph = CommitGraph::open(repo);
     let judged = Judge::new(repo, graph.as_ref(), &open, engine, baseline, false).judge(
         std::iter::once(Ok(oid)),
-        refname,
+        &[refname.to_string()],
         &mut |_| {},
     )?;
     // One commit and no limits: one verdict.

@@ -14,51 +14,11 @@ use crate::commit_graph::CommitGraph;
 use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
 use crate::policy_source::{self, Location, LookupError};
+use crate::ref_updates::{self, RefUpdate, Refusal};
 use crate::repo::{self, Context, GitError};
 use crate::report::{Problem, RefReport, Report, Unlisted};
-use crate::selection::{self, Movement, Refs};
+use crate::selection::{self, Movement};
 use crate::verdict::{CommitStatus, CommitVerdict, Engine};
-
-/// One `<old> <new> <refname>` line of pre-receive's standard input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefUpdate {
-    pub old: Oid,
-    pub new: Oid,
-    pub refname: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum InputError {
-    #[error("line {line} of the hook's input is not `<old> <new> <refname>`: {text:?}")]
-    Malformed { line: usize, text: String },
-    #[error("the hook's input holds no ref update")]
-    Empty,
-}
-
-/// Parses the hook's standard input; any malformed line refuses the whole push.
-pub fn parse_updates(input: &str) -> Result<Vec<RefUpdate>, InputError> {
-    let mut updates = Vec::new();
-    for (index, line) in input.lines().enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        let malformed = || InputError::Malformed { line: index + 1, text: line.chars().take(200).collect() };
-        let mut fields = line.splitn(3, ' ');
-        let (Some(old), Some(new), Some(refname)) = (fields.next(), fields.next(), fields.next()) else {
-            return Err(malformed());
-        };
-        let is_hex_id = |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if !is_hex_id(old) || !is_hex_id(new) || refname.is_empty() {
-            return Err(malformed());
-        }
-        let parse = |s: &str| Oid::from_str(s).map_err(|_| malformed());
-        updates.push(RefUpdate { old: parse(old)?, new: parse(new)?, refname: refname.to_string() });
-    }
-    if updates.is_empty() {
-        return Err(InputError::Empty);
-    }
-    Ok(updates)
-}
 
 /// Opens another handle on the repository being judged, for a thread of its own (libgit2
 /// handles are not shared between threads). In a hook it must see the quarantined objects too.
@@ -223,11 +183,12 @@ impl<'a> Judge<'a> {
         self
     }
 
-    /// Judges `commits` as if landing on `refname`. `progress` hears how many are judged.
+    /// Judges `commits` as if landing on a ref reached by each of `names` (a ref and its
+    /// symbolic aliases: the rules of every one apply). `progress` hears how many are judged.
     pub fn judge(
         &mut self,
         commits: impl Iterator<Item = Result<Oid, GitError>>,
-        refname: &str,
+        names: &[String],
         progress: &mut dyn FnMut(usize),
     ) -> Result<Judged, GitError> {
         let threads = match self.shared {
@@ -236,9 +197,9 @@ impl<'a> Judge<'a> {
         };
         let gate = &self.rules.engine.policy().gate;
         let outcome = if threads > 1 {
-            self.judge_in_threads(commits, refname, threads, progress)
+            self.judge_in_threads(commits, names, threads, progress)
         } else {
-            self.judge_here(commits, refname, progress)
+            self.judge_here(commits, names, progress)
         };
         let cut = match outcome {
             Ok(judged) => return Ok(judged),
@@ -255,7 +216,7 @@ impl<'a> Judge<'a> {
     fn judge_here(
         &mut self,
         commits: impl Iterator<Item = Result<Oid, GitError>>,
-        refname: &str,
+        names: &[String],
         progress: &mut dyn FnMut(usize),
     ) -> Result<Judged, Stop> {
         let mut judged = Judged::default();
@@ -272,7 +233,7 @@ impl<'a> Judge<'a> {
             };
             // Facts kept for another ref keep every path: that ref may list the verdict.
             let detail = if self.shared.is_some() { Detail::Paths } else { self.rules.detail() };
-            let verdict = self.rules.judge(&mut self.trees, &commit, &mut facts, refname, detail, &judged)?;
+            let verdict = self.rules.judge(&mut self.trees, &commit, &mut facts, names, detail, &judged)?;
             judged.add(verdict, self.rules.keep);
             if let Some(shared) = &mut self.shared {
                 shared.insert(oid, facts);
@@ -287,7 +248,7 @@ impl<'a> Judge<'a> {
     fn judge_in_threads(
         &mut self,
         commits: impl Iterator<Item = Result<Oid, GitError>>,
-        refname: &str,
+        names: &[String],
         threads: usize,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Judged, Stop> {
@@ -336,7 +297,7 @@ impl<'a> Judge<'a> {
                             while let Ok((index, batch)) =
                                 job_rx.lock().map_or(Err(mpsc::RecvError), |rx| rx.recv())
                             {
-                                let verdicts = rules.judge_batch(&repo, &mut trees, &batch, refname, done);
+                                let verdicts = rules.judge_batch(&repo, &mut trees, &batch, names, done);
                                 if verdicts.is_err() {
                                     rules.stop.store(true, Ordering::Relaxed);
                                 }
@@ -350,7 +311,7 @@ impl<'a> Judge<'a> {
                 }
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                 if workers == 0 {
-                    let judged = rules.judge_batch(repo, trees, &full, refname, &done)?;
+                    let judged = rules.judge_batch(repo, trees, &full, names, &done)?;
                     here.extend(judged, rules.keep);
                     progress(here.len());
                     continue;
@@ -366,7 +327,7 @@ impl<'a> Judge<'a> {
             if workers == 0 {
                 // Short enough for this thread alone (or no thread could start), with the
                 // tree cache it already has.
-                let judged = rules.judge_batch(repo, trees, &batch, refname, &done)?;
+                let judged = rules.judge_batch(repo, trees, &batch, names, &done)?;
                 here.extend(judged, rules.keep);
                 progress(here.len());
                 return Ok(here);
@@ -415,7 +376,7 @@ impl Rules<'_> {
         repo: &Repository,
         trees: &mut Trees<'_>,
         batch: &[Oid],
-        refname: &str,
+        names: &[String],
         done: &AtomicUsize,
     ) -> Result<Judged, Stop> {
         let mut judged = Judged::default();
@@ -423,7 +384,7 @@ impl Rules<'_> {
             self.keep_going()?;
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let mut facts = self.read(repo, &commit)?;
-            let verdict = self.judge(trees, &commit, &mut facts, refname, self.detail(), &judged)?;
+            let verdict = self.judge(trees, &commit, &mut facts, names, self.detail(), &judged)?;
             judged.add(verdict, self.keep);
             done.fetch_add(1, Ordering::Relaxed);
         }
@@ -441,7 +402,7 @@ impl Rules<'_> {
         if self.keep == Keep::All { Detail::Paths } else { Detail::Verdict }
     }
 
-    /// Judges a commit on `refname`, to be added to `judged`, reading what it changed only
+    /// Judges a commit on the ref `names` reach, to be added to `judged`, reading what it changed only
     /// where that could change what is reported: its paths if a rule that looks at paths could
     /// apply (every one only if its verdict is kept: `detail`), and, for a merge, whether it
     /// introduces anything at all (one that does not is exempt) unless it passes anyway and
@@ -451,21 +412,21 @@ impl Rules<'_> {
         trees: &mut Trees<'_>,
         commit: &Commit<'_>,
         facts: &mut CommitFacts,
-        refname: &str,
+        names: &[String],
         detail: Detail,
         judged: &Judged,
     ) -> Result<CommitVerdict, GitError> {
-        if facts.changes == Changes::NotNeeded && self.engine.needs_paths(facts, refname) {
+        if facts.changes == Changes::NotNeeded && self.engine.needs_paths(facts, names) {
             let paths = changes::changed_paths(trees, commit, &self.path_scope, detail)?;
             facts.changes = Changes::Paths(paths);
             // A merge's walk lists every path whatever the detail (`changes::walk_changes`).
             let summarized = detail == Detail::Verdict && commit.parent_count() < 2;
-            if summarized && judged.keeps(self.engine.judge(facts, refname).verdict, self.keep) {
+            if summarized && judged.keeps(self.engine.judge(facts, names).verdict, self.keep) {
                 let paths = changes::changed_paths(trees, commit, &self.path_scope, Detail::Paths)?;
                 facts.changes = Changes::Paths(paths);
             }
         }
-        let verdict = self.engine.judge(facts, refname);
+        let verdict = self.engine.judge(facts, names);
         let exemption_moot = verdict.verdict == CommitStatus::Pass && self.keep != Keep::All;
         if facts.clean_merge || facts.in_baseline || exemption_moot {
             return Ok(verdict);
@@ -474,13 +435,14 @@ impl Rules<'_> {
             return Ok(verdict);
         }
         facts.clean_merge = true;
-        Ok(self.engine.judge(facts, refname))
+        Ok(self.engine.judge(facts, names))
     }
 }
 
-/// Judges every update of a push. `location` is where the policy came from: when it is
-/// committed on a ref, that ref is always protected (whoever rewrites the policy rewrites the
-/// gate), and a push that changes the file there must leave a valid policy.
+/// Judges every update of a push, as git will carry it out ([`ref_updates::resolve`]).
+/// `location` is where the policy came from: when it is committed on a ref, that ref is always
+/// protected (whoever rewrites the policy rewrites the gate), and a push that changes the file
+/// there must leave a valid policy.
 pub fn judge_push(
     repo: &Repository,
     open: Opener<'_>,
@@ -495,66 +457,66 @@ pub fn judge_push(
         Location::Committed { refname, .. } => Some(refname.as_str()),
         Location::File(_) => None,
     };
-    let named = updates.iter().map(|u| u.refname.as_str()).chain(committed_at);
-    let refs = Refs::list(repo, policy.gate.protected.literal_prefixes(), named)?;
-    let policy_ref = committed_at.map(|name| refs.symbolic_target(name).unwrap_or_else(|| name.to_string()));
-    let is_protected =
-        |name: &str| policy.gate.protected.is_match(name) || policy_ref.as_deref() == Some(name);
-    let tips = refs.protected_tips(repo, is_protected)?;
-    // A push to a symbolic ref (say `master` -> `main`) moves its target: judge that.
-    let targets: Vec<Option<String>> = updates
+    let replace_base = std::env::var("GIT_REPLACE_REF_BASE").ok().filter(|base| !base.is_empty());
+    let resolution = ref_updates::resolve(repo, policy, committed_at, updates, replace_base.as_deref())?;
+    let hidden: Vec<Vec<Oid>> = resolution
+        .landings
         .iter()
-        .map(|update| if update.new.is_zero() { None } else { refs.symbolic_target(&update.refname) })
+        .map(|landing| already_judged(policy, &resolution.protected_tips, &landing.names))
         .collect();
-    let hidden: Vec<Vec<Oid>> = updates
+    let judged_everywhere: Vec<Oid> = resolution
+        .protected_tips
         .iter()
-        .zip(&targets)
-        .map(|(update, target)| already_judged(policy, &tips, target.as_deref().unwrap_or(&update.refname)))
+        .map(|(_, tip)| *tip)
+        .filter(|tip| hidden.iter().all(|h| h.contains(tip)))
         .collect();
-    let judged_everywhere: Vec<Oid> =
-        tips.iter().map(|(_, tip)| *tip).filter(|tip| hidden.iter().all(|h| h.contains(tip))).collect();
     let graph = CommitGraph::open(repo);
     let graph = graph.as_ref();
     let baseline = selection::baseline(repo, graph, &policy.gate.baseline, &judged_everywhere)?;
     let deadline = started + Duration::from_secs_f64(policy.gate.max_seconds);
     // Facts are shared only when several refs may bring the same commits.
-    let judged_refs = updates
+    let judged_refs = resolution
+        .landings
         .iter()
-        .zip(&targets)
-        .filter(|(update, target)| {
-            !update.new.is_zero() && is_protected(target.as_deref().unwrap_or(&update.refname))
-        })
+        .filter(|landing| landing.protected && !landing.update.new.is_zero())
         .count();
     let mut judge = Judge::new(repo, graph, open, engine, baseline, judged_refs > 1)
         .with_limits(policy.gate.max_commits, deadline)
         .keeping(keep);
     let mut refs = Vec::with_capacity(updates.len());
-    for ((update, target), hidden) in updates.iter().zip(targets).zip(&hidden) {
+    for (landing, hidden) in resolution.landings.iter().zip(&hidden) {
+        let update = &landing.update;
         let mut report = RefReport::new(&update.refname, update.old, update.new);
-        if let Some(target) = &target {
-            report.note = Some(format!("symbolic ref to {target}"));
+        if landing.writes != update.refname {
+            report.note = Some(format!("symbolic ref to {}", landing.writes));
         }
-        let update =
-            &RefUpdate { refname: target.unwrap_or_else(|| update.refname.clone()), ..update.clone() };
-        let guards_policy = policy_ref.as_deref() == Some(update.refname.as_str());
-        if let Some(problem) = committed_policy_change(repo, engine, location, policy_ref.as_deref(), update)?
+        report.writes = landing.writes.clone();
+        if let Some(refusal) = &landing.refused {
+            report.problems.push(match refusal {
+                Refusal::BrokenSymref => Problem::BrokenSymref,
+                Refusal::ReplaceRef { base } => Problem::ReplaceRefRefused { base: base.clone() },
+            });
+        }
+        let written = RefUpdate { refname: landing.writes.clone(), ..update.clone() };
+        if let Some(problem) =
+            committed_policy_change(repo, engine, location, landing.holds_policy, &written)?
         {
             report.problems.push(problem);
         }
-        if !is_protected(&update.refname) && !is_protected(&report.refname) {
-            report.note = Some("not a protected ref".into());
+        if !landing.protected {
+            report.note.get_or_insert_with(|| "not a protected ref".into());
             refs.push(report);
             continue;
         }
         match selection::movement(repo, update.old, update.new)? {
             Movement::Delete => {
-                if !policy.gate.allow_delete || guards_policy {
+                if !policy.gate.allow_delete || landing.holds_policy {
                     report.problems.push(Problem::DeleteRefused);
                 }
                 refs.push(report);
                 continue;
             }
-            Movement::Rewrite if !policy.gate.allow_force_push || guards_policy => {
+            Movement::Rewrite if !policy.gate.allow_force_push || landing.holds_policy => {
                 report.problems.push(Problem::ForcePushRefused)
             }
             _ => {}
@@ -563,7 +525,7 @@ pub fn judge_push(
             Some(tip) => {
                 let commits = selection::walk_lazily(repo, graph, &[tip], hidden)?;
                 // No progress line: the hook's stderr is the pusher's screen.
-                judge.judge(commits, &update.refname, &mut |_| {})?.record(&mut report);
+                judge.judge(commits, &landing.names, &mut |_| {})?.record(&mut report);
             }
             // A tree or blob would land content that no commit, hence no approval, carries.
             None => report.problems.push(Problem::NotACommit),
@@ -574,22 +536,24 @@ pub fn judge_push(
     Ok(Report::new(policy, refs))
 }
 
-/// The protected tips whose commits need no new judgement on `refname`: those of refs where
-/// every rule that applies on `refname` applied too. Without `when.refs` that is every
+/// The protected tips whose commits need no new judgement on a ref reached by `names`: those
+/// of refs where every rule that applies there applied too. Without `when.refs` that is every
 /// protected ref (SPEC); with it, a commit that landed first on a ref with fewer rules is
 /// judged again when it reaches a ref with more.
-fn already_judged(policy: &Policy, tips: &[(String, Oid)], refname: &str) -> Vec<Oid> {
-    let applies_on = |name: &str| -> Vec<bool> {
+fn already_judged(policy: &Policy, tips: &[(Vec<String>, Oid)], names: &[String]) -> Vec<Oid> {
+    let applies_on = |names: &[String]| -> Vec<bool> {
         policy
             .rules
             .iter()
-            .map(|rule| rule.when.refs.as_ref().is_none_or(|refs| refs.is_match(name)))
+            .map(|rule| {
+                rule.when.refs.as_ref().is_none_or(|refs| names.iter().any(|name| refs.is_match(name)))
+            })
             .collect()
     };
-    let needed = applies_on(refname);
+    let needed = applies_on(names);
     let mut hidden: Vec<Oid> = tips
         .iter()
-        .filter(|(name, _)| applies_on(name).iter().zip(&needed).all(|(had, need)| *had || !*need))
+        .filter(|(names, _)| applies_on(names).iter().zip(&needed).all(|(had, need)| *had || !*need))
         .map(|(_, tip)| *tip)
         .collect();
     hidden.sort();
@@ -605,17 +569,18 @@ pub fn add_sign_off_problem(report: &mut RefReport) {
     }
 }
 
-/// A push that changes the committed policy on its own ref must leave a valid policy there.
-/// (The push itself is still judged by the policy as it was before.)
+/// A push that changes the committed policy on its own ref (`holds_policy`: `update` writes
+/// that ref) must leave a valid policy there. (The push itself is still judged by the policy
+/// as it was before.)
 pub fn committed_policy_change(
     repo: &Repository,
     engine: &Engine<'_>,
     location: &Location,
-    policy_ref: Option<&str>,
+    holds_policy: bool,
     update: &RefUpdate,
 ) -> Result<Option<Problem>, LookupError> {
     let Location::Committed { refname, path } = location else { return Ok(None) };
-    if policy_ref != Some(update.refname.as_str()) || update.new.is_zero() {
+    if !holds_policy || update.new.is_zero() {
         return Ok(None);
     }
     let Some(new) = selection::peel_to_commit(repo, update.new)? else { return Ok(None) };

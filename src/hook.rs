@@ -12,10 +12,11 @@ use jiff::civil::Date;
 
 use crate::audit::{self, Record, RefRecord};
 use crate::breakglass::{self, OptionError};
-use crate::gate::{self, InputError, Keep, RefUpdate};
+use crate::gate::{self, Keep};
 use crate::policy::{Mode, Policy};
 use crate::policy_source::{self, Flags, Location, LookupError};
 use crate::pusher::Pusher;
+use crate::ref_updates::{self, InputError, RefUpdate};
 use crate::repo::{self, GitError};
 use crate::report::{self, Audience, Decision, PolicyInfo, Report};
 use crate::verdict::Engine;
@@ -30,8 +31,6 @@ pub struct HookOptions {
 pub enum HookError {
     #[error("reading the ref updates: {0}")]
     Stdin(#[from] std::io::Error),
-    #[error("the hook's input is not UTF-8")]
-    NotUtf8,
     #[error(transparent)]
     Input(#[from] InputError),
     #[error(transparent)]
@@ -64,7 +63,7 @@ pub fn pre_receive(
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes)?;
     let repo = repo::open_for_hook()?;
-    let location = policy_source::locate(&options.policy, &repo)?;
+    let location = policy_source::locate_for_hook(&options.policy, &repo)?;
     let policy = policy_source::load(&location, &repo, today)?;
     let pusher = Pusher::identify(&policy, env);
     let enforced = policy.gate.mode == Mode::Enforce && !options.dry_run;
@@ -140,8 +139,7 @@ impl Push<'_> {
         if env("COUNTERSIGN_DEBUG_PANIC").is_some() {
             panic!("COUNTERSIGN_DEBUG_PANIC is set");
         }
-        let text = std::str::from_utf8(input).map_err(|_| HookError::NotUtf8)?;
-        *updates = gate::parse_updates(text)?;
+        *updates = ref_updates::parse_updates(input)?;
         let reason = breakglass::requested(env)?;
         let engine = Engine::new(self.policy, self.today);
         // The pusher sees a few commits and counts; the audit log records every commit, and

@@ -75,11 +75,8 @@ impl Location {
 
 /// First found wins: flags, `$COUNTERSIGN_POLICY`, then the repository's git config.
 pub fn locate(flags: &Flags, repo: &Repository) -> Result<Location, LookupError> {
-    if let Some(file) = &flags.file {
-        return Ok(Location::File(file.clone()));
-    }
-    if let Some(spec) = &flags.committed {
-        return Location::parse_committed(spec);
+    if let Some(location) = flagged(flags) {
+        return location;
     }
     if let Some(file) = std::env::var_os("COUNTERSIGN_POLICY").filter(|v| !v.is_empty()) {
         return Ok(Location::File(PathBuf::from(file)));
@@ -87,10 +84,29 @@ pub fn locate(flags: &Flags, repo: &Repository) -> Result<Location, LookupError>
     configured(repo)?.ok_or(LookupError::NotConfigured)
 }
 
-/// The policy the repository's git config names (`countersign.policy` or
-/// `countersign.policyRef`), `None` if neither is set.
+/// [`locate`] for the hook: flags, then git config, never the environment, which on some
+/// transports the pusher sets (a file:// push hands the hook the pusher's own).
+pub fn locate_for_hook(flags: &Flags, repo: &Repository) -> Result<Location, LookupError> {
+    flagged(flags).unwrap_or_else(|| configured(repo)?.ok_or(LookupError::NotConfigured))
+}
+
+fn flagged(flags: &Flags) -> Option<Result<Location, LookupError>> {
+    match (&flags.file, &flags.committed) {
+        (Some(file), _) => Some(Ok(Location::File(file.clone()))),
+        (None, Some(spec)) => Some(Location::parse_committed(spec)),
+        (None, None) => None,
+    }
+}
+
+/// The policy the repository's own git config names (`countersign.policy` or
+/// `countersign.policyRef`, where `install` writes them), `None` if neither is set. Only the
+/// repository's file counts: git passes `GIT_CONFIG_*` variables, which a pusher may set, to
+/// the hook, and libgit2 reads the global file from `$HOME`.
 pub fn configured(repo: &Repository) -> Result<Option<Location>, LookupError> {
-    let config = repo.config().context(|| "reading the repository's git config".into())?;
+    let config = repo
+        .config()
+        .and_then(|c| c.open_level(git2::ConfigLevel::Local))
+        .context(|| "reading the repository's git config".into())?;
     let file = config_entry(config.get_path("countersign.policy"))?;
     let committed = config_entry(config.get_string("countersign.policyRef"))?;
     match (file, committed) {

@@ -112,7 +112,7 @@ impl Suite {
                 Some(_) => return Err(invalid(case, "`date` must be a plain date like 2026-03-10".into())),
             };
             let facts = case.facts().map_err(|why| invalid(case, why))?;
-            let verdict = Engine::new(policy, date).judge(&facts, &case.refname);
+            let verdict = Engine::new(policy, date).judge(&facts, std::slice::from_ref(&case.refname));
             if let Some(expected) = case.expect {
                 rows.push(Row::new(&case.name, "verdict", expected.to_string(), verdict.verdict.to_string()));
             }

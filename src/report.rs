@@ -28,6 +28,12 @@ pub enum Problem {
     DeleteRefused,
     ForcePushRefused,
     NotACommit,
+    /// A symbolic ref whose chain git will not follow (a loop, or more than four links).
+    BrokenSymref,
+    /// The push creates or moves a replace ref (`base` is where replace refs live).
+    ReplaceRefRefused {
+        base: String,
+    },
     LacksSignOff {
         failing: usize,
         total: usize,
@@ -52,6 +58,8 @@ impl Problem {
             Problem::DeleteRefused => "delete-refused",
             Problem::ForcePushRefused => "force-push-refused",
             Problem::NotACommit => "not-a-commit",
+            Problem::BrokenSymref => "broken-symref",
+            Problem::ReplaceRefRefused { .. } => "replace-ref-refused",
             Problem::LacksSignOff { .. } => "lacks-sign-off",
             Problem::PolicyInvalid(_) => "policy-invalid",
             Problem::NotOverridable(_) => "not-overridable",
@@ -83,6 +91,14 @@ impl fmt::Display for Problem {
             Problem::NotACommit => {
                 f.write_str("a protected ref may only point at a commit (or a tag of one)")
             }
+            Problem::BrokenSymref => {
+                f.write_str("a symbolic ref that loops or has more than four links: git will not update it")
+            }
+            Problem::ReplaceRefRefused { base } => write!(
+                f,
+                "replace refs ({base}*) make git show other content under a reviewed commit's id: \
+                 creating or moving one is not allowed ([gate] allow_replace_refs)"
+            ),
             Problem::LacksSignOff { failing, total } => {
                 let verb = if *failing == 1 { "lacks" } else { "lack" };
                 write!(f, "{failing} of {total} new commit(s) {verb} sign-off")
@@ -106,7 +122,10 @@ impl Serialize for Problem {
 
 #[derive(Debug, Clone)]
 pub struct RefReport {
+    /// The name the push gave.
     pub refname: String,
+    /// The ref git writes: `refname`, or the end of its chain of symbolic refs.
+    pub writes: String,
     pub old: Oid,
     pub new: Oid,
     pub problems: Vec<Problem>,
@@ -124,6 +143,7 @@ impl RefReport {
     pub fn new(refname: &str, old: Oid, new: Oid) -> Self {
         RefReport {
             refname: refname.to_string(),
+            writes: refname.to_string(),
             old,
             new,
             problems: Vec::new(),

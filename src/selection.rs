@@ -6,7 +6,6 @@
 //! During pre-receive the refs still hold their pre-push values, so reading them now is right.
 
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::process::{Command, Stdio};
 
 use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
 
@@ -51,122 +50,6 @@ pub fn peel_to_commit(repo: &Repository, oid: Oid) -> Result<Option<Oid>, GitErr
         Ok(commit) => Ok(Some(commit.id())),
         Err(e) if matches!(e.code(), ErrorCode::Peel | ErrorCode::InvalidSpec) => Ok(None),
         Err(source) => Err(source).context(|| format!("peeling {oid}")),
-    }
-}
-
-/// The refs a push's judgement reads, listed once, by `git for-each-ref`.
-///
-/// Why git and not libgit2: on the first ref it reads, libgit2 parses the whole `packed-refs`
-/// file (and copies it for a listing), 90 ms with 100,000 refs, where git reads only the part
-/// a pattern names. A hook runs under `git receive-pack`, so git is at hand, except in a hook
-/// environment that ships none (GitHub Enterprise Server's chroot): there libgit2 lists them.
-pub struct Refs {
-    /// Each listed ref: the id it resolves to, and the ref it points at if it is symbolic.
-    by_name: HashMap<String, (Oid, Option<String>)>,
-}
-
-impl Refs {
-    /// Lists the refs under `prefixes` (each cut back to a `/`, as git matches patterns), and
-    /// the refs named in `names`. An empty prefix lists every ref.
-    pub fn list<'p>(
-        repo: &Repository,
-        prefixes: impl IntoIterator<Item = &'p str>,
-        names: impl IntoIterator<Item = &'p str>,
-    ) -> Result<Refs, GitError> {
-        let mut patterns = Vec::new();
-        for prefix in prefixes {
-            match prefix.rfind('/') {
-                Some(end) => patterns.push(&prefix[..=end]),
-                None => {
-                    patterns.clear();
-                    break;
-                }
-            }
-        }
-        if !patterns.is_empty() {
-            patterns.extend(names);
-        }
-        let failed = |why: String| {
-            GitError::new("listing refs with git for-each-ref".into(), git2::Error::from_str(&why))
-        };
-        let output = Command::new("git")
-            .arg("--git-dir")
-            .arg(repo.path())
-            .args(["for-each-ref", "--format=%(refname)%00%(objectname)%00%(symref)", "--"])
-            .args(&patterns)
-            .stdin(Stdio::null())
-            .output();
-        let output = match output {
-            Ok(output) => output,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Refs::list_with_libgit2(repo),
-            Err(e) => return Err(failed(e.to_string())),
-        };
-        if !output.status.success() {
-            return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string()));
-        }
-        let mut by_name = HashMap::new();
-        // Ref names hold no control characters (git-check-ref-format), so NUL and newline
-        // separate fields and records.
-        for record in output.stdout.split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
-            let fields: Vec<&[u8]> = record.split(|&b| b == 0).collect();
-            let [name, id, symref] = fields[..] else {
-                return Err(failed(format!("unexpected output {:?}", String::from_utf8_lossy(record))));
-            };
-            let id = std::str::from_utf8(id).ok().and_then(|id| Oid::from_str(id).ok());
-            let Some(id) = id else {
-                return Err(failed(format!("unexpected id in {:?}", String::from_utf8_lossy(record))));
-            };
-            // Ref names need not be UTF-8; globs are, so compare the lossy form.
-            let symref = (!symref.is_empty()).then(|| String::from_utf8_lossy(symref).into_owned());
-            by_name.insert(String::from_utf8_lossy(name).into_owned(), (id, symref));
-        }
-        Ok(Refs { by_name })
-    }
-
-    fn list_with_libgit2(repo: &Repository) -> Result<Refs, GitError> {
-        let mut by_name = HashMap::new();
-        for reference in repo.references().context(|| "listing refs".into())? {
-            let reference = reference.context(|| "reading a ref".into())?;
-            let name = String::from_utf8_lossy(reference.name_bytes()).into_owned();
-            let symref = reference.symbolic_target_bytes().map(|t| String::from_utf8_lossy(t).into_owned());
-            let resolved = reference.resolve().context(|| format!("resolving {name}"))?;
-            if let Some(id) = resolved.target() {
-                by_name.insert(name, (id, symref));
-            }
-        }
-        Ok(Refs { by_name })
-    }
-
-    /// The ref a symbolic ref finally points at, if `name` is one (git updates that ref when
-    /// a push names the symbolic one, so that is the ref to judge).
-    pub fn symbolic_target(&self, name: &str) -> Option<String> {
-        let mut current = name;
-        // git itself gives up after 5 levels (SYMREF_MAXDEPTH).
-        for _ in 0..5 {
-            match self.by_name.get(current) {
-                Some((_, Some(target))) => current = target,
-                _ => break,
-            }
-        }
-        (current != name).then(|| current.to_string())
-    }
-
-    /// The protected refs and the commits they point at now (before the push).
-    pub fn protected_tips(
-        &self,
-        repo: &Repository,
-        is_protected: impl Fn(&str) -> bool,
-    ) -> Result<Vec<(String, Oid)>, GitError> {
-        let mut tips = Vec::new();
-        for (name, &(id, _)) in &self.by_name {
-            if is_protected(name)
-                && let Some(commit) = peel_to_commit(repo, id)?
-            {
-                tips.push((name.clone(), commit));
-            }
-        }
-        tips.sort();
-        Ok(tips)
     }
 }
 

@@ -169,9 +169,10 @@ impl<'p> Engine<'p> {
         self.today
     }
 
-    /// Whether the commit's changed paths could change its verdict on `refname`: some active
-    /// rule looks at paths and its other conditions hold. Otherwise no tree need be read.
-    pub fn needs_paths(&self, commit: &CommitFacts, refname: &str) -> bool {
+    /// Whether the commit's changed paths could change its verdict on the ref `refnames`
+    /// reach: some active rule looks at paths and its other conditions hold. Otherwise no tree
+    /// need be read.
+    pub fn needs_paths(&self, commit: &CommitFacts, refnames: &[String]) -> bool {
         if commit.in_baseline || commit.clean_merge {
             return false;
         }
@@ -179,15 +180,16 @@ impl<'p> Engine<'p> {
         self.policy.rules.iter().any(|rule| {
             rule.when.paths.is_some()
                 && rule.is_active(self.today)
-                && rule.when.refs.as_ref().is_none_or(|refs| refs.is_match(refname))
+                && rule.when.refs.as_ref().is_none_or(|refs| refnames.iter().any(|name| refs.is_match(name)))
                 && rule.when.ai_assisted.is_none_or(|wanted| {
                     wanted == *ai_assisted.get_or_insert_with(|| self.detector.detect(commit).ai_assisted)
                 })
         })
     }
 
-    /// Judges one commit as if it landed on `refname`.
-    pub fn judge(&self, commit: &CommitFacts, refname: &str) -> CommitVerdict {
+    /// Judges one commit as if it landed on a ref that each of `refnames` reaches (a ref and
+    /// its symbolic aliases): a rule applies if it applies on any of them.
+    pub fn judge(&self, commit: &CommitFacts, refnames: &[String]) -> CommitVerdict {
         let Provenance { evidence, ai_assisted } = self.detector.detect(commit);
         let paths = match &commit.changes {
             Changes::Paths(paths) => paths.as_slice(),
@@ -207,7 +209,7 @@ impl<'p> Engine<'p> {
             .map(|rule| {
                 let applies = match &exempt {
                     Some(why) => Err(format!("exempt: {why}")),
-                    None => self.applies(rule, ai_assisted, &evidence, paths, refname, &mut paths_matched),
+                    None => self.applies(rule, ai_assisted, &evidence, paths, refnames, &mut paths_matched),
                 };
                 self.outcome(rule, applies, commit, &authorship)
             })
@@ -265,7 +267,7 @@ impl<'p> Engine<'p> {
         ai_assisted: bool,
         evidence: &[Evidence],
         paths: &[String],
-        refname: &str,
+        refnames: &[String],
         paths_matched: &mut Vec<String>,
     ) -> Result<String, String> {
         if !rule.is_active(self.today) {
@@ -282,9 +284,13 @@ impl<'p> Engine<'p> {
             });
         }
         if let Some(refs) = &rule.when.refs {
-            match refs.first_match(refname) {
-                Some(glob) => reasons.push(format!("{refname} matches {glob}")),
-                None => return Err(format!("{refname} matches none of {}", refs.patterns().join(", "))),
+            let matched = refnames.iter().find_map(|name| refs.first_match(name).map(|glob| (name, glob)));
+            match matched {
+                Some((name, glob)) => reasons.push(format!("{name} matches {glob}")),
+                None => {
+                    let names = refnames.join(", ");
+                    return Err(format!("{names} matches none of {}", refs.patterns().join(", ")));
+                }
             }
         }
         if let Some(globs) = &rule.when.paths {

@@ -58,7 +58,7 @@ fn judge(policy: &Policy, trailers: &[String]) -> CommitVerdict {
         patch_id: Some(PATCH.into()),
         git_signature: GitSignature::NotRead,
     };
-    Engine::new(policy, today()).judge(&commit, "refs/heads/main")
+    Engine::new(policy, today()).judge(&commit, &["refs/heads/main".into()])
 }
 
 /// (counted people, not-counted reasons) of a rule.

@@ -92,6 +92,9 @@ pub struct Gate {
     pub protected: GlobList,
     pub allow_delete: bool,
     pub allow_force_push: bool,
+    /// May a push create or move `refs/replace/*`? A replace ref makes git show another object
+    /// under a reviewed commit's id.
+    pub allow_replace_refs: bool,
     /// Full commit ids (lower-case hex); commits reachable from them are exempt, so a
     /// repository with history can adopt the gate without approving its past.
     pub baseline: Vec<String>,
@@ -321,6 +324,7 @@ impl Validator {
             protected: self.globs(raw.gate.protected, DEFAULT_PROTECTED, GlobKind::Path),
             allow_delete: raw.gate.allow_delete.unwrap_or(false),
             allow_force_push: raw.gate.allow_force_push.unwrap_or(false),
+            allow_replace_refs: raw.gate.allow_replace_refs.unwrap_or(false),
             baseline: self.commit_ids(raw.gate.baseline.unwrap_or_default()),
             max_commits: self.limit(raw.gate.max_commits, "max_commits", DEFAULT_MAX_COMMITS),
             max_seconds: self.seconds(raw.gate.max_seconds, DEFAULT_MAX_SECONDS),

@@ -121,6 +121,7 @@ pub struct RawGate {
     pub protected: Option<Vec<Spanned<String>>>,
     pub allow_delete: Option<bool>,
     pub allow_force_push: Option<bool>,
+    pub allow_replace_refs: Option<bool>,
     pub baseline: Option<Vec<Spanned<String>>>,
     pub max_commits: Option<Spanned<i64>>,
     pub max_seconds: Option<Spanned<f64>>,

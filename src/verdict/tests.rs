@@ -66,7 +66,8 @@ fn judge(message: &str) -> CommitVerdict {
 
 fn judge_on(message: &str, paths: &[&str], refname: &str) -> CommitVerdict {
     let policy = policy(POLICY);
-    Engine::new(&policy, today()).judge(&commit("Bob Dev <bob@example.com>", message, paths), refname)
+    Engine::new(&policy, today())
+        .judge(&commit("Bob Dev <bob@example.com>", message, paths), &[refname.into()])
 }
 
 fn rule<'v>(verdict: &'v CommitVerdict, name: &str) -> &'v RuleOutcome {
@@ -116,7 +117,7 @@ fn ai_identity_approval_does_not_count() {
     let policy = policy(&format!("{POLICY}\n[provenance]\nidentities = [\"*@contractors.example.com\"]\n"));
     let c =
         commit("Bob Dev <bob@example.com>", "Fix\n\nReviewed-by: Bot <bot@contractors.example.com>\n", &[]);
-    let v = Engine::new(&policy, today()).judge(&c, "refs/heads/main");
+    let v = Engine::new(&policy, today()).judge(&c, &["refs/heads/main".into()]);
     assert_eq!(reasons(rule(&v, "two-person review")), ["AI identity"]);
     let v = judge("Fix\n\nReviewed-by: Claude <noreply@anthropic.com>\n");
     assert_eq!(reasons(rule(&v, "two-person review")), ["AI identity"]);
@@ -169,7 +170,7 @@ fn one_person_counts_once_whatever_the_emails() {
         "Fix\n\nReviewed-by: Alice <alice@example.com>\nApproved-by: Alice <alice@home.example.org>\n",
         &[],
     );
-    let v = Engine::new(&policy, today()).judge(&c, "refs/heads/main");
+    let v = Engine::new(&policy, today()).judge(&c, &["refs/heads/main".into()]);
     let r = rule(&v, "two-person review");
     assert_eq!(r.counted.len(), 1);
     assert_eq!(reasons(r), ["Alice Senior already counted"]);
@@ -207,7 +208,7 @@ fn non_senior_lacks_the_role() {
         "F\n\nAssisted-by: Claude\nReviewed-by: Bob <bob@example.com>\n",
         &[],
     );
-    let v = Engine::new(&policy, today()).judge(&c, "refs/heads/main");
+    let v = Engine::new(&policy, today()).judge(&c, &["refs/heads/main".into()]);
     assert_eq!(reasons(rule(&v, "senior sign-off")), ["not role senior"]);
 }
 
@@ -249,13 +250,13 @@ fn inactive_rule_does_not_apply() {
     let text = POLICY.replace("name = \"director audit\"", "name = \"director audit\"\nuntil = 2026-05-31");
     let policy = policy(&text);
     let c = commit("Bob Dev <bob@example.com>", "F\n\nReviewed-by: A <alice@example.com>\n", &["infra/x"]);
-    let v = Engine::new(&policy, today()).judge(&c, "refs/heads/main");
+    let v = Engine::new(&policy, today()).judge(&c, &["refs/heads/main".into()]);
     let r = rule(&v, "director audit");
     assert!(!r.applies);
     assert_eq!(r.why, "inactive on 2026-06-01: active until 2026-05-31");
     assert_eq!(v.verdict, CommitStatus::Pass);
     // The same commit on the last day of the window is judged.
-    let v = Engine::new(&policy, Date::new(2026, 5, 31).unwrap()).judge(&c, "refs/heads/main");
+    let v = Engine::new(&policy, Date::new(2026, 5, 31).unwrap()).judge(&c, &["refs/heads/main".into()]);
     assert_eq!(v.verdict, CommitStatus::Fail);
 }
 
@@ -264,7 +265,7 @@ fn clean_merge_is_exempt() {
     let policy = policy(POLICY);
     let mut c = commit("Bob Dev <bob@example.com>", "Merge branch 'x'\n", &[]);
     c.clean_merge = true;
-    let v = Engine::new(&policy, today()).judge(&c, "refs/heads/main");
+    let v = Engine::new(&policy, today()).judge(&c, &["refs/heads/main".into()]);
     assert_eq!(v.verdict, CommitStatus::Pass);
     assert!(v.exempt.is_some());
     assert!(v.rules.iter().all(|r| !r.applies));

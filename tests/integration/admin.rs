@@ -262,21 +262,37 @@ fn both_policy_configs_set_is_an_error() {
     );
 }
 
+/// Over file:// (and some SSH set-ups) the hook inherits the pusher's environment: none of it
+/// may choose the binary or the policy.
 #[test]
-fn environment_policy_wins_over_git_config() {
+fn the_pushers_environment_chooses_neither_binary_nor_policy() {
     let server = Server::new(POLICY);
-    let warn = server.bare.join("warn.toml");
+    let main = server.server_ref("refs/heads/main").unwrap();
+    let warn = server.home.join("warn.toml");
     std::fs::write(&warn, "version = 1\n[gate]\nmode = \"warn\"\n[[rule]]\nname = \"r\"\n").unwrap();
     server.write("app/x.rs", "x\n");
     server.commit(BOB, "Unreviewed\n");
-    let output = server
-        .command(&server.work, &["push", "origin", "main"])
-        .env("COUNTERSIGN_POLICY", &warn)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("warn.toml"), "{stderr}");
+    let warn = warn.to_str().unwrap();
+    let attempts: [&[(&str, &str)]; 5] = [
+        &[("COUNTERSIGN_BIN", "/bin/true")],
+        &[("COUNTERSIGN_POLICY", warn)],
+        &[
+            ("GIT_CONFIG_COUNT", "1"),
+            ("GIT_CONFIG_KEY_0", "countersign.bin"),
+            ("GIT_CONFIG_VALUE_0", "/bin/true"),
+        ],
+        &[
+            ("GIT_CONFIG_COUNT", "1"),
+            ("GIT_CONFIG_KEY_0", "countersign.policy"),
+            ("GIT_CONFIG_VALUE_0", warn),
+        ],
+        &[("GIT_CONFIG_PARAMETERS", "'countersign.bin'='/bin/true'")],
+    ];
+    for env in attempts {
+        let push = server.push_as(env, &["origin", "main"]);
+        assert_refused(&server, &push, &["\"Unreviewed\""], &main);
+        assert!(!push.stderr.contains("warn.toml"), "{env:?}: {}", push.stderr);
+    }
 }
 
 #[test]
