@@ -215,12 +215,11 @@ impl RefStore {
     }
 }
 
-/// `git for-each-ref` over `patterns` (all refs when none): each ref's name, resolved id and
-/// symbolic target. `None` when there is no git to run.
-fn for_each_ref(
-    repo: &Repository,
-    patterns: &[&str],
-) -> Result<Option<Vec<(String, Oid, Option<String>)>>, GitError> {
+/// A listed ref: its name, resolved id, and symbolic target if it has one.
+type Listed = (String, Oid, Option<String>);
+
+/// `git for-each-ref` over `patterns` (all refs when none). `None` when there is no git to run.
+fn for_each_ref(repo: &Repository, patterns: &[&str]) -> Result<Option<Vec<Listed>>, GitError> {
     let failed =
         |why: String| GitError::new("listing refs with git for-each-ref".into(), git2::Error::from_str(&why));
     let output = Command::new("git")
