@@ -154,6 +154,14 @@ impl RefReport {
         }
     }
 
+    /// The ref as the pusher named it, and the ref git writes when that differs.
+    fn label(&self) -> String {
+        match self.writes == self.refname {
+            true => clean(&self.refname),
+            false => format!("{} (symbolic ref to {})", clean(&self.refname), clean(&self.writes)),
+        }
+    }
+
     /// How many new commits were judged, listed or not.
     pub fn judged(&self) -> usize {
         self.commits.len() + self.unlisted.total()
@@ -206,6 +214,9 @@ impl Serialize for RefReport {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("RefReport", 7)?;
         s.serialize_field("ref", &self.refname)?;
+        if self.writes != self.refname {
+            s.serialize_field("writes", &self.writes)?;
+        }
         s.serialize_field("old", &self.old.to_string())?;
         s.serialize_field("new", &self.new.to_string())?;
         s.serialize_field("verdict", &self.decision())?;
@@ -347,12 +358,11 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
     let mut with_findings = 0;
     for r in &report.refs {
         for problem in &r.overridden {
-            let _ = writeln!(out, "countersign: {}: OVERRIDDEN: {problem}", clean(&r.refname));
+            let _ = writeln!(out, "countersign: {}: OVERRIDDEN: {problem}", r.label());
         }
         for problem in &r.problems {
             for (i, line) in problem.to_string().lines().enumerate() {
-                let prefix =
-                    if i == 0 { format!("countersign: {}: ", clean(&r.refname)) } else { "  ".into() };
+                let prefix = if i == 0 { format!("countersign: {}: ", r.label()) } else { "  ".into() };
                 let _ = writeln!(out, "{prefix}{}", clean(line));
             }
         }

@@ -2,6 +2,7 @@
 //! real `git push`es through the real hook, assertions on what the pusher sees and on the refs.
 
 mod admin;
+mod aliases;
 mod audit;
 mod breakglass;
 mod ci;

@@ -152,7 +152,12 @@ fn push_through_a_symbolic_ref_is_judged_as_its_target() {
     server.write("infra/main.tf", "unreviewed\n");
     server.commit(BOB, "Unreviewed infra change\n");
     let push = server.push(&["origin", "main:refs/heads/master"]);
-    assert_refused(&server, &push, &["refs/heads/master: 1 of 1 new commit(s) lacks sign-off"], &main);
+    assert_refused(
+        &server,
+        &push,
+        &["refs/heads/master (symbolic ref to refs/heads/main): 1 of 1 new commit(s) lacks sign-off"],
+        &main,
+    );
 }
 
 #[test]

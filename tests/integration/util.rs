@@ -216,6 +216,11 @@ impl Server {
 
     /// Runs the binary as git would run the hook, in the bare repository, with `input` on stdin.
     pub fn run_hook(&self, args: &[&str], input: &str) -> Output {
+        self.run_hook_bytes(args, input.as_bytes())
+    }
+
+    /// [`Server::run_hook`] with input that need not be UTF-8, as git's need not be.
+    pub fn run_hook_bytes(&self, args: &[&str], input: &[u8]) -> Output {
         let mut child = Command::new(BIN)
             .arg("pre-receive")
             .args(args)
@@ -227,7 +232,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
         child.wait_with_output().unwrap()
     }
 }
