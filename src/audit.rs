@@ -24,13 +24,11 @@ use crate::policy::Mode;
 use crate::provenance::EvidenceKind;
 use crate::pusher::Pusher;
 use crate::ref_updates::RefUpdate;
-use crate::report::{Decision, PolicyInfo, Problem, RefReport, Report};
+use crate::report::{Decision, PolicyInfo, Problem, RefReport, Report, cut};
 use crate::verdict::{CommitStatus, CommitVerdict};
 
 /// Mode of a log file we create (before the umask).
 const NEW_FILE_MODE: u32 = 0o640;
-/// Long pusher text (a 10 MB one-line message) is cut: the log records, it does not archive.
-const TEXT_LIMIT: usize = 200;
 /// Evidence items kept per commit.
 const EVIDENCE_LIMIT: usize = 10;
 /// Rotations survived while appending one line, before giving up.
@@ -248,13 +246,6 @@ pub fn refs_of(report: &Report) -> Vec<RefRecord<'_>> {
     report.refs.iter().map(RefRecord::judged).collect()
 }
 
-fn cut(text: &str) -> String {
-    match text.char_indices().nth(TEXT_LIMIT) {
-        Some((at, _)) => format!("{}...", &text[..at]),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -315,11 +306,5 @@ mod tests {
         append(&path, "2").unwrap();
         assert_eq!(std::fs::read_to_string(dir.path().join("audit.jsonl.1")).unwrap(), "1\n");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "2\n");
-    }
-
-    #[test]
-    fn long_text_is_cut_on_a_character_boundary() {
-        assert_eq!(cut(&"é".repeat(300)).chars().count(), TEXT_LIMIT + 3);
-        assert_eq!(cut("short"), "short");
     }
 }

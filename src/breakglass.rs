@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::policy::{Mode, Policy};
 use crate::pusher::Pusher;
-use crate::report::{Problem, Report};
+use crate::report::{self, Problem, Report};
 use crate::verdict::CommitStatus;
 
 /// The push option that asks for an override; its value is the reason.
@@ -36,8 +36,9 @@ pub enum OptionError {
     Repeated(usize),
 }
 
-/// The override reason the pusher gave, if any. A `countersign.*` option we do not know is an
-/// error rather than ignored: a misspelt override should say so, not fail as if unasked.
+/// The override reason the pusher gave, if any, cut to [`report::TEXT_LIMIT`] characters. A
+/// `countersign.*` option we do not know, in any case (`Countersign.Override`), is an error
+/// rather than ignored: a misspelt override should say so, not fail as if unasked.
 pub fn requested(env: impl Fn(&str) -> Option<OsString>) -> Result<Option<String>, OptionError> {
     let Some(count) = env("GIT_PUSH_OPTION_COUNT") else { return Ok(None) };
     let count_text = count.to_string_lossy();
@@ -51,8 +52,8 @@ pub fn requested(env: impl Fn(&str) -> Option<OsString>) -> Result<Option<String
         let option = option.to_string_lossy();
         let (key, value) = option.split_once('=').unwrap_or((&option, ""));
         if key == OVERRIDE_OPTION {
-            reasons.push(value.to_string());
-        } else if key.starts_with("countersign.") {
+            reasons.push(report::cut(value));
+        } else if key.to_ascii_lowercase().starts_with("countersign.") {
             return Err(OptionError::Unknown(option.chars().take(80).collect()));
         }
     }
@@ -219,8 +220,18 @@ mod tests {
     }
 
     #[test]
+    fn a_long_reason_is_cut_where_pusher_text_is() {
+        let long = format!("countersign.override=INC-1 {}", "x".repeat(60_000));
+        let reason = requested(options(&[long.as_str()])).unwrap().unwrap();
+        assert_eq!(reason.chars().count(), report::TEXT_LIMIT + 3);
+        assert!(reason.starts_with("INC-1 xxx") && reason.ends_with("..."));
+    }
+
+    #[test]
     fn a_misspelt_repeated_or_malformed_option_is_an_error() {
         assert!(matches!(requested(options(&["countersign.overide=x"])), Err(OptionError::Unknown(_))));
+        let other_case = requested(options(&["Countersign.Override=INC-1: db down"]));
+        assert!(matches!(other_case, Err(OptionError::Unknown(_))));
         let twice = ["countersign.override=a", "countersign.override=b"];
         assert!(matches!(requested(options(&twice)), Err(OptionError::Repeated(2))));
         let bad_count = |v: &'static str| move |n: &str| (n == "GIT_PUSH_OPTION_COUNT").then(|| v.into());

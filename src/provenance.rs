@@ -2,8 +2,10 @@
 //!
 //! Four kinds of evidence, reported with the exact text that made the call:
 //! - `trailer`: a provenance trailer key (`Assisted-by`, `Made-with`, ...) whose value neither
-//!   declares "no AI" nor names a human by email (git's own history has
-//!   `Assisted-by: Junio C Hamano <gitster@pobox.com>`: human help, not AI);
+//!   declares "no AI" nor names, by email, a person the policy knows (a `[[person]]` or a
+//!   `reviewers` address). Human help is help from people the policy knows: any other address
+//!   is the pusher's word, and `Assisted-by: ChatGPT <chatgpt@openai.com>` must not pass as a
+//!   human's;
 //! - `identity`: an author, committer or trailer email that is a known AI address;
 //! - `name`: an author or committer name only an AI tool writes (Aider's ` (aider)` suffix);
 //! - `footer`: a message line a tool writes (`🤖 Generated with [Claude Code](...)`, Aider's
@@ -17,7 +19,7 @@ use serde::Serialize;
 
 use crate::facts::{CommitFacts, Signature, TrailerLine};
 use crate::identity;
-use crate::policy::{ProvenanceConfig, normalize_email};
+use crate::policy::{Policy, ProvenanceConfig, normalize_email};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -113,11 +115,26 @@ pub struct Provenance {
 /// The recognizers of one policy: built-ins (unless `builtin = false`) plus the policy's own.
 pub struct Detector<'p> {
     config: &'p ProvenanceConfig,
+    /// Whose help on a provenance trailer is human; without it, nobody's.
+    people: Option<&'p Policy>,
 }
 
 impl<'p> Detector<'p> {
     pub fn new(config: &'p ProvenanceConfig) -> Self {
-        Detector { config }
+        Detector { config, people: None }
+    }
+
+    /// The recognizers of `policy`, knowing its people.
+    pub fn of(policy: &'p Policy) -> Self {
+        Detector { config: &policy.provenance, people: Some(policy) }
+    }
+
+    /// A `[[person]]` of the policy, or a `reviewers` address.
+    fn is_known_human(&self, email: &str) -> bool {
+        self.people.is_some_and(|policy| {
+            policy.person_by_email(email).is_some()
+                || policy.approvals.reviewers.is_match(&normalize_email(email))
+        })
     }
 
     /// Whether an email belongs to an AI tool; such an identity never approves anything.
@@ -150,7 +167,7 @@ impl<'p> Detector<'p> {
             if let Some(tool) = emails.iter().find_map(|email| self.ai_tool(email)) {
                 evidence.push(Evidence { kind: EvidenceKind::Identity, text: trailer.to_string(), tool });
             } else if self.is_provenance_key(trailer)
-                && emails.is_empty()
+                && (emails.is_empty() || !emails.iter().all(|email| self.is_known_human(email)))
                 && !self.config.none_values.contains(&trailer.value.trim().to_lowercase())
             {
                 let tool = trailer_tool(trailer);

@@ -620,6 +620,18 @@ fn fix(commit: &CommitVerdict) -> Option<Vec<&crate::facts::Signature>> {
 }
 
 /// Each line of `text` cleaned, newlines kept.
+/// Long pusher text (a 10 MB one-line message, a 60,000-character override reason) is cut
+/// where it is shown or logged: a report records, it does not archive.
+pub const TEXT_LIMIT: usize = 200;
+
+/// `text` cut to [`TEXT_LIMIT`] characters, `...` marking a cut.
+pub fn cut(text: &str) -> String {
+    match text.char_indices().nth(TEXT_LIMIT) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 fn clean_lines(text: &str) -> String {
     text.lines().map(|line| format!("{}\n", clean(line))).collect()
 }
@@ -706,4 +718,15 @@ pub fn explain(commit: &CommitVerdict, refname: &str, policy: &Policy) -> String
         out.push_str(SIGN_FIX);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_on_a_character_boundary() {
+        assert_eq!(cut(&"é".repeat(300)).chars().count(), TEXT_LIMIT + 3);
+        assert_eq!(cut("short"), "short");
+    }
 }

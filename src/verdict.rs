@@ -158,7 +158,7 @@ const PATHS_SHOWN: usize = 3;
 
 impl<'p> Engine<'p> {
     pub fn new(policy: &'p Policy, today: Date) -> Self {
-        Engine { policy, detector: Detector::new(&policy.provenance), today }
+        Engine { policy, detector: Detector::of(policy), today }
     }
 
     pub fn policy(&self) -> &'p Policy {

@@ -310,6 +310,16 @@ impl Validator {
         self.diagnostics.push(Diagnostic::error(code, message, Some(span)));
     }
 
+    /// A rule that could never be met: an error, or a warning for a rule that has expired.
+    fn unmet(&mut self, expired: bool, code: &'static str, message: String, span: std::ops::Range<usize>) {
+        match expired {
+            true => {
+                self.diagnostics.push(Diagnostic::warning(code, format!("{message} (expired)"), Some(span)))
+            }
+            false => self.error(code, message, span),
+        }
+    }
+
     fn policy(&mut self, raw: RawPolicy, source: PolicySource) -> Policy {
         if let Some(version) = raw.version.filter(|v| *v.get_ref() != 1) {
             self.error(
@@ -746,17 +756,29 @@ impl Validator {
                 1
             }
         };
+        let since = raw.since.as_ref().and_then(|d| self.date(d));
+        let until = raw.until.as_ref().and_then(|d| self.date(d));
+        if let (Some(since), Some(until), Some(span)) = (since, until, raw.since.as_ref().map(|s| s.span()))
+            && since > until
+        {
+            self.error("empty-window", format!("`since` {since} is after `until` {until}"), span);
+        }
+        // An expired rule applies to nothing: that it could no longer be met is worth a word,
+        // not a policy that refuses every push.
+        let expired = until.is_some_and(|until| until < self.today);
         let signatures = raw.signatures.unwrap_or(default_signatures);
         if let Some(role) = &raw.from_role {
             let (all, signers) = holders.by_role.get(role.get_ref().as_str()).copied().unwrap_or((0, 0));
             if all == 0 {
-                self.error(
+                self.unmet(
+                    expired,
                     "unknown-role",
                     format!("no person holds role `{}`; this rule could never be satisfied", role.get_ref()),
                     role.span(),
                 );
             } else if all < require {
-                self.error(
+                self.unmet(
+                    expired,
                     "unsatisfiable-rule",
                     format!(
                         "rule `{name}` needs {require} approvals from role `{}`, held by only {all} person(s)",
@@ -765,7 +787,8 @@ impl Validator {
                     role.span(),
                 );
             } else if signatures == Signatures::Required && signers < require {
-                self.error(
+                self.unmet(
+                    expired,
                     "unsatisfiable-rule",
                     format!(
                         "rule `{name}` needs {require} signed approvals from role `{}`, but only \
@@ -776,7 +799,8 @@ impl Validator {
                 );
             }
         } else if signatures == Signatures::Required && holders.signers < require {
-            self.error(
+            self.unmet(
+                expired,
                 "unsatisfiable-rule",
                 format!(
                     "rule `{name}` needs {require} signed approvals, but only {} person(s) list `keys`",
@@ -784,13 +808,6 @@ impl Validator {
                 ),
                 raw.name.span(),
             );
-        }
-        let since = raw.since.as_ref().and_then(|d| self.date(d));
-        let until = raw.until.as_ref().and_then(|d| self.date(d));
-        if let (Some(since), Some(until), Some(span)) = (since, until, raw.since.as_ref().map(|s| s.span()))
-            && since > until
-        {
-            self.error("empty-window", format!("`since` {since} is after `until` {until}"), span);
         }
         if let (Some(until), Some(raw_until)) = (until, &raw.until)
             && until < self.today

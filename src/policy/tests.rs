@@ -74,8 +74,8 @@ emails = ["A@example.com ", "not-an-email"]
 [[rule]]
 name = "r"
 from_role = "senior"
-since = 2026-05-01
-until = 2026-04-01
+since = 2026-07-01
+until = 2026-06-15
 "#;
     let shown = problems(text);
     for expected in [
@@ -122,6 +122,18 @@ fn expired_and_future_rules_are_warnings_not_errors() {
     assert_eq!(codes, ["rule-expired", "rule-not-yet-active"]);
     assert!(!policy.rules[0].is_active(today()));
     assert!(!policy.rules[1].is_active(today()));
+}
+
+#[test]
+fn an_expired_rule_no_one_can_meet_is_a_warning() {
+    let text =
+        "version = 1\n[[rule]]\nname = \"freeze\"\nfrom_role = \"release-manager\"\nuntil = 2026-05-31\n";
+    let policy = parse(text).unwrap();
+    let codes: Vec<_> = policy.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, ["unknown-role", "rule-expired"]);
+    // The same rule still in force refuses the policy.
+    let shown = problems(&text.replace("until = 2026-05-31", "until = 2026-06-30"));
+    assert!(shown.contains("error[unknown-role]"), "{shown}");
 }
 
 #[test]

@@ -240,10 +240,36 @@ fn declared_no_ai_is_not_ai() {
     }
 }
 
+fn policy_knowing_junio() -> Policy {
+    let text = "version = 1\n[approvals]\nreviewers = [\"*@reviewers.example\"]\n\
+                [[person]]\nname = \"Junio C Hamano\"\nemails = [\"gitster@pobox.com\"]\n";
+    let source = crate::policy::PolicySource::new("test", text.to_string());
+    Policy::parse(source, jiff::civil::Date::new(2026, 1, 1).unwrap()).unwrap()
+}
+
 #[test]
-fn assisted_by_a_human_with_an_email_is_human_help() {
-    let p = detect(&commit("S\n\nAssisted-by: Junio C Hamano <gitster@pobox.com>\n"));
-    assert!(p.evidence.is_empty(), "{:?}", p.evidence);
+fn assisted_by_a_person_the_policy_lists_is_human_help() {
+    let policy = policy_knowing_junio();
+    let detector = Detector::of(&policy);
+    for line in
+        ["Assisted-by: Junio C Hamano <gitster@pobox.com>", "Assisted-by: Pat <pat@reviewers.example>"]
+    {
+        let p = detector.detect(&commit(&format!("S\n\n{line}\n")));
+        assert!(p.evidence.is_empty(), "{line}: {:?}", p.evidence);
+    }
+}
+
+#[test]
+fn assisted_by_an_address_the_policy_does_not_know_is_ai() {
+    let policy = policy_knowing_junio();
+    for line in ["Assisted-by: ChatGPT <chatgpt@openai.com>", "Generated-by: Helper <helper@example.org>"] {
+        let p = Detector::of(&policy).detect(&commit(&format!("S\n\n{line}\n")));
+        assert!(p.ai_assisted, "{line}");
+        assert_eq!(p.evidence[0].kind, EvidenceKind::Trailer, "{line}");
+        assert_eq!(p.evidence[0].text, line);
+    }
+    // Without a policy nobody's help is known to be human.
+    assert!(detect(&commit("S\n\nAssisted-by: Junio C Hamano <gitster@pobox.com>\n")).ai_assisted);
 }
 
 #[test]
