@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use git2::{ConfigLevel, Repository};
 use jiff::civil::Date;
 
+use crate::lint;
 use crate::policy_source::{self, Location, LookupError};
 use crate::repo::{Context, GitError};
 
@@ -325,6 +326,9 @@ pub fn plan_install(options: &InstallOptions, today: Date) -> Result<Plan, Insta
         policy.rules.len(),
         policy.warnings.len()
     ));
+    if let Some(unguarded) = lint::unguarded_committed_policy(&policy, &location, today) {
+        notes.push(format!("warning[{}]: {}", unguarded.code, unguarded.message));
+    }
 
     let mut steps = Vec::new();
     let bin = options.bin.to_string_lossy().into_owned();

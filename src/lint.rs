@@ -1,11 +1,14 @@
-//! Policy findings that need the repository (`countersign policy check --repo`): a tier-1 glob
-//! that matches no file is most likely a typo that leaves the tier-1 code unguarded.
+//! Policy findings that need the repository (`countersign policy check --repo`, `install`): a
+//! tier-1 glob that matches no file is most likely a typo that leaves the tier-1 code
+//! unguarded; a committed policy that no role guards can be talked out of itself.
 
 use git2::{ObjectType, Repository, TreeWalkMode, TreeWalkResult};
+use jiff::civil::Date;
 
 use crate::diagnostic::Diagnostic;
 use crate::globs::{self, GlobKind};
-use crate::policy::Policy;
+use crate::policy::{Mode, Policy};
+use crate::policy_source::Location;
 use crate::repo::{Context, GitError};
 
 /// A warning for each `when.paths` glob that matches nothing in HEAD's tree.
@@ -36,4 +39,31 @@ pub fn unmatched_path_globs(policy: &Policy, repo: &Repository) -> Result<Vec<Di
         }
     }
     Ok(findings)
+}
+
+/// A warning when the policy is committed (`--policy-ref REF:PATH`) and no enforced rule with a
+/// `from_role` applies to every change of PATH on REF: then one peer review, or a typed
+/// trailer, is all it takes to rewrite the gate (`mode = "warn"`, say) for every push after.
+pub fn unguarded_committed_policy(policy: &Policy, location: &Location, today: Date) -> Option<Diagnostic> {
+    let Location::Committed { refname, path } = location else { return None };
+    let guarded = policy.rules.iter().any(|rule| {
+        rule.mode == Mode::Enforce
+            && rule.from_role.is_some()
+            && rule.is_active(today)
+            && rule.when.ai_assisted.is_none()
+            && rule.when.refs.as_ref().is_none_or(|refs| refs.is_match(refname))
+            && rule.when.paths.as_ref().is_some_and(|paths| paths.is_match(path))
+    });
+    (!guarded).then(|| {
+        Diagnostic::warning(
+            "policy-unguarded",
+            format!(
+                "the policy is committed at {location}, but no enforced rule with a `from_role` covers \
+                 `{path}` there: a push that edits it (say to mode = \"warn\") needs only what other \
+                 changes need. Add a rule such as {{ name = \"policy change\", when = {{ paths = \
+                 [\"{path}\"] }}, from_role = \"director\" }}"
+            ),
+            None,
+        )
+    })
 }

@@ -519,7 +519,11 @@ fn policy_check(file: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<Ex
     };
     let mut warnings = policy.warnings.clone();
     if let Some(repo) = repo {
-        warnings.extend(lint::unmatched_path_globs(&policy, &open(repo)?)?);
+        let repo = open(repo)?;
+        warnings.extend(lint::unmatched_path_globs(&policy, &repo)?);
+        if let Some(location) = policy_source::configured(&repo)? {
+            warnings.extend(lint::unguarded_committed_policy(&policy, &location, today()));
+        }
     }
     if !warnings.is_empty() {
         eprintln!("{}", render_findings(&policy.source, &warnings));

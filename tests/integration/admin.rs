@@ -105,6 +105,55 @@ fn policy_check_with_repo_warns_about_globs_matching_nothing() {
 }
 
 #[test]
+fn a_committed_policy_no_role_guards_is_a_warning() {
+    let (server, _) = server_with_committed_policy();
+    let repo = server.bare.to_str().unwrap();
+    let check = |policy: &str| {
+        std::fs::write(server.home.join("check.toml"), policy).unwrap();
+        let file = server.home.join("check.toml");
+        run(&server.work, &["policy", "check", file.to_str().unwrap(), "--repo", repo])
+    };
+    let (code, _, stderr) = check(POLICY);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning[policy-unguarded]: the policy is committed at refs/heads/main:policy.toml"),
+        "{stderr}"
+    );
+    let guarded = format!(
+        "{POLICY}[[rule]]\nname = \"policy change\"\nwhen = {{ paths = [\"policy.toml\"] }}\nfrom_role = \"director\"\n"
+    );
+    let (code, _, stderr) = check(&guarded);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("policy-unguarded"), "{stderr}");
+    // install says it too.
+    let install = Command::new(BIN)
+        .args(["install", "--repo", repo, "--policy-ref", "refs/heads/main:policy.toml", "--dry-run"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&install.stdout);
+    assert!(
+        stdout.contains("warning[policy-unguarded]"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+}
+
+#[test]
+fn an_expired_rule_no_one_can_meet_blocks_nothing() {
+    let policy =
+        format!("{POLICY}[[rule]]\nname = \"freeze\"\nfrom_role = \"release-manager\"\nuntil = 2020-01-31\n");
+    let server = Server::new(&policy);
+    server.write("app/lib.rs", "reviewed\n");
+    server.commit(BOB, &format!("Reviewed\n\n{REVIEWED}\n"));
+    let push = server.push(&["origin", "main"]);
+    assert_accepted(&server, &push, "refs/heads/main");
+    let file = server.bare.join("policy.toml");
+    let (code, _, stderr) = run(&server.work, &["policy", "check", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("warning[unknown-role]"), "{stderr}");
+}
+
+#[test]
 fn shipped_policy_tests_pass() {
     let (code, stdout, stderr) = run(Path::new(MANIFEST), &["policy", "test", "policy.toml"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");

@@ -158,3 +158,27 @@ fn without_advertised_push_options_git_refuses_before_the_hook() {
     assert!(push.stderr.contains("the receiving end does not support push options"), "{}", push.stderr);
     assert_eq!(server.server_ref("refs/heads/main").unwrap(), main);
 }
+
+#[test]
+fn an_override_option_in_another_case_is_refused_not_ignored() {
+    let (server, main, _log, _logs) = server(DANA);
+    unreviewed_ai_change(&server);
+    let option = "Countersign.Override=INC-1234: payments are down";
+    let push = server.push_as(&[("GL_USERNAME", "dana")], &["-o", option, "origin", "main"]);
+    assert!(!push.ok, "{}", push.stderr);
+    assert!(push.stderr.contains("unknown push option `Countersign.Override=INC-1234"), "{}", push.stderr);
+    assert_eq!(server.server_ref("refs/heads/main").as_deref(), Some(main.as_str()));
+}
+
+#[test]
+fn a_long_reason_is_cut_in_what_the_pusher_sees_and_in_the_log() {
+    let (server, _, log, _logs) = server(DANA);
+    unreviewed_ai_change(&server);
+    let reason = format!("INC-1234: {}", "x".repeat(60_000));
+    let push = push_with_override(&server, "dana", &reason);
+    assert_accepted(&server, &push, "refs/heads/main");
+    assert!(push.stderr.len() < 10_000, "{} bytes shown", push.stderr.len());
+    let logged = Server::audit_lines(&log)[0]["override"]["reason"].as_str().unwrap().to_string();
+    assert_eq!(logged.chars().count(), 203, "{logged}");
+    assert!(logged.starts_with("INC-1234: xxx") && logged.ends_with("..."));
+}

@@ -65,6 +65,26 @@ fn ai_assisted_commit_with_only_peer_review_is_refused() {
 }
 
 #[test]
+fn declared_help_from_an_address_the_policy_does_not_know_is_ai() {
+    let (server, main) = server();
+    let push = push_app_change(&server, &format!("Assisted-by: ChatGPT <chatgpt@openai.com>\n{REVIEWED}"));
+    assert_refused(
+        &server,
+        &push,
+        &[
+            "AI-assisted: Assisted-by: ChatGPT <chatgpt@openai.com>",
+            "x senior sign-off for AI-assisted changes: needs 1 approval from role senior",
+        ],
+        &main,
+    );
+    // Help from a person the policy lists is human help.
+    server.git_work(&["reset", "-q", "--hard", &main]);
+    let push =
+        push_app_change(&server, &format!("Assisted-by: Alice Senior <alice@example.com>\n{REVIEWED}"));
+    assert_accepted(&server, &push, "refs/heads/main");
+}
+
+#[test]
 fn ai_assisted_commit_with_senior_approval_is_accepted() {
     let (server, _) = server();
     let push = push_app_change(
