@@ -11,6 +11,7 @@ mod fail_closed;
 mod ghes;
 mod hostile;
 mod install;
+mod invariant;
 mod limits;
 mod linkage;
 mod load;
