@@ -8,7 +8,7 @@
 //! - the hook refuses exactly when this test's own reading of the refs says it must.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::util::*;
 
@@ -108,7 +108,7 @@ impl World {
     }
 
     /// A new commit on `parent`, made in `dir`, reviewed or not.
-    fn commit_on(&mut self, dir: &PathBuf, parent: &str, reviewed: bool) -> String {
+    fn commit_on(&mut self, dir: &Path, parent: &str, reviewed: bool) -> String {
         self.made += 1;
         let message = match reviewed {
             true => format!("Change {}\n\n{REVIEWED}\n", self.made),
