@@ -39,6 +39,11 @@ pub enum HookError {
     Policy(#[from] LookupError),
     #[error(transparent)]
     Git(#[from] GitError),
+    #[error(
+        "the repository is served with GIT_NAMESPACE={0:?}: git writes the pushed refs under \
+         refs/namespaces/, where countersign does not resolve them yet, so it refuses the push"
+    )]
+    Namespaced(String),
     #[error("internal error (a bug in countersign)")]
     Panic { detail: String },
 }
@@ -140,6 +145,11 @@ impl Push<'_> {
             panic!("COUNTERSIGN_DEBUG_PANIC is set");
         }
         *updates = ref_updates::parse_updates(input)?;
+        // receive-pack writes `refs/namespaces/<ns>/<ref>`: protection, aliases and tips would
+        // all be read under the wrong names.
+        if let Some(namespace) = env("GIT_NAMESPACE").filter(|ns| !ns.is_empty()) {
+            return Err(HookError::Namespaced(namespace.to_string_lossy().into_owned()));
+        }
         let reason = breakglass::requested(env)?;
         let engine = Engine::new(self.policy, self.today);
         // The pusher sees a few commits and counts; the audit log records every commit, and

@@ -155,3 +155,19 @@ fn a_ref_name_git_would_never_send_is_refused() {
         assert!(stderr.contains("which git does not accept as a ref name"), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn a_namespaced_push_is_refused_until_namespaces_are_understood() {
+    let (server, main) = server_with(POLICY);
+    server.write("app/lib.rs", "reviewed\n");
+    server.commit(BOB, &format!("Reviewed\n\n{REVIEWED}\n"));
+    let push = server.push_as(&[("GIT_NAMESPACE", "team")], &["origin", "main"]);
+    assert!(!push.ok, "{}", push.stderr);
+    assert!(
+        push.stderr.contains("push refused: the repository is served with GIT_NAMESPACE=\"team\""),
+        "{}",
+        push.stderr
+    );
+    assert_eq!(server.server_ref("refs/heads/main").as_deref(), Some(main.as_str()));
+    assert_eq!(server.server_ref("refs/namespaces/team/refs/heads/main"), None);
+}
