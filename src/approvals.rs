@@ -9,6 +9,11 @@
 //! Where the rule checks signatures, an approval is backed by the `Approval-Signature` trailer
 //! right after it ([`crate::signature`]): `required`, it counts only with a valid one;
 //! `optional`, a signature that is there must be valid, an approval without one still counts.
+//!
+//! Where the rule counts recorded approvals ([`crate::recorded`]), each login that recorded one
+//! for the change counts as its `[[person]]`, under the same rules as a trailer: role, once per
+//! person, never the author or a co-author. `required`, a typed trailer no longer counts (a
+//! signed one still does): only an approval the author cannot write alone.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,7 +22,7 @@ use serde::{Serialize, Serializer};
 
 use crate::facts::CommitFacts;
 use crate::identity::{self, IdentityProblem};
-use crate::policy::{Person, Policy, Signatures, normalize_email};
+use crate::policy::{Person, Policy, Recorded, Signatures, normalize_email};
 use crate::provenance::Detector;
 use crate::signature::{self, Problem};
 
@@ -29,8 +34,21 @@ pub struct Counted {
     /// The policy person's name, or the address itself for a `reviewers` match.
     pub person: String,
     pub email: String,
-    /// The whole trailer line, as `Key: value`.
+    /// The whole trailer line, as `Key: value`; for a recorded approval, what recorded it.
     pub trailer: String,
+    pub kind: Kind,
+}
+
+/// How an approval was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A trailer, as typed.
+    Trailer,
+    /// A trailer backed by a valid signature.
+    Signed,
+    /// Recorded on the server by the approver's own login.
+    Recorded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,6 +75,8 @@ pub enum Reason {
     /// More signed approvals by one person than are worth checking: each check costs a
     /// public-key verification, and the pusher writes as many as it likes.
     TooManySignatures(String),
+    /// The rule takes recorded (or signed) approvals only.
+    Typed,
 }
 
 impl fmt::Display for Reason {
@@ -73,6 +93,10 @@ impl fmt::Display for Reason {
                 write!(f, "no signature (an {} trailer right after it)", signature::TRAILER_KEY)
             }
             Reason::Signature(problem) => write!(f, "{problem}"),
+            Reason::Typed => f.write_str(
+                "a typed trailer; this rule counts approvals recorded on the server (or signed) \
+                 ([approvals] recorded = \"required\")",
+            ),
             Reason::TooManySignatures(person) => write!(
                 f,
                 "{person} has more than {SIGNATURE_CHECKS_PER_PERSON} signed approvals in this commit; \
@@ -133,7 +157,12 @@ impl<'p> Authorship<'p> {
 
     /// Whether `person` could give an approval for this commit at all.
     pub fn excludes(&self, person: &Person) -> bool {
-        person.emails.iter().any(|email| self.wrote_it(email, Some(person)).is_some())
+        self.wrote(person).is_some()
+    }
+
+    /// Why `person` cannot approve this commit, if they wrote it.
+    fn wrote(&self, person: &Person) -> Option<Reason> {
+        person.emails.iter().find_map(|email| self.wrote_it(email, Some(person)))
     }
 }
 
@@ -148,6 +177,7 @@ pub fn tally(
     authorship: &Authorship<'_>,
     from_role: Option<&str>,
     signatures: Signatures,
+    recorded: Recorded,
 ) -> Tally {
     let mut tally = Tally::default();
     let mut checks: HashMap<String, usize> = HashMap::new();
@@ -170,14 +200,44 @@ pub fn tally(
                 }
             }
             check_signature(commit, policy, signatures, &email, backing.map(|t| t.value.as_str()))?;
-            Ok((person, email))
+            let signed = backing.is_some() && signatures != Signatures::Off;
+            if recorded == Recorded::Required && !signed {
+                return Err(Reason::Typed);
+            }
+            Ok((person, email, if signed { Kind::Signed } else { Kind::Trailer }))
         });
         match reason {
-            Ok((person, email)) => tally.counted.push(Counted { person, email, trailer: line }),
+            Ok((person, email, kind)) => tally.counted.push(Counted { person, email, trailer: line, kind }),
+            Err(reason) => tally.not_counted.push(NotCounted { value: line, reason }),
+        }
+    }
+    if recorded == Recorded::Off {
+        return tally;
+    }
+    for approval in &commit.recorded {
+        let line = format!("recorded by login {} on {}", approval.login, short_id(&approval.commit));
+        let reason = match policy.person_by_login(&approval.login) {
+            None => Err(Reason::Unlisted),
+            Some(person) => match authorship.wrote(person) {
+                Some(reason) => Err(reason),
+                None => {
+                    let email = normalize_email(person.emails.first().map_or("", String::as_str));
+                    judge_person(Some(person), &email, policy, from_role, &tally)
+                }
+            },
+        };
+        match reason {
+            Ok((person, email)) => {
+                tally.counted.push(Counted { person, email, trailer: line, kind: Kind::Recorded })
+            }
             Err(reason) => tally.not_counted.push(NotCounted { value: line, reason }),
         }
     }
     tally
+}
+
+fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }
 
 /// Whether the approval by `email` is backed as `signatures` demands.
@@ -215,6 +275,18 @@ fn judge(
     if detector.is_ai_identity(email) {
         return Err(Reason::AiIdentity);
     }
+    judge_person(person, email, policy, from_role, so_far)
+}
+
+/// The person an approval by `person` (or, unlisted, `email`), who did not write the commit,
+/// counts for, or why it does not.
+fn judge_person(
+    person: Option<&Person>,
+    email: &str,
+    policy: &Policy,
+    from_role: Option<&str>,
+    so_far: &Tally,
+) -> Result<(String, String), Reason> {
     let name = match (person, from_role) {
         (Some(person), Some(role)) if !person.has_role(role) => {
             return Err(Reason::LacksRole(role.to_string()));

@@ -5,6 +5,10 @@
 //! keys work as for git's own SSH signing), and amends HEAD with the two trailer lines. For an
 //! older commit or a range it prints the lines to add instead, or, with `--rewrite`, rewrites
 //! a range that ends at HEAD, as `git rebase` would, and moves the branch.
+//!
+//! With `--push` it records the approval on the server instead ([`crate::recorded`]): one ref
+//! per change, pushed under the reviewer's own login, which the server checks. No key, no
+//! rewritten commit.
 
 use std::io::{BufRead, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -22,7 +26,7 @@ use crate::policy::{Policy, PolicySource};
 use crate::provenance::Detector;
 use crate::repo::{self, Context, GitError};
 use crate::signature::{self, NAMESPACE, TRAILER_KEY};
-use crate::{patch_id, selection};
+use crate::{patch_id, recorded, selection};
 
 /// The approval key `approve` writes; the policy's default approval keys include it.
 pub const APPROVAL_KEY: &str = "Approved-by";
@@ -41,8 +45,25 @@ pub struct Options {
     pub rewrite: bool,
 }
 
+/// `approve --push`: record approvals on the server.
+pub struct RecordOptions {
+    pub repo: PathBuf,
+    pub remote: String,
+    /// The reviewer's login on the server (default: git config countersign.login).
+    pub login: Option<String>,
+    /// A commit, or a range as `git rev-list` reads it (`A..B`).
+    pub target: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApproveError {
+    #[error(
+        "no login: pass --login NAME, or set git config countersign.login to your login on the \
+         server (the one it authenticates you as)"
+    )]
+    NoLogin,
+    #[error("git push {remote} failed; nothing recorded (the server's reason is above)")]
+    Push { remote: String },
     #[error(transparent)]
     Git(#[from] GitError),
     #[error(transparent)]
@@ -88,6 +109,44 @@ pub enum ApproveError {
     RewriteNotRecorded(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Records the approval of every change of `options.target` on the server, as the login the
+/// server will authenticate: `git push REMOTE <commit>:refs/countersign/approvals/<patch-id>/<login>`.
+pub fn record(options: &RecordOptions, out: &mut dyn Write) -> Result<(), ApproveError> {
+    let repo = Repository::discover(&options.repo)
+        .context(|| format!("opening repository {}", options.repo.display()))?;
+    let login = match &options.login {
+        Some(login) => login.clone(),
+        None => repo
+            .config()
+            .and_then(|c| c.get_string("countersign.login"))
+            .map_err(|_| ApproveError::NoLogin)?,
+    };
+    let changes = changes(&repo, &options.target)?;
+    let refspecs: Vec<String> = changes
+        .iter()
+        .map(|change| format!("{}:{}", change.facts.id, recorded::ref_name(&change.patch_id, &login)))
+        .collect();
+    let workdir = repo.workdir().unwrap_or(repo.path());
+    let status = Command::new("git")
+        .current_dir(workdir)
+        .args(["push", "--quiet", &options.remote])
+        .args(&refspecs)
+        .stdin(Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err(ApproveError::Push { remote: options.remote.clone() });
+    }
+    for change in &changes {
+        writeln!(
+            out,
+            "recorded: {login} approves {} \"{}\"",
+            &change.facts.id[..12],
+            change.facts.summary()
+        )?;
+    }
+    Ok(())
 }
 
 /// One commit to approve, and what its reviewer is shown.
@@ -218,7 +277,7 @@ fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError>
         .map(|oid| {
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let patch_id = patch_id::patch_id(repo, &commit)?;
-            let mut facts = repo::read_commit(repo, &commit, false, false, false)?;
+            let mut facts = repo::read_commit(repo, &commit, repo::PatchIds::Never, false, false)?;
             facts.changes = Changes::Paths(changes::changed_paths(
                 &mut Trees::new(repo, graph.as_ref()),
                 &commit,

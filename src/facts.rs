@@ -63,10 +63,21 @@ pub struct CommitFacts {
     pub in_baseline: bool,
     pub changes: Changes,
     /// The change's patch-id ([`crate::patch_id`]), read only when an active rule checks
-    /// approval signatures and the message carries one.
+    /// approval signatures and the message carries one, or counts recorded approvals.
     pub patch_id: Option<String>,
     /// The commit's own signature, read only when `[gate] signed_commits` asks for one.
     pub git_signature: GitSignature,
+    /// Approvals recorded on the server for this change (its patch-id), read only when a rule
+    /// counts them ([`crate::recorded`]).
+    pub recorded: Vec<RecordedApproval>,
+}
+
+/// An approval recorded on the server by `login`, which the server authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordedApproval {
+    pub login: String,
+    /// The commit it was recorded on (this one, or an earlier version with the same diff).
+    pub commit: String,
 }
 
 /// A commit's own signature: git's `gpgsig` header, as the pusher wrote it (unchecked bytes).

@@ -14,8 +14,10 @@ use crate::commit_graph::CommitGraph;
 use crate::facts::{Changes, CommitFacts};
 use crate::policy::{Policy, PolicySource};
 use crate::policy_source::{self, Location, LookupError};
+use crate::pusher::Pusher;
+use crate::recorded::{self, Lookup};
 use crate::ref_updates::{self, RefUpdate, Refusal};
-use crate::repo::{self, Context, GitError};
+use crate::repo::{self, Context, GitError, PatchIds};
 use crate::report::{Problem, RefReport, Report, Unlisted};
 use crate::selection::{self, Movement};
 use crate::verdict::{CommitStatus, CommitVerdict, Engine};
@@ -63,7 +65,9 @@ pub enum Keep {
 /// What every thread judges by; shared, read-only.
 struct Rules<'a> {
     engine: &'a Engine<'a>,
-    needs_patch_id: bool,
+    patch_ids: PatchIds,
+    /// Where the approvals recorded for a change are found, when a rule counts them.
+    recorded: Option<Lookup>,
     needs_git_signature: bool,
     /// The paths any active rule's `when.paths` can match: no other path is ever read.
     path_scope: PathScope,
@@ -157,7 +161,12 @@ impl<'a> Judge<'a> {
             trees: Trees::new(repo, graph),
             rules: Rules {
                 engine,
-                needs_patch_id: policy.needs_patch_ids(today),
+                patch_ids: match (policy.records_approvals(), policy.needs_patch_ids(today)) {
+                    (true, _) => PatchIds::Always,
+                    (false, true) => PatchIds::WhenSigned,
+                    (false, false) => PatchIds::Never,
+                },
+                recorded: policy.records_approvals().then(|| Lookup::new(repo)),
                 needs_git_signature: policy.needs_git_signatures(),
                 path_scope: PathScope::matching(path_globs),
                 baseline,
@@ -394,7 +403,12 @@ impl Rules<'_> {
     /// A commit's facts, all but what it changed.
     fn read(&self, repo: &Repository, commit: &Commit<'_>) -> Result<CommitFacts, GitError> {
         let in_baseline = self.baseline.contains(&commit.id());
-        repo::read_commit(repo, commit, self.needs_patch_id, self.needs_git_signature, in_baseline)
+        let mut facts =
+            repo::read_commit(repo, commit, self.patch_ids, self.needs_git_signature, in_baseline)?;
+        if let (Some(lookup), Some(patch_id)) = (&self.recorded, &facts.patch_id) {
+            facts.recorded = lookup.for_patch_id(patch_id)?;
+        }
+        Ok(facts)
     }
 
     /// How finely paths are read at first: all of them when every verdict is listed.
@@ -449,6 +463,7 @@ pub fn judge_push(
     engine: &Engine<'_>,
     location: &Location,
     updates: &[RefUpdate],
+    pusher: &Pusher,
     keep: Keep,
 ) -> Result<Report, LookupError> {
     let started = Instant::now();
@@ -496,6 +511,14 @@ pub fn judge_push(
                 Refusal::BrokenSymref => Problem::BrokenSymref,
                 Refusal::ReplaceRef { base } => Problem::ReplaceRefRefused { base: base.clone() },
             });
+        }
+        if landing.records_approval {
+            if let Some(why) = recorded::check_record(repo, policy, pusher, update, &landing.writes)? {
+                report.problems.push(Problem::ApprovalRefused(why));
+            }
+            report.note = Some("records an approval".into());
+            refs.push(report);
+            continue;
         }
         let written = RefUpdate { refname: landing.writes.clone(), ..update.clone() };
         if let Some(problem) =

@@ -159,8 +159,15 @@ impl Push<'_> {
             (None, Some(_)) => Keep::Findings,
             (None, None) => Keep::FirstFindings(report::COMMITS_SHOWN),
         };
-        let mut report =
-            gate::judge_push(self.repo, &repo::open_for_hook, &engine, self.location, updates, keep)?;
+        let mut report = gate::judge_push(
+            self.repo,
+            &repo::open_for_hook,
+            &engine,
+            self.location,
+            updates,
+            self.pusher,
+            keep,
+        )?;
         if let Some(reason) = reason {
             breakglass::apply(&mut report, self.policy, self.pusher, reason);
         }

@@ -28,6 +28,7 @@ pub mod policy_test;
 pub mod provenance;
 pub mod provenance_report;
 pub mod pusher;
+pub mod recorded;
 pub mod ref_updates;
 pub mod repo;
 pub mod report;

@@ -141,9 +141,20 @@ enum Command {
         /// tree) with its signed approval, as git rebase would, and move the branch to the result.
         #[arg(long)]
         rewrite: bool,
+        /// Record the approval on the server instead of signing it: push
+        /// refs/countersign/approvals/<patch-id>/<login> for each change, as your server login.
+        #[arg(long, conflicts_with_all = ["key", "yes", "rewrite"])]
+        push: bool,
+        /// With --push: the remote to record on.
+        #[arg(long, default_value = "origin", requires = "push")]
+        remote: String,
+        /// With --push: your login on the server (default: git config countersign.login).
+        #[arg(long, requires = "push")]
+        login: Option<String>,
         /// Repository (default: the current directory).
         #[arg(long, default_value = ".")]
         repo: PathBuf,
+        /// The commit to approve, or a range of them (`main..topic`).
         #[arg(value_name = "COMMIT|RANGE")]
         target: String,
     },
@@ -242,7 +253,11 @@ fn main() -> ExitCode {
             policy_check(file, repo.as_deref())
         }
         Command::Policy { command: PolicyCommand::Test { file, tests } } => run_policy_test(file, tests),
-        Command::Approve { key, yes, rewrite, repo, target } => {
+        Command::Approve { push: true, remote, login, repo, target, .. } => {
+            let options = approve::RecordOptions { repo, remote, login, target };
+            approve::record(&options, &mut std::io::stdout()).map(|()| ExitCode::SUCCESS).map_err(Into::into)
+        }
+        Command::Approve { key, yes, rewrite, repo, target, .. } => {
             run_approve(approve::Options { repo, key, yes, target, rewrite })
         }
         Command::Demo => countersign::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS),

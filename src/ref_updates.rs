@@ -19,6 +19,8 @@
 //! - **Replace refs.** `refs/replace/*` (and `$GIT_REPLACE_REF_BASE`) make git show another
 //!   object under a reviewed commit's id; creating or moving one is refused unless
 //!   `[gate] allow_replace_refs`.
+//! - **Recorded approvals.** A ref under `refs/countersign/approvals/` lands no code: it is
+//!   never judged as a protected ref, and [`crate::recorded::check_record`] guards it instead.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -28,6 +30,7 @@ use std::process::{Command, Stdio};
 use git2::{Oid, Repository};
 
 use crate::policy::Policy;
+use crate::recorded;
 use crate::repo::GitError;
 use crate::selection::peel_to_commit;
 
@@ -333,6 +336,8 @@ pub struct Landing {
     /// Every name that reaches `writes` (`writes` first): the rules of each apply.
     pub names: Vec<String>,
     pub protected: bool,
+    /// `writes` records an approval ([`crate::recorded`]).
+    pub records_approval: bool,
     /// `writes` is the ref the committed policy lives on.
     pub holds_policy: bool,
     /// Why git itself will not carry the update out as sent, refused here first.
@@ -386,8 +391,10 @@ pub fn resolve(
             {
                 refused = Some(Refusal::ReplaceRef { base: base.to_string() });
             }
+            let records_approval = writes.starts_with(recorded::NAMESPACE);
             Landing {
-                protected: is_protected(&names),
+                protected: !records_approval && is_protected(&names),
+                records_approval,
                 holds_policy: policy_ref.as_deref() == Some(writes.as_str()),
                 update: update.clone(),
                 writes,

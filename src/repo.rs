@@ -84,15 +84,25 @@ fn read_like_git() {
     });
 }
 
+/// When a commit's patch-id is worth hashing (it diffs the commit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchIds {
+    Never,
+    /// When the message carries an approval signature, which binds to it.
+    WhenSigned,
+    /// Always: the change's recorded approvals are found by it.
+    Always,
+}
+
 /// Reads what the engine needs of one commit but what it changed: `changes` and `clean_merge`
 /// are the caller's to fill in ([`crate::changes`]), as only the caller knows whether a rule
-/// needs them. The patch-id is hashed only if `needs_patch_id`
-/// and the message carries a signature, and never for baseline commits, which are exempt; the
-/// commit's own signature is read only if `needs_git_signature`, and likewise never for them.
+/// needs them. The patch-id is hashed as `patch_ids` says, and never for baseline commits,
+/// which are exempt; the commit's own signature is read only if `needs_git_signature`, and
+/// likewise never for them.
 pub fn read_commit(
     repo: &Repository,
     commit: &Commit<'_>,
-    needs_patch_id: bool,
+    patch_ids: PatchIds,
     needs_git_signature: bool,
     in_baseline: bool,
 ) -> Result<CommitFacts, GitError> {
@@ -102,8 +112,12 @@ pub fn read_commit(
     let trailers = CommitFacts::trailers_of(&message);
     // Only a signature is checked against the patch-id: without one, no diff is hashed.
     let signed = trailers.iter().any(|t| t.key_in(&[signature::TRAILER_KEY]));
-    let patch_id =
-        if needs_patch_id && signed && !in_baseline { Some(patch_id::patch_id(repo, commit)?) } else { None };
+    let hashed = match patch_ids {
+        PatchIds::Never => false,
+        PatchIds::WhenSigned => signed,
+        PatchIds::Always => true,
+    };
+    let patch_id = if hashed && !in_baseline { Some(patch_id::patch_id(repo, commit)?) } else { None };
     let git_signature = if needs_git_signature && !in_baseline {
         match repo.extract_signature(&oid, None) {
             Ok((armored, signed_data)) => {
@@ -127,6 +141,7 @@ pub fn read_commit(
         changes: Changes::NotNeeded,
         patch_id,
         git_signature,
+        recorded: Vec::new(),
     })
 }
 

@@ -10,8 +10,9 @@ use git2::Oid;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::breakglass::{self, Override};
-use crate::policy::{Mode, Policy, Signatures};
+use crate::policy::{Mode, Policy, Recorded, Signatures};
 use crate::provenance::EvidenceKind;
+use crate::recorded;
 use crate::repo::short;
 use crate::verdict::{CommitStatus, CommitVerdict, RuleOutcome, SignatureCheck};
 
@@ -30,6 +31,8 @@ pub enum Problem {
     NotACommit,
     /// A symbolic ref whose chain git will not follow (a loop, or more than four links).
     BrokenSymref,
+    /// An update of the recorded approvals that the hook does not allow, and why.
+    ApprovalRefused(String),
     /// The push creates or moves a replace ref (`base` is where replace refs live).
     ReplaceRefRefused {
         base: String,
@@ -59,6 +62,7 @@ impl Problem {
             Problem::ForcePushRefused => "force-push-refused",
             Problem::NotACommit => "not-a-commit",
             Problem::BrokenSymref => "broken-symref",
+            Problem::ApprovalRefused(_) => "approval-refused",
             Problem::ReplaceRefRefused { .. } => "replace-ref-refused",
             Problem::LacksSignOff { .. } => "lacks-sign-off",
             Problem::PolicyInvalid(_) => "policy-invalid",
@@ -94,6 +98,7 @@ impl fmt::Display for Problem {
             Problem::BrokenSymref => {
                 f.write_str("a symbolic ref that loops or has more than four links: git will not update it")
             }
+            Problem::ApprovalRefused(why) => write!(f, "approval not recorded: {why}"),
             Problem::ReplaceRefRefused { base } => write!(
                 f,
                 "replace refs ({base}*) make git show other content under a reviewed commit's id: \
@@ -539,6 +544,23 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
         out.push_str("    ");
         out.push_str(SIGN_FIX);
     }
+    if let Some(line) = record_line(commit) {
+        out.push_str("    ");
+        out.push_str(&line);
+    }
+}
+
+/// How an approver records an approval on the server, where a failing rule counts those:
+/// with countersign, or with git alone (the patch-id is in the ref's name, so it is shown).
+fn record_line(commit: &CommitVerdict) -> Option<String> {
+    let records = commit.unmet().any(|r| r.mode == Mode::Enforce && r.recorded != Recorded::Off);
+    let patch_id = commit.patch_id.as_deref().filter(|_| records)?;
+    Some(format!(
+        "or the approver records it on the server: countersign approve --push {id}\n      \
+         (with git alone: git push origin {id}:{})\n",
+        recorded::ref_name(patch_id, "<their login>"),
+        id = commit.id
+    ))
 }
 
 /// How to sign a commit as `[gate] signed_commits` wants (the committer signs, so the key must be

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::approvals::{self, Authorship, Counted, NotCounted};
 use crate::facts::{Changes, CommitFacts, GitSignature, Signature, TrailerLine};
-use crate::policy::{Mode, Policy, Rule, Signatures};
+use crate::policy::{Mode, Policy, Recorded, Rule, Signatures};
 use crate::provenance::{Detector, Evidence, Provenance};
 use crate::signature::{self, CommitProblem};
 
@@ -66,6 +66,9 @@ pub struct CommitVerdict {
     /// Changed paths that matched a `when.paths` glob of an active rule.
     pub paths_matched: Vec<String>,
     pub rules: Vec<RuleOutcome>,
+    /// The change's patch-id, when a rule needed it: recorded approvals name it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exempt: Option<String>,
     /// The commit's own signature, checked when `[gate] signed_commits` asks (not for exempt
@@ -130,6 +133,8 @@ pub struct RuleOutcome {
     pub from_role: Option<String>,
     /// Whether approvals must be (or, when signed, be validly) signed.
     pub signatures: Signatures,
+    /// Whether approvals recorded on the server count (`required`: typed trailers do not).
+    pub recorded: Recorded,
     pub counted: Vec<Counted>,
     pub not_counted: Vec<NotCounted>,
     /// People who could give the missing approvals (not the author or a co-author; when
@@ -237,6 +242,7 @@ impl<'p> Engine<'p> {
             evidence,
             paths_matched,
             rules,
+            patch_id: commit.patch_id.clone(),
             exempt,
             signature,
             verdict,
@@ -329,7 +335,8 @@ impl<'p> Engine<'p> {
         };
         let from_role = rule.from_role.as_deref();
         let tally = if applies {
-            approvals::tally(commit, self.policy, &self.detector, authorship, from_role, rule.signatures)
+            let (signatures, recorded) = (rule.signatures, rule.recorded);
+            approvals::tally(commit, self.policy, &self.detector, authorship, from_role, signatures, recorded)
         } else {
             approvals::Tally::default()
         };
@@ -342,6 +349,8 @@ impl<'p> Engine<'p> {
                 .iter()
                 .filter(|p| from_role.is_none_or(|role| p.has_role(role)) && !authorship.excludes(p))
                 .filter(|p| rule.signatures != Signatures::Required || !p.keys.is_empty())
+                // Typed trailers do not count: only who can record (a login) or sign (a key).
+                .filter(|p| rule.recorded != Recorded::Required || !p.logins.is_empty() || !p.keys.is_empty())
                 .filter(|p| !tally.counted.iter().any(|c| c.person == p.name))
                 .filter_map(|p| {
                     p.emails.first().map(|email| Signature { name: p.name.clone(), email: email.clone() })
@@ -357,6 +366,7 @@ impl<'p> Engine<'p> {
             required: rule.require,
             from_role: rule.from_role.clone(),
             signatures: rule.signatures,
+            recorded: rule.recorded,
             counted: tally.counted,
             not_counted: tally.not_counted,
             eligible,

@@ -17,7 +17,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::globs::{self, GlobKind, GlobList};
 use crate::signature;
 use raw::RawPolicy;
-pub use raw::{Mode, Signatures, SignedCommits};
+pub use raw::{Mode, Recorded, Signatures, SignedCommits};
 
 /// Where the policy came from and its exact bytes, so a report can name the file and its hash.
 #[derive(Debug, Clone)]
@@ -123,6 +123,10 @@ pub struct ApprovalConfig {
     pub reviewers: GlobList,
     /// The default for rules that do not say.
     pub signatures: Signatures,
+    /// The default for rules that do not say.
+    pub recorded: Recorded,
+    /// People who may withdraw anyone's recorded approval (by name).
+    pub admins: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +159,8 @@ pub struct Rule {
     pub mode: Mode,
     /// Effective: the rule's own, else `[approvals] signatures`.
     pub signatures: Signatures,
+    /// Effective: the rule's own, else `[approvals] recorded`.
+    pub recorded: Recorded,
 }
 
 impl Rule {
@@ -269,9 +275,17 @@ impl Policy {
         self.gate.signed_commits == SignedCommits::Required
     }
 
-    /// Whether judging a commit needs its patch-id (to check approval signatures).
+    /// Whether judging a commit needs its patch-id (to check approval signatures, or to find
+    /// the approvals recorded for its change).
     pub fn needs_patch_ids(&self, today: Date) -> bool {
-        self.rules.iter().any(|r| r.signatures != Signatures::Off && r.is_active(today))
+        self.rules
+            .iter()
+            .any(|r| (r.signatures != Signatures::Off || r.recorded != Recorded::Off) && r.is_active(today))
+    }
+
+    /// Whether any rule counts recorded approvals, hence whether the server records them.
+    pub fn records_approvals(&self) -> bool {
+        self.rules.iter().any(|r| r.recorded != Recorded::Off)
     }
 }
 
@@ -355,6 +369,8 @@ impl Validator {
             trailer_keys: self.trailer_keys(raw.approvals.trailers, DEFAULT_APPROVAL_TRAILERS),
             reviewers: self.globs(raw.approvals.reviewers, &[], GlobKind::Email),
             signatures: raw.approvals.signatures.unwrap_or_default(),
+            recorded: raw.approvals.recorded.unwrap_or_default(),
+            admins: Vec::new(),
         };
         let (people, person_by_email, person_by_login) = self.people(raw.person);
         let audit = raw.audit.map(|a| self.audit(a));
@@ -393,9 +409,10 @@ impl Validator {
             );
         }
         let mut names = HashSet::new();
-        let signatures = policy.approvals.signatures;
+        policy.approvals.admins = self.people_named(raw.approvals.admins.unwrap_or_default(), &policy.people);
+        let defaults = (policy.approvals.signatures, policy.approvals.recorded);
         policy.rules =
-            raw.rule.into_iter().map(|r| self.rule(r, &holders, gate_mode, signatures, &mut names)).collect();
+            raw.rule.into_iter().map(|r| self.rule(r, &holders, gate_mode, defaults, &mut names)).collect();
         let mut raw_override = raw.break_glass.unwrap_or_default();
         policy.pusher_env = self.env_names(raw_override.pusher_env.take());
         policy.break_glass = self.break_glass(raw_override, &policy, &holders);
@@ -437,13 +454,12 @@ impl Validator {
         names
     }
 
-    /// `[override]`: every name must be a person, role or rule the policy has, else a typo
-    /// would silently give nobody (or everyone) the break-glass.
-    fn break_glass(&mut self, raw: raw::RawOverride, policy: &Policy, holders: &Holders) -> BreakGlass {
-        let mut people = Vec::new();
-        for name in raw.people.unwrap_or_default() {
-            if policy.people.iter().any(|p| &p.name == name.get_ref()) {
-                people.push(name.into_inner());
+    /// Names that must each be a `[[person]]`'s (a typo would quietly name nobody).
+    fn people_named(&mut self, names: Vec<Spanned<String>>, people: &[Person]) -> Vec<String> {
+        let mut named = Vec::new();
+        for name in names {
+            if people.iter().any(|p| &p.name == name.get_ref()) {
+                named.push(name.into_inner());
             } else {
                 self.error(
                     "unknown-person",
@@ -452,6 +468,13 @@ impl Validator {
                 );
             }
         }
+        named
+    }
+
+    /// `[override]`: every name must be a person, role or rule the policy has, else a typo
+    /// would silently give nobody (or everyone) the break-glass.
+    fn break_glass(&mut self, raw: raw::RawOverride, policy: &Policy, holders: &Holders) -> BreakGlass {
+        let people = self.people_named(raw.people.unwrap_or_default(), &policy.people);
         let mut roles = Vec::new();
         for role in raw.roles.unwrap_or_default() {
             if holders.by_role.contains_key(role.get_ref()) {
@@ -735,7 +758,7 @@ impl Validator {
         raw: raw::RawRule,
         holders: &Holders,
         gate_mode: Mode,
-        default_signatures: Signatures,
+        (default_signatures, default_recorded): (Signatures, Recorded),
         names: &mut HashSet<String>,
     ) -> Rule {
         let name = raw.name.get_ref().trim().to_string();
@@ -846,6 +869,7 @@ impl Validator {
             until,
             mode,
             signatures,
+            recorded: raw.recorded.unwrap_or(default_recorded),
         }
     }
 

@@ -105,6 +105,19 @@ pub enum Signatures {
     Required,
 }
 
+/// Do approvals recorded on the server (`refs/countersign/approvals/`) count?
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recorded {
+    /// They do not, and the server refuses to record any.
+    #[default]
+    Off,
+    /// They count beside trailer approvals.
+    Optional,
+    /// Only they, and signed approvals, count: a typed trailer does not.
+    Required,
+}
+
 /// Must each new commit on a protected ref carry git's own SSH signature by a listed key?
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -144,6 +157,9 @@ pub struct RawApprovals {
     pub trailers: Option<Vec<Spanned<String>>>,
     pub reviewers: Option<Vec<Spanned<String>>>,
     pub signatures: Option<Signatures>,
+    pub recorded: Option<Recorded>,
+    /// People (by name) who may withdraw anyone's recorded approval.
+    pub admins: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +188,7 @@ pub struct RawRule {
     pub until: Option<Spanned<Datetime>>,
     pub mode: Option<Mode>,
     pub signatures: Option<Signatures>,
+    pub recorded: Option<Recorded>,
 }
 
 #[derive(Debug, Default, Deserialize)]

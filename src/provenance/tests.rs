@@ -33,6 +33,7 @@ fn commit_by(author: Signature, message: &str) -> CommitFacts {
         changes: Changes::NotNeeded,
         patch_id: None,
         git_signature: GitSignature::NotRead,
+        recorded: Vec::new(),
     }
 }
 

@@ -18,6 +18,7 @@ mod load;
 mod paths;
 mod paths_vs_git;
 mod push;
+mod recorded;
 mod refs;
 mod signatures;
 mod trailers_vs_git;

@@ -1,0 +1,185 @@
+//! Approvals recorded on the server, kept as git data (the way Gerrit's NoteDb keeps votes):
+//! `refs/countersign/approvals/<patch-id>/<login>`, pointing at the approved commit.
+//!
+//! Only the login a ref names can record it, because the server authenticates the pusher and
+//! the hook ([`check_record`]) compares: so the author cannot type a reviewer's approval, as
+//! they can a trailer. The name binds the approval to the change ([`crate::patch_id`]): a clean
+//! rebase keeps the patch-id, hence the approval; a changed diff has another. The refs
+//! replicate wherever the server replicates refs, and CI fetches them
+//! (`+refs/countersign/approvals/*:refs/countersign/approvals/*`).
+//!
+//! An approval is recorded once and never moved; its owner (or an `[approvals] admins` person)
+//! withdraws it by deleting the ref.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use git2::{Oid, Repository};
+
+use crate::facts::RecordedApproval;
+use crate::patch_id;
+use crate::policy::Policy;
+use crate::pusher::Pusher;
+use crate::ref_updates::RefUpdate;
+use crate::repo::{Context, GitError};
+use crate::selection::peel_to_commit;
+
+/// Where recorded approvals live.
+pub const NAMESPACE: &str = "refs/countersign/approvals/";
+
+/// The ref that records `login`'s approval of the change with `patch_id`.
+pub fn ref_name(patch_id: &str, login: &str) -> String {
+    format!("{NAMESPACE}{patch_id}/{login}")
+}
+
+/// The patch-id and login a ref name records, if it is a well-formed approval ref.
+pub fn parse(name: &str) -> Option<(&str, &str)> {
+    let (patch_id, login) = name.strip_prefix(NAMESPACE)?.split_once('/')?;
+    let hex = patch_id.len() == 64 && patch_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (hex && !login.is_empty() && !login.contains('/')).then_some((patch_id, login))
+}
+
+/// Why the hook refuses an update of the approvals namespace, if it does.
+pub fn check_record(
+    repo: &Repository,
+    policy: &Policy,
+    pusher: &Pusher,
+    update: &RefUpdate,
+    writes: &str,
+) -> Result<Option<String>, GitError> {
+    if !policy.records_approvals() {
+        return Ok(Some("recorded approvals are off: no rule counts them ([approvals] recorded)".into()));
+    }
+    let Some((patch_id, login)) = parse(writes) else {
+        return Ok(Some(format!("an approval is recorded as {NAMESPACE}<patch-id>/<login>")));
+    };
+    let Some(pusher_login) = pusher.login.as_deref() else {
+        return Ok(Some(
+            "the server names no pusher, so no approval can be recorded: it must set one of \
+             [override] pusher_env after authenticating the pusher (GitLab sets GL_USERNAME, Gitea \
+             GITEA_PUSHER_NAME, a web server in front of git http-backend REMOTE_USER)"
+                .into(),
+        ));
+    };
+    if update.new.is_zero() {
+        let admin = pusher.person.as_ref().is_some_and(|person| policy.approvals.admins.contains(person));
+        return Ok((pusher_login != login && !admin).then(|| {
+            format!("only {login} (or a person [approvals] admins names) may withdraw {login}'s approval")
+        }));
+    }
+    if !update.old.is_zero() {
+        return Ok(Some("a recorded approval is never moved: withdraw it, then record a new one".into()));
+    }
+    if pusher_login != login {
+        return Ok(Some(format!("{pusher} may not record an approval in the name of {login}")));
+    }
+    if policy.person_by_login(login).is_none() {
+        return Ok(Some(format!(
+            "login {login} is no [[person]]'s (`logins`), so its approval would count for no one"
+        )));
+    }
+    let Some(commit) = peel_to_commit(repo, update.new)? else {
+        return Ok(Some("an approval ref must point at the approved commit".into()));
+    };
+    let commit = repo.find_commit(commit).context(|| format!("reading commit {commit}"))?;
+    let actual = patch_id::patch_id(repo, &commit)?;
+    Ok((actual != patch_id).then(|| {
+        format!(
+            "{} changes what patch-id {actual} names, not {patch_id}: record it as {}",
+            commit.id(),
+            ref_name(&actual, login)
+        )
+    }))
+}
+
+/// Past this many lookups one listing of the namespace is cheaper than more processes.
+const LOOKUPS_BEFORE_LISTING: usize = 16;
+
+/// The recorded approvals of changes, looked up as judging asks, shared by its threads.
+///
+/// A push judges a few commits: each costs one `git for-each-ref` of its own patch-id's refs,
+/// a binary search in `packed-refs`, whatever the namespace holds (100,000 approvals list in
+/// 0.4 s, one patch-id's in 7 ms). A long range lists the namespace once instead.
+pub struct Lookup {
+    git_dir: PathBuf,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    asked: usize,
+    listed: bool,
+    by_patch_id: HashMap<String, Vec<RecordedApproval>>,
+}
+
+impl Lookup {
+    pub fn new(repo: &Repository) -> Lookup {
+        Lookup { git_dir: repo.path().to_path_buf(), state: Mutex::new(State::default()) }
+    }
+
+    /// The approvals recorded for the change with `patch_id`.
+    pub fn for_patch_id(&self, patch_id: &str) -> Result<Vec<RecordedApproval>, GitError> {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !state.listed && !state.by_patch_id.contains_key(patch_id) {
+            state.asked += 1;
+            let pattern = match state.asked > LOOKUPS_BEFORE_LISTING {
+                true => NAMESPACE.to_string(),
+                false => format!("{NAMESPACE}{patch_id}/"),
+            };
+            state.listed = pattern == NAMESPACE;
+            state.by_patch_id.entry(patch_id.to_string()).or_default();
+            for (name, commit) in self.list(&pattern)? {
+                if let Some((id, login)) = parse(&name) {
+                    let approval = RecordedApproval { login: login.to_string(), commit: commit.to_string() };
+                    state.by_patch_id.entry(id.to_string()).or_default().push(approval);
+                }
+            }
+        }
+        Ok(state.by_patch_id.get(patch_id).cloned().unwrap_or_default())
+    }
+
+    fn list(&self, pattern: &str) -> Result<Vec<(String, Oid)>, GitError> {
+        let failed = |why: String| {
+            GitError::new(
+                "listing recorded approvals with git for-each-ref".into(),
+                git2::Error::from_str(&why),
+            )
+        };
+        let output = Command::new("git")
+            .arg("--git-dir")
+            .arg(&self.git_dir)
+            .args(["for-each-ref", "--format=%(refname)%00%(objectname)", pattern])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| failed(format!("{e} (recorded approvals need git on the server)")))?;
+        if !output.status.success() {
+            return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string()));
+        }
+        let mut refs = Vec::new();
+        for record in output.stdout.split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
+            let text = String::from_utf8_lossy(record);
+            let (name, id) = text.split_once('\0').ok_or_else(|| failed(format!("unexpected {text:?}")))?;
+            let id = Oid::from_str(id).map_err(|_| failed(format!("unexpected id in {text:?}")))?;
+            refs.push((name.to_string(), id));
+        }
+        Ok(refs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approval_refs_name_a_patch_id_and_a_login() {
+        let id = "ab".repeat(32);
+        assert_eq!(parse(&ref_name(&id, "alice")), Some((id.as_str(), "alice")));
+        assert_eq!(parse(&format!("{NAMESPACE}{id}")), None);
+        assert_eq!(parse(&format!("{NAMESPACE}{id}/a/b")), None);
+        assert_eq!(parse(&format!("{NAMESPACE}{}/alice", "AB".repeat(32))), None);
+        assert_eq!(parse(&format!("{NAMESPACE}{}/alice", "ab".repeat(20))), None);
+        assert_eq!(parse(&format!("refs/heads/{id}/alice")), None);
+    }
+}
