@@ -77,6 +77,8 @@ pub enum Reason {
     TooManySignatures(String),
     /// The rule takes recorded (or signed) approvals only.
     Typed,
+    /// Recorded for an earlier version of the change, whose diff has changed since.
+    Stale,
 }
 
 impl fmt::Display for Reason {
@@ -93,6 +95,10 @@ impl fmt::Display for Reason {
                 write!(f, "no signature (an {} trailer right after it)", signature::TRAILER_KEY)
             }
             Reason::Signature(problem) => write!(f, "{problem}"),
+            Reason::Stale => f.write_str(
+                "stale: recorded for an earlier version of this change; the diff has changed since, \
+                 so the approver must review and record it again",
+            ),
             Reason::Typed => f.write_str(
                 "a typed trailer; this rule counts approvals recorded on the server (or signed) \
                  ([approvals] recorded = \"required\")",
@@ -232,6 +238,10 @@ pub fn tally(
             }
             Err(reason) => tally.not_counted.push(NotCounted { value: line, reason }),
         }
+    }
+    for approval in &commit.stale {
+        let value = format!("recorded by login {} on {}", approval.login, short_id(&approval.commit));
+        tally.not_counted.push(NotCounted { value, reason: Reason::Stale });
     }
     tally
 }

@@ -70,6 +70,9 @@ pub struct CommitFacts {
     /// Approvals recorded on the server for this change (its patch-id), read only when a rule
     /// counts them ([`crate::recorded`]).
     pub recorded: Vec<RecordedApproval>,
+    /// Approvals recorded for an earlier version of this change (another diff), found only for
+    /// a commit that fails without them: they do not count, and the report says why.
+    pub stale: Vec<RecordedApproval>,
 }
 
 /// An approval recorded on the server by `login`, which the server authenticated.

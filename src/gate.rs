@@ -243,6 +243,7 @@ impl<'a> Judge<'a> {
             // Facts kept for another ref keep every path: that ref may list the verdict.
             let detail = if self.shared.is_some() { Detail::Paths } else { self.rules.detail() };
             let verdict = self.rules.judge(&mut self.trees, &commit, &mut facts, names, detail, &judged)?;
+            let verdict = self.rules.with_stale_approvals(self.repo, &commit, &mut facts, names, verdict)?;
             judged.add(verdict, self.rules.keep);
             if let Some(shared) = &mut self.shared {
                 shared.insert(oid, facts);
@@ -394,6 +395,7 @@ impl Rules<'_> {
             let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
             let mut facts = self.read(repo, &commit)?;
             let verdict = self.judge(trees, &commit, &mut facts, names, self.detail(), &judged)?;
+            let verdict = self.with_stale_approvals(repo, &commit, &mut facts, names, verdict)?;
             judged.add(verdict, self.keep);
             done.fetch_add(1, Ordering::Relaxed);
         }
@@ -409,6 +411,24 @@ impl Rules<'_> {
             facts.recorded = lookup.for_patch_id(patch_id)?;
         }
         Ok(facts)
+    }
+
+    /// A failing verdict, judged again with the approvals recorded for earlier versions of the
+    /// change, so the report says why they no longer count.
+    fn with_stale_approvals(
+        &self,
+        repo: &Repository,
+        commit: &Commit<'_>,
+        facts: &mut CommitFacts,
+        names: &[String],
+        verdict: CommitVerdict,
+    ) -> Result<CommitVerdict, GitError> {
+        let (Some(lookup), Some(patch_id)) = (&self.recorded, &facts.patch_id) else { return Ok(verdict) };
+        if verdict.verdict != CommitStatus::Fail {
+            return Ok(verdict);
+        }
+        facts.stale = lookup.stale_for(repo, commit, patch_id)?;
+        Ok(if facts.stale.is_empty() { verdict } else { self.engine.judge(facts, names) })
     }
 
     /// How finely paths are read at first: all of them when every verdict is listed.

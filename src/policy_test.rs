@@ -153,6 +153,7 @@ impl Case {
             patch_id: None,
             git_signature: GitSignature::NotRead,
             recorded: Vec::new(),
+            stale: Vec::new(),
         })
     }
 }

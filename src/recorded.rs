@@ -94,6 +94,10 @@ pub fn check_record(
     }))
 }
 
+/// How many recorded approvals of other changes a failing commit's are compared with, to tell
+/// the pusher an approval went stale: each costs reading a commit.
+const STALE_SCAN: usize = 2_000;
+
 /// Past this many lookups one listing of the namespace is cheaper than more processes.
 const LOOKUPS_BEFORE_LISTING: usize = 16;
 
@@ -138,6 +142,46 @@ impl Lookup {
             }
         }
         Ok(state.by_patch_id.get(patch_id).cloned().unwrap_or_default())
+    }
+
+    /// Approvals recorded for earlier versions of `commit`'s change: on a commit with the same
+    /// author and author time (what a rebase or an amend keeps) but another diff. Only to say
+    /// why they no longer count; at most [`STALE_SCAN`] approvals are looked at.
+    pub fn stale_for(
+        &self,
+        repo: &Repository,
+        commit: &git2::Commit<'_>,
+        patch_id: &str,
+    ) -> Result<Vec<RecordedApproval>, GitError> {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !state.listed {
+            state.listed = true;
+            state.by_patch_id.clear();
+            for (name, target) in self.list(NAMESPACE)? {
+                if let Some((id, login)) = parse(&name) {
+                    let approval = RecordedApproval { login: login.to_string(), commit: target.to_string() };
+                    state.by_patch_id.entry(id.to_string()).or_default().push(approval);
+                }
+            }
+        }
+        let author = commit.author();
+        let same_change = |other: &git2::Commit<'_>| {
+            let theirs = other.author();
+            theirs.when() == author.when() && theirs.email_bytes() == author.email_bytes()
+        };
+        let mut stale = Vec::new();
+        let others = state.by_patch_id.iter().filter(|(id, _)| *id != patch_id).flat_map(|(_, a)| a);
+        for approval in others.take(STALE_SCAN) {
+            let Ok(target) = Oid::from_str(&approval.commit) else { continue };
+            // An approved commit the server no longer has tells nothing.
+            if let Ok(other) = repo.find_commit(target)
+                && other.id() != commit.id()
+                && same_change(&other)
+            {
+                stale.push(approval.clone());
+            }
+        }
+        Ok(stale)
     }
 
     fn list(&self, pattern: &str) -> Result<Vec<(String, Oid)>, GitError> {

@@ -142,6 +142,7 @@ pub fn read_commit(
         patch_id,
         git_signature,
         recorded: Vec::new(),
+        stale: Vec::new(),
     })
 }
 

@@ -58,6 +58,7 @@ fn judge(policy: &Policy, trailers: &[String]) -> CommitVerdict {
         patch_id: Some(PATCH.into()),
         git_signature: GitSignature::NotRead,
         recorded: Vec::new(),
+        stale: Vec::new(),
     };
     Engine::new(policy, today()).judge(&commit, &["refs/heads/main".into()])
 }

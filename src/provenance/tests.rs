@@ -34,6 +34,7 @@ fn commit_by(author: Signature, message: &str) -> CommitFacts {
         patch_id: None,
         git_signature: GitSignature::NotRead,
         recorded: Vec::new(),
+        stale: Vec::new(),
     }
 }
 

@@ -58,6 +58,7 @@ fn commit(author: &str, message: &str, paths: &[&str]) -> CommitFacts {
         patch_id: None,
         git_signature: GitSignature::NotRead,
         recorded: Vec::new(),
+        stale: Vec::new(),
     }
 }
 

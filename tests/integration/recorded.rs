@@ -132,7 +132,8 @@ fn a_clean_rebase_keeps_it_and_a_changed_diff_drops_it() {
     server.write("app/topic.rs", "fn topic() { changed after the review }\n");
     server.git_work(&["commit", "-q", "-a", "--amend", "-m", "Topic, again"]);
     let push = server.push(&["origin", "topic:main"]);
-    assert_refused(&server, &push, &["\"Topic, again\""], &main);
+    let stale = "does not count: stale: recorded for an earlier version of this change";
+    assert_refused(&server, &push, &["\"Topic, again\"", "recorded by login carol on", stale], &main);
 }
 
 #[test]
