@@ -62,8 +62,9 @@ pub enum ApproveError {
          server (the one it authenticates you as)"
     )]
     NoLogin,
-    #[error("git push {remote} failed; nothing recorded (the server's reason is above)")]
-    Push { remote: String },
+    // The remote is not shown: a URL may carry a password.
+    #[error("git push failed; nothing recorded (the server's reason is above)")]
+    Push,
     #[error(transparent)]
     Git(#[from] GitError),
     #[error(transparent)]
@@ -136,7 +137,7 @@ pub fn record(options: &RecordOptions, out: &mut dyn Write) -> Result<(), Approv
         .stdin(Stdio::null())
         .status()?;
     if !status.success() {
-        return Err(ApproveError::Push { remote: options.remote.clone() });
+        return Err(ApproveError::Push);
     }
     for change in &changes {
         writeln!(

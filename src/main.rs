@@ -17,7 +17,7 @@ use countersign::policy::{Mode, Policy, render_findings};
 use countersign::policy_source::{self, Flags, Location};
 use countersign::report::{self, Audience, COMMITS_SHOWN, Decision};
 use countersign::verdict::{CommitStatus, Engine};
-use countersign::{approve, lint, policy_test, provenance_report};
+use countersign::{approve, lint, policy_test, provenance_report, recorded, ref_updates};
 use git2::Repository;
 
 /// `--version`: the release and the commit it was built from.
@@ -125,6 +125,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Recorded approvals (refs/countersign/approvals/), for admins.
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+    },
     /// For a reviewer: signs an approval of COMMIT (or of each commit of a RANGE such as
     /// main..topic) with your SSH key, through `ssh-keygen -Y sign`. Shows what you approve and
     /// asks first; amends HEAD, or prints the trailers to add to an older commit, or with
@@ -199,6 +204,22 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// Deletes the recorded approvals of changes that have landed (whose commit a protected ref
+    /// reaches): they are needed no more.
+    Prune {
+        #[command(flatten)]
+        policy: PolicyFlags,
+        /// Repository (default: the current directory).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// List what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum PolicyCommand {
     /// Validates a policy: every problem with file:line:column (exit 2 if invalid).
     Check {
@@ -253,6 +274,9 @@ fn main() -> ExitCode {
             policy_check(file, repo.as_deref())
         }
         Command::Policy { command: PolicyCommand::Test { file, tests } } => run_policy_test(file, tests),
+        Command::Approvals { command: ApprovalsCommand::Prune { policy, repo, dry_run } } => {
+            prune_approvals(&policy.into(), &repo, dry_run)
+        }
         Command::Approve { push: true, remote, login, repo, target, .. } => {
             let options = approve::RecordOptions { repo, remote, login, target };
             approve::record(&options, &mut std::io::stdout()).map(|()| ExitCode::SUCCESS).map_err(Into::into)
@@ -433,6 +457,29 @@ fn open(repo: &Path) -> anyhow::Result<Repository> {
 }
 
 /// The repository and its policy, for the verbs that read a repository.
+fn prune_approvals(flags: &Flags, repo: &Path, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let repo = open(repo)?;
+    let location = policy_source::locate(flags, &repo)?;
+    let policy = policy_source::load(&location, &repo, today())?;
+    let committed_at = match &location {
+        Location::Committed { refname, .. } => Some(refname.as_str()),
+        Location::File(_) => None,
+    };
+    let tips = ref_updates::resolve(&repo, &policy, committed_at, &[], None)?.protected_tips;
+    let tips: Vec<git2::Oid> = tips.into_iter().map(|(_, tip)| tip).collect();
+    let landed = recorded::landed(&repo, &tips)?;
+    let mut out: String = landed.iter().map(|name| format!("{name}\n")).collect();
+    out.push_str(&match dry_run {
+        true => format!("dry run: {} approval(s) of landed changes would be deleted\n", landed.len()),
+        false => format!("deleted {} approval(s) of landed changes\n", landed.len()),
+    });
+    if !dry_run && !landed.is_empty() {
+        recorded::delete(&repo, &landed)?;
+    }
+    emit(&out);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn open_with_policy(flags: &Flags, target: &Target) -> anyhow::Result<(Repository, Location, Policy)> {
     let repo = open(&target.repo)?;
     let location = policy_source::locate(flags, &repo)?;

@@ -94,6 +94,50 @@ pub fn check_record(
     }))
 }
 
+/// The approval refs whose commit has landed (is reachable from one of `tips`, the protected
+/// refs): housekeeping, since a landed change needs its approvals no more.
+/// (`git for-each-ref --merged` walks with the commit-graph, once for all of them.)
+pub fn landed(repo: &Repository, tips: &[Oid]) -> Result<Vec<String>, GitError> {
+    let failed = |why: String| GitError::new("listing landed approvals".into(), git2::Error::from_str(&why));
+    if tips.is_empty() {
+        return Ok(Vec::new());
+    }
+    let output = Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.path())
+        .args(["for-each-ref", "--format=%(refname)"])
+        .args(tips.iter().map(|tip| format!("--merged={tip}")))
+        .arg(NAMESPACE)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| failed(e.to_string()))?;
+    if !output.status.success() {
+        return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string()));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect())
+}
+
+/// Deletes `refs` in one transaction (`git update-ref --stdin`).
+pub fn delete(repo: &Repository, refs: &[String]) -> Result<(), GitError> {
+    use std::io::Write as _;
+    let failed = |why: String| GitError::new("deleting approvals".into(), git2::Error::from_str(&why));
+    let mut child = Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.path())
+        .args(["update-ref", "--stdin"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(e.to_string()))?;
+    let input: String = refs.iter().map(|name| format!("delete {name}\n")).collect();
+    child.stdin.take().expect("piped").write_all(input.as_bytes()).map_err(|e| failed(e.to_string()))?;
+    let output = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
+    match output.status.success() {
+        true => Ok(()),
+        false => Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string())),
+    }
+}
+
 /// How many recorded approvals of other changes a failing commit's are compared with, to tell
 /// the pusher an approval went stale: each costs reading a commit.
 const STALE_SCAN: usize = 2_000;

@@ -230,3 +230,37 @@ fn check_in_ci_counts_recorded_approvals_it_fetched() {
     let output = check(&server.work);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
 }
+
+#[test]
+fn prune_deletes_the_approvals_of_changes_that_landed() {
+    let (server, _) = server("optional");
+    change(&server, BOB, "Landed\n");
+    let (ok, out) = record(&server, "carol", "HEAD");
+    assert!(ok, "{out}");
+    assert!(server.push(&["origin", "main"]).ok);
+    let landed = approvals(&server);
+    server.git_work(&["checkout", "-q", "-b", "topic"]);
+    change(&server, BOB, "Still in review\n");
+    let (ok, out) = record(&server, "carol", "HEAD");
+    assert!(ok, "{out}");
+    assert_eq!(approvals(&server).len(), 2);
+    let prune = |extra: &[&str]| {
+        let output = Command::new(BIN)
+            .args(["approvals", "prune", "--repo", server.bare.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let dry = prune(&["--dry-run"]);
+    assert!(
+        dry.contains(&landed[0]) && dry.contains("1 approval(s) of landed changes would be deleted"),
+        "{dry}"
+    );
+    assert_eq!(approvals(&server).len(), 2);
+    assert!(prune(&[]).contains("deleted 1 approval(s)"));
+    let left = approvals(&server);
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0], landed[0]);
+}

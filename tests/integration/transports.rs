@@ -68,12 +68,13 @@ fn free_port() -> u16 {
     TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
 }
 
-/// A server with countersign installed (policy in a file beside the repository), and a hook
+/// A server with countersign installed (`policy` in a file beside the repository), and a hook
 /// that was there before, chained by `install --force`, that logs the pusher's `REMOTE_USER`.
-fn installed_server() -> Server {
+fn installed_server(policy: &str) -> Server {
     let server = Server::without_hook();
+    let text = policy;
     let policy = server.home.join("policy.toml");
-    std::fs::write(&policy, POLICY).unwrap();
+    std::fs::write(&policy, text).unwrap();
     let hook = server.bare.join("hooks/pre-receive");
     std::fs::write(&hook, "#!/bin/sh\ncat > /dev/null\necho \"user=${REMOTE_USER:-}\" >> remote-user.log\n")
         .unwrap();
@@ -133,14 +134,14 @@ fn refused_then_accepted(server: &Server, url: &str, env: &[(&str, String)], dae
     assert_eq!(server.server_ref("refs/heads/main"), Some(server.head()));
 }
 
-#[test]
-fn smart_http_push_through_lighttpd_with_basic_auth() {
+/// lighttpd in front of `git http-backend` for `server`, with basic auth for `users`
+/// (`name:password` lines); its port.
+fn serve_over_http(server: &Server, users: &str) -> (Daemon, u16) {
     let lighttpd = require("/usr/sbin/lighttpd", "lighttpd");
-    let server = installed_server();
     let exec_path = server.git(&server.home, &["--exec-path"]);
     let backend = Path::new(exec_path.trim()).join("git-http-backend");
     let root = &server.home;
-    std::fs::write(root.join("users"), "alice:s3cret\n").unwrap();
+    std::fs::write(root.join("users"), users).unwrap();
     let port = free_port();
     // git-http-backend allows receive-pack only to an authenticated user (REMOTE_USER set).
     let config = format!(
@@ -162,8 +163,13 @@ auth.require = ("/git/" => ("method" => "basic", "realm" => "git", "require" => 
     std::fs::write(root.join("lighttpd.conf"), config).unwrap();
     let mut command = Command::new(lighttpd);
     command.arg("-D").arg("-f").arg(root.join("lighttpd.conf"));
-    let daemon = Daemon::start(command, root.join("lighttpd.log"), port);
+    (Daemon::start(command, root.join("lighttpd.log"), port), port)
+}
 
+#[test]
+fn smart_http_push_through_lighttpd_with_basic_auth() {
+    let server = installed_server(POLICY);
+    let (daemon, port) = serve_over_http(&server, "alice:s3cret\n");
     let denied = push(&server, &format!("http://alice:wrong@127.0.0.1:{port}/git/server.git"), APPROVED, &[]);
     assert!(!denied.ok && denied.stderr.contains("Authentication failed"), "{}", denied.stderr);
     server.git_work(&["reset", "-q", "--hard", "HEAD~"]);
@@ -183,7 +189,7 @@ auth.require = ("/git/" => ("method" => "basic", "realm" => "git", "require" => 
 fn ssh_push_through_a_local_sshd() {
     let sshd = require("/usr/sbin/sshd", "openssh-server");
     let ssh_keygen = require("/usr/bin/ssh-keygen", "openssh-client");
-    let server = installed_server();
+    let server = installed_server(POLICY);
     let root = &server.home;
     for key in ["host_key", "client_key"] {
         let output = Command::new(&ssh_keygen)
@@ -218,4 +224,45 @@ fn ssh_push_through_a_local_sshd() {
         root.join("client_key").display()
     );
     refused_then_accepted(&server, &url, &[("GIT_SSH_COMMAND", ssh)], &daemon);
+}
+
+/// A recorded approval over smart HTTP: the login is the one the web server authenticated
+/// (`REMOTE_USER`), never one the pusher chose.
+#[test]
+fn an_approval_recorded_over_smart_http_is_the_authenticated_users() {
+    let policy = POLICY
+        .replace("[approvals]\n", "[approvals]\nrecorded = \"required\"\n")
+        .replace("emails = [\"alice@example.com\"]", "emails = [\"alice@example.com\"]\nlogins = [\"alice\"]")
+        .replace("emails = [\"bob@example.com\"]", "emails = [\"bob@example.com\"]\nlogins = [\"bob\"]");
+    let server = installed_server(&policy);
+    let (daemon, port) = serve_over_http(&server, "alice:s3cret\nbob:b0b\n");
+    let url =
+        |user: &str, password: &str| format!("http://{user}:{password}@127.0.0.1:{port}/git/server.git");
+    server.write("app/lib.rs", "fn reviewed_by_recording() {}\n");
+    let commit = server.commit(BOB, "Needs a recorded approval\n");
+    let record = |user: &str, password: &str, login: &str| {
+        let output = Command::new(BIN)
+            .args(["approve", "--push", "--remote", &url(user, password), "--login", login, "HEAD"])
+            .current_dir(&server.work)
+            .env("HOME", &server.home)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("REMOTE_USER")
+            .output()
+            .unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    // Bob, authenticated as bob, cannot record in alice's name, whatever his client says.
+    let (ok, stderr) = record("bob", "b0b", "alice");
+    assert!(!ok, "{stderr}\n{}", daemon.log());
+    assert!(stderr.contains("Bob Dev (login bob via REMOTE_USER)"), "{stderr}");
+    assert!(stderr.contains("may not record an approval in the name of alice"), "{stderr}");
+    let (ok, stderr) = record("alice", "s3cret", "alice");
+    assert!(ok, "{stderr}\n{}", daemon.log());
+    let listed =
+        server.git_server(&["for-each-ref", "--format=%(refname) %(objectname)", "refs/countersign/"]);
+    assert!(listed.trim().ends_with(&format!("/alice {commit}")), "{listed}");
+    let push =
+        server.command(&server.work, &["push", &url("bob", "b0b"), "HEAD:refs/heads/main"]).output().unwrap();
+    assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+    assert_eq!(server.server_ref("refs/heads/main").as_deref(), Some(commit.as_str()));
 }
