@@ -229,6 +229,15 @@ fn check_in_ci_counts_recorded_approvals_it_fetched() {
     server.git_work(&["fetch", "-q", "origin", "+refs/countersign/approvals/*:refs/countersign/approvals/*"]);
     let output = check(&server.work);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    let json = Command::new(BIN)
+        .args(["check", "--format", "json", "--policy", policy.to_str().unwrap(), "origin/main..HEAD"])
+        .current_dir(&server.work)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let counted = &report["refs"][0]["commits"][0]["rules"][0]["counted"][0];
+    assert_eq!(counted["kind"], "recorded", "{counted}");
+    assert_eq!(counted["person"], "Carol Dev", "{counted}");
 }
 
 #[test]
