@@ -172,20 +172,35 @@ impl Lookup {
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if !state.listed && !state.by_patch_id.contains_key(patch_id) {
             state.asked += 1;
-            let pattern = match state.asked > LOOKUPS_BEFORE_LISTING {
-                true => NAMESPACE.to_string(),
-                false => format!("{NAMESPACE}{patch_id}/"),
-            };
-            state.listed = pattern == NAMESPACE;
-            state.by_patch_id.entry(patch_id.to_string()).or_default();
-            for (name, commit) in self.list(&pattern)? {
-                if let Some((id, login)) = parse(&name) {
-                    let approval = RecordedApproval { login: login.to_string(), commit: commit.to_string() };
-                    state.by_patch_id.entry(id.to_string()).or_default().push(approval);
+            match state.asked > LOOKUPS_BEFORE_LISTING {
+                true => self.list_all(&mut state)?,
+                false => {
+                    state.by_patch_id.entry(patch_id.to_string()).or_default();
+                    self.add(&mut state, &format!("{NAMESPACE}{patch_id}/"))?;
                 }
             }
         }
         Ok(state.by_patch_id.get(patch_id).cloned().unwrap_or_default())
+    }
+
+    fn list_all(&self, state: &mut State) -> Result<(), GitError> {
+        if !state.listed {
+            state.listed = true;
+            state.by_patch_id.clear();
+            self.add(state, NAMESPACE)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the approvals under `pattern` to `state`.
+    fn add(&self, state: &mut State, pattern: &str) -> Result<(), GitError> {
+        for (name, commit) in self.list(pattern)? {
+            if let Some((id, login)) = parse(&name) {
+                let approval = RecordedApproval { login: login.to_string(), commit: commit.to_string() };
+                state.by_patch_id.entry(id.to_string()).or_default().push(approval);
+            }
+        }
+        Ok(())
     }
 
     /// Approvals recorded for earlier versions of `commit`'s change: on a commit with the same
@@ -198,16 +213,7 @@ impl Lookup {
         patch_id: &str,
     ) -> Result<Vec<RecordedApproval>, GitError> {
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !state.listed {
-            state.listed = true;
-            state.by_patch_id.clear();
-            for (name, target) in self.list(NAMESPACE)? {
-                if let Some((id, login)) = parse(&name) {
-                    let approval = RecordedApproval { login: login.to_string(), commit: target.to_string() };
-                    state.by_patch_id.entry(id.to_string()).or_default().push(approval);
-                }
-            }
-        }
+        self.list_all(&mut state)?;
         let author = commit.author();
         let same_change = |other: &git2::Commit<'_>| {
             let theirs = other.author();
