@@ -31,15 +31,16 @@ fn hook(root: &Path, input: &str) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("running chroot (the test needs root)");
+        .expect("running chroot");
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
 #[test]
 fn the_hook_environment_needs_nothing_but_what_it_ships() {
-    let uid = run(Command::new("id").arg("-u")).stdout;
-    assert_eq!(String::from_utf8_lossy(&uid).trim(), "0", "chroot needs root");
+    if !machine_has("needs root (chroot)", is_root()) {
+        return;
+    }
     let server = Server::without_hook();
     let main = server.server_ref("refs/heads/main").unwrap();
     // The pushed commits, parked where the repository has them (GHES quarantines them likewise).

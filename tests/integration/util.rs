@@ -254,6 +254,29 @@ pub fn assert_accepted(server: &Server, push: &Push, refname: &str) {
     assert_eq!(server.server_ref(refname), Some(server.head()), "{refname} is not the pushed commit");
 }
 
+/// Whether a test can have what it needs from the machine (a daemon, root). The README's
+/// `cargo test` must pass on a fresh machine: there a missing need skips the test with a line
+/// on the terminal. Under CI (`CI` set and not `false`/`0`, as .ci/run and CI services set it)
+/// every test is mandatory, so a CI that forgot to install a daemon fails instead of skipping.
+#[must_use]
+pub fn machine_has(what: &str, present: bool) -> bool {
+    if present {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
+    assert!(!ci, "{what} (CI runs every test; .ci/run installs it)");
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    // Straight to the process's stderr: the harness hides eprintln! of a passing test.
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {what}");
+    false
+}
+
+/// Whether the tests run as root (chroot, sshd's privilege separation directory).
+pub fn is_root() -> bool {
+    // /proc/self belongs to the process's effective user.
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0
+}
+
 /// Marsaglia's xorshift64: deterministic, dependency-free randomness.
 pub struct XorShift(pub u64);
 
