@@ -297,7 +297,10 @@ fn main() -> ExitCode {
             .map_err(Into::into)
             .and_then(|plan| carry_out(&plan, "uninstall", dry_run)),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "countersign", &mut std::io::stdout());
+            // Into a buffer first: clap_complete panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "countersign", &mut script);
+            emit(&String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
@@ -309,9 +312,21 @@ fn main() -> ExitCode {
         }
     };
     result.unwrap_or_else(|e| {
-        eprintln!("countersign: {e:#}");
+        // A closed pipe (`countersign demo | head -3`) is not an error: the reader has what it
+        // wanted (ripgrep's rule).
+        if e.chain().any(|cause| {
+            cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        }) {
+            return ExitCode::SUCCESS;
+        }
+        say(&format!("countersign: {e:#}\n"));
         ExitCode::from(ERROR)
     })
+}
+
+/// Writes to stderr; a closed stderr is no reason to fail or panic (eprintln! would panic).
+fn say(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// Diagnostics go to stderr, and only when asked: in the hook, stderr is the pusher's screen.
@@ -352,7 +367,7 @@ impl Progress {
     fn tick(&mut self, done: usize) {
         let due = self.last.elapsed() >= Duration::from_millis(250) || (!self.shown && done >= 1000);
         if self.enabled && due {
-            eprint!("\rcountersign: checked {done} commit(s)");
+            say(&format!("\rcountersign: checked {done} commit(s)"));
             self.last = Instant::now();
             self.shown = true;
         }
@@ -361,7 +376,7 @@ impl Progress {
     /// Blanks the line again, so the report starts on a clean one.
     fn finish(&self) {
         if self.shown {
-            eprint!("\r{:60}\r", "");
+            say(&format!("\r{:60}\r", ""));
         }
     }
 }
@@ -448,7 +463,26 @@ fn emit(text: &str) {
     if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        eprintln!("countersign: writing the output: {e}");
+        say(&format!("countersign: writing the output: {e}\n"));
+    }
+}
+
+/// A writer whose reader may have gone: writes to a closed pipe succeed and go nowhere.
+struct Unread<W>(W);
+
+impl<W: Write> Write for Unread<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(buf.len()),
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
     }
 }
 
@@ -561,7 +595,8 @@ fn run_approve(options: approve::Options) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
-    approve::run(&options, &mut stdin.lock(), &mut std::io::stdout(), interactive, today())?;
+    // A closed pipe must not stop a signing half done: what is left to print goes nowhere.
+    approve::run(&options, &mut stdin.lock(), &mut Unread(std::io::stdout()), interactive, today())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -575,7 +610,7 @@ fn policy_check(file: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<Ex
     let policy = match Policy::load(&path, today()) {
         Ok(policy) => policy,
         Err(e) => {
-            eprintln!("{e}");
+            say(&format!("{e}\n"));
             return Ok(ExitCode::from(ERROR));
         }
     };
@@ -588,7 +623,7 @@ fn policy_check(file: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<Ex
         }
     }
     if !warnings.is_empty() {
-        eprintln!("{}", render_findings(&policy.source, &warnings));
+        say(&format!("{}\n", render_findings(&policy.source, &warnings)));
     }
     emit(&format!(
         "{}: valid ({} people, {} rules, {} warning(s))\n",

@@ -1,8 +1,9 @@
-//! The binary's other verbs: `policy check`, `demo`, `--help`.
+//! The binary's other verbs: `policy check`, `demo`, `--help`; a closed pipe on every verb.
 
-use std::process::Command;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
 
-use crate::util::BIN;
+use crate::util::*;
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
     let output = Command::new(BIN).args(args).env_remove("COUNTERSIGN_POLICY").output().unwrap();
@@ -118,4 +119,78 @@ fn verbose_flag_turns_on_diagnostics_on_stderr() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("TRACE") || stderr.contains("DEBUG"), "{stderr}");
+}
+
+/// Runs the binary with stdout (and with `close_stderr`, stderr) a pipe whose reader is gone,
+/// as in `countersign demo | head -3` once head has its lines.
+pub fn run_into_closed_pipe(args: &[&str], stdin: &str, close_stderr: bool) -> (Option<i32>, String) {
+    let closed = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    let mut command = Command::new(BIN);
+    command.args(args).env_remove("COUNTERSIGN_POLICY").stdin(Stdio::piped()).stdout(closed());
+    command.stderr(if close_stderr { Stdio::from(closed()) } else { Stdio::piped() });
+    let mut child = command.spawn().unwrap();
+    // The hook may exit before reading all of its input: a write error here is not the test's.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error_on_any_verb() {
+    let server = Server::new(POLICY);
+    let old = server.head();
+    server.write("app/lib.rs", "fn app() { 1 }\n");
+    let new = server.commit(BOB, &format!("Change\n\n{REVIEWED}\n"));
+    let policy = server.bare.join("policy.toml");
+    let tests = server.home.join("policy.tests.toml");
+    std::fs::write(
+        &tests,
+        "[[case]]\nname = \"reviewed\"\nauthor = \"Bob Dev <bob@example.com>\"\n\
+         message = \"Change\\n\\nReviewed-by: Carol Dev <carol@example.com>\\n\"\nexpect = \"pass\"\n",
+    )
+    .unwrap();
+    let (policy, tests) = (policy.to_str().unwrap(), tests.to_str().unwrap());
+    let (work, bare) = (server.work.to_str().unwrap(), server.bare.to_str().unwrap());
+    let range = format!("{old}..{new}");
+    let verbs: &[&[&str]] = &[
+        &["--help"],
+        &["--version"],
+        &["completions", "bash"],
+        &["man"],
+        &["demo"],
+        &["policy", "check", policy],
+        &["policy", "test", policy, "--tests", tests],
+        &["check", "--policy", policy, "--repo", work, &range],
+        &["check", "--policy", policy, "--repo", work, "--format", "json", &range],
+        &["explain", "--policy", policy, "--repo", work, &new],
+        &["report", "--policy", policy, "--repo", work, &range],
+        &["install", "--dry-run", "--repo", bare, "--policy", policy],
+        &["uninstall", "--dry-run", "--repo", bare],
+    ];
+    for args in verbs {
+        let (code, stderr) = run_into_closed_pipe(args, "", false);
+        assert_eq!(code, Some(0), "countersign {args:?} into a closed pipe:\n{stderr}");
+        assert!(!stderr.contains("panicked"), "countersign {args:?}:\n{stderr}");
+    }
+    // The hook writes to stderr, which git reads; the same holds if git stopped reading.
+    server.push(&["origin", &format!("{new}:refs/heads/parked")]);
+    let mut hook = Command::new(BIN);
+    hook.args(["pre-receive", "--policy", policy]).current_dir(&server.bare).env("GIT_DIR", ".");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = hook
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(writer)
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(format!("{old} {new} refs/heads/main\n").as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "the hook refused a good push it could not report");
 }

@@ -523,3 +523,27 @@ fn commit_signed_by_a_listed_key_is_accepted_and_by_an_unlisted_key_refused() {
     server.git_work(&["commit", "-q", "--amend", "-S", "--no-edit"]);
     assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
 }
+
+#[test]
+fn approve_into_a_closed_pipe_still_signs_and_exits_0() {
+    let Signed { server, alice, keys: _keys, main } = signed_server();
+    ai_change(&server, "fn app() { 1 }\n", "");
+    server.git_work(&["config", "user.name", "Alice Senior"]);
+    server.git_work(&["config", "user.email", "alice@example.com"]);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(BIN)
+        .args(["approve", "--yes", "--key", alice.to_str().unwrap(), "HEAD"])
+        .current_dir(&server.work)
+        .env("HOME", server.work.join(".git"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let push = server.push(&["origin", "main"]);
+    assert_accepted(&server, &push, "refs/heads/main");
+    assert_ne!(server.head(), main);
+}
