@@ -315,5 +315,95 @@ fn judge_person(
     Ok((name, email.to_string()))
 }
 
+/// A message line a person may take for an approval that does not count as one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LookAlike {
+    /// The line as written (cut at [`LOOK_ALIKE_CHARS`] characters).
+    pub line: String,
+    #[serde(serialize_with = "display")]
+    pub reason: LookAlikeReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookAlikeReason {
+    /// `Reviewed by:`, `reviewed_by:`: git needs a key without spaces; `-` is what it expects.
+    NotAKey { written: String, meant: String },
+    /// An approval line outside the trailer block: git does not read it as a trailer.
+    OutsideTrailerBlock,
+    /// `Signed-off-by:`: the author's certificate of origin, not a review.
+    SignOff,
+    /// A trailer of the review family the policy does not count (`Acked-by`, `Tested-by`).
+    NotAnApprovalKey { key: String, keys: Vec<String> },
+}
+
+impl fmt::Display for LookAlikeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookAlikeReason::NotAKey { written, meant } => write!(
+                f,
+                "`{written}:` is not a trailer key (git reads no spaces in a key): write `{meant}:`"
+            ),
+            LookAlikeReason::OutsideTrailerBlock => f.write_str(
+                "not in the trailer block: git reads trailers only from the message's last \
+                 paragraph, with nothing but trailers in it",
+            ),
+            LookAlikeReason::SignOff => f.write_str(
+                "Signed-off-by is the author's certificate of origin (git commit -s), not a review",
+            ),
+            LookAlikeReason::NotAnApprovalKey { key, keys } => {
+                write!(f, "{key} is not an approval key in this policy (those are: {})", keys.join(", "))
+            }
+        }
+    }
+}
+
+/// Keys of git's review family that a policy may not count as approvals.
+const REVIEW_FAMILY: &[&str] = &["Signed-off-by", "Acked-by", "Tested-by", "Reviewed-by", "Approved-by"];
+/// How much of a look-alike line is kept (the pusher writes it).
+const LOOK_ALIKE_CHARS: usize = 120;
+/// How many look-alikes are kept per commit (a message can hold 100,000 lines).
+const LOOK_ALIKES_KEPT: usize = 5;
+
+/// The lines of `commit`'s message that look like approvals but are not counted as one, and
+/// why: told to a pusher whose commit fails, so that an approval written almost right is fixed
+/// rather than written again the same way.
+pub fn look_alikes(commit: &CommitFacts, approval_keys: &[String]) -> Vec<LookAlike> {
+    let normalize = |key: &str| key.trim().to_ascii_lowercase().replace([' ', '_', '\t'], "-");
+    let mut found = Vec::new();
+    for line in commit.message.lines() {
+        // A trailer key is short; a colon far into the line is prose.
+        let Some(colon) = line.char_indices().take(40).find(|&(_, c)| c == ':').map(|(i, _)| i) else {
+            continue;
+        };
+        let (written, value) = (line[..colon].trim(), line[colon + 1..].trim());
+        let key = normalize(written);
+        let meant = approval_keys.iter().find(|k| normalize(k) == key);
+        let family = REVIEW_FAMILY.iter().find(|k| normalize(k) == key);
+        if meant.is_none() && family.is_none() {
+            continue;
+        }
+        let in_block = commit.trailers.iter().any(|t| {
+            normalize(&t.key) == key && t.value.trim() == value && t.key.eq_ignore_ascii_case(written)
+        });
+        let reason = match (meant, family) {
+            (Some(meant), _) if !written.eq_ignore_ascii_case(meant) => {
+                LookAlikeReason::NotAKey { written: written.to_string(), meant: meant.clone() }
+            }
+            (Some(_), _) if in_block => continue,
+            (Some(_), _) => LookAlikeReason::OutsideTrailerBlock,
+            (None, Some(&"Signed-off-by")) => LookAlikeReason::SignOff,
+            (None, Some(family)) => {
+                LookAlikeReason::NotAnApprovalKey { key: family.to_string(), keys: approval_keys.to_vec() }
+            }
+            (None, None) => continue,
+        };
+        found.push(LookAlike { line: line.chars().take(LOOK_ALIKE_CHARS).collect(), reason });
+        if found.len() == LOOK_ALIKES_KEPT {
+            break;
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests;

@@ -62,7 +62,7 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
 
     writeln!(out, "4. Alice Senior reviews it; Bob records her approval and pushes again:\n")?;
     let trailer = "Approved-by: Alice Senior <alice@example.com>";
-    writeln!(out, "   git commit --amend --trailer \"{trailer}\"\n")?;
+    writeln!(out, "   git commit --amend --no-edit --trailer \"{trailer}\"\n")?;
     git.run(&work, &["commit", "--quiet", "--amend", "--no-edit", "--trailer", trailer])?;
     let accepted = git.output(&work, &["push", "origin", "main"])?;
     writeln!(out, "{}", indent(&String::from_utf8_lossy(&accepted.stderr)))?;

@@ -59,6 +59,8 @@ pub struct CommitFacts {
     pub trailers: Vec<TrailerLine>,
     /// A merge that introduces no path of its own: exempt from the rules (SPEC).
     pub clean_merge: bool,
+    /// No parent: a fix line that rewrites it rebases from the root.
+    pub root: bool,
     /// Reachable from a `[gate] baseline` commit: history the gate does not judge.
     pub in_baseline: bool,
     pub changes: Changes,

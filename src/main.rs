@@ -568,7 +568,8 @@ fn run_explain(flags: Flags, target: &Target, commit: &str) -> anyhow::Result<Ex
     let (repo, _, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let verdict = check::explain(&repo, &engine, &target.refname, commit)?;
-    emit(&report::explain(&verdict, &target.refname, &policy));
+    let head = repo.head().ok().and_then(|head| head.peel_to_commit().ok()).map(|c| c.id().to_string());
+    emit(&report::explain(&verdict, &target.refname, &policy, head.as_deref() == Some(verdict.id.as_str())));
     Ok(if verdict.verdict == CommitStatus::Fail { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
 }
 

@@ -154,6 +154,7 @@ impl Case {
             git_signature: GitSignature::NotRead,
             recorded: Vec::new(),
             stale: Vec::new(),
+            root: false,
         })
     }
 }

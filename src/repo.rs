@@ -137,6 +137,7 @@ pub fn read_commit(
         trailers,
         message,
         clean_merge: false,
+        root: commit.parent_count() == 0,
         in_baseline,
         changes: Changes::NotNeeded,
         patch_id,

@@ -106,7 +106,7 @@ impl fmt::Display for Problem {
             ),
             Problem::LacksSignOff { failing, total } => {
                 let verb = if *failing == 1 { "lacks" } else { "lack" };
-                write!(f, "{failing} of {total} new commit(s) {verb} sign-off")
+                write!(f, "{failing} of {total} new commit(s) {verb} approval")
             }
             Problem::PolicyInvalid(findings) => write!(f, "the pushed policy is not valid: {findings}"),
             Problem::NotOverridable(rules) => {
@@ -259,6 +259,8 @@ pub struct Report {
     pub break_glass: Option<Override>,
     /// The approval key the fix suggestions write.
     approval_key: String,
+    /// Whether the policy exempts history by `[gate] baseline` already.
+    has_baseline: bool,
 }
 
 impl Report {
@@ -268,6 +270,7 @@ impl Report {
             refs,
             break_glass: None,
             approval_key: approval_key(policy),
+            has_baseline: !policy.gate.baseline.is_empty(),
         }
     }
 
@@ -377,7 +380,9 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
             if shown < COMMITS_SHOWN {
                 shown += 1;
                 out.push('\n');
-                render_commit(&mut out, commit, &report.approval_key);
+                // The ref's new tip is the one commit a fix may amend in place.
+                let tip = commit.id == r.new.to_string();
+                render_commit(&mut out, commit, &report.approval_key, tip);
             }
         }
     }
@@ -391,11 +396,22 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
     let failing: usize = report.refs.iter().map(RefReport::failing).sum();
     if failing > 0 {
         out.push_str(concat!(
-            "\nTo fix: ask a person named above to review, record the approval as a trailer of\n",
-            "the commit, and push again. For the tip commit: git commit --amend --trailer ...\n",
-            "For an older one: git rebase -i <commit>~ (mark it \"edit\"), amend it the same way,\n",
-            "then git rebase --continue.\n",
+            "\nTo fix: the people named above must review the change themselves; a fix line only\n",
+            "records their approval once they give it. Run it in your clone, on the branch you\n",
+            "pushed, then push again.\n",
         ));
+    }
+    // A first push of an existing history: every old commit fails, and the way out is the
+    // admin's, not a fix line per commit.
+    for r in report.refs.iter().filter(|r| r.old.is_zero() && r.failing() > 1 && !report.has_baseline) {
+        let _ = writeln!(
+            out,
+            "countersign: {} is new here. If it brings history older than the policy, an admin\n\
+             can exempt it: [gate] baseline = [\"<commit id>\"] exempts that commit and all before\n\
+             it (this push's tip is {}).",
+            clean(&r.refname),
+            r.new
+        );
     }
     let _ = writeln!(
         out,
@@ -415,13 +431,13 @@ pub fn markdown(report: &Report, enforced: bool) -> String {
     let title = match report.decision() {
         Decision::Reject if !enforced => {
             format!(
-                ":warning: countersign: {failing} of {} commit(s) lack sign-off (not enforced)",
+                ":warning: countersign: {failing} of {} commit(s) lack approval (not enforced)",
                 commits.len()
             )
         }
         Decision::Accept => format!(":white_check_mark: countersign: {} commit(s) pass", commits.len()),
         Decision::Reject if failing > 0 => {
-            format!(":x: countersign: {failing} of {} commit(s) lack sign-off", commits.len())
+            format!(":x: countersign: {failing} of {} commit(s) lack approval", commits.len())
         }
         Decision::Reject => ":x: countersign: the update is refused".to_string(),
     };
@@ -466,8 +482,8 @@ pub fn markdown(report: &Report, enforced: bool) -> String {
     if failing > 0 {
         let _ = writeln!(
             out,
-            "\nTo fix: ask a reviewer listed above, then record the approval in the commit, e.g. \
-             `git commit --amend --trailer \"{}: Name <email>\"`, and push again.",
+            "\nTo fix: a reviewer listed above must review the change; then record their approval in \
+             the commit, e.g. `git commit --amend --no-edit --trailer \"{}: Name <email>\"`, and push again.",
             report.approval_key
         );
     }
@@ -498,7 +514,7 @@ fn md(text: &str) -> String {
     out
 }
 
-fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
+fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str, tip: bool) {
     let _ = writeln!(
         out,
         "  {} \"{}\" by {}",
@@ -518,7 +534,8 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
             Mode::Enforce => "x",
             Mode::Warn => "! (warn only)",
         };
-        let _ = writeln!(out, "    {mark} {}: {}", clean(&rule.name), needs(rule));
+        let _ = writeln!(out, "    {mark} {} [{}]", clean(&rule.name), rule.code());
+        let _ = writeln!(out, "      {}", needs(rule));
         let _ = writeln!(out, "      applies: {}", clean(&rule.why));
         if let Some(names) = can_approve(rule) {
             let _ = writeln!(out, "      can approve: {}", clean(&names));
@@ -534,11 +551,12 @@ fn render_commit(out: &mut String, commit: &CommitVerdict, approval_key: &str) {
     }
     if let Some(problem) = commit.signature_problem() {
         let mark = if commit.verdict == CommitStatus::Fail { "x" } else { "! (warn only)" };
-        let _ = writeln!(out, "    {mark} signed commit ([gate] signed_commits): {problem}");
+        let _ =
+            writeln!(out, "    {mark} signed commit ([gate] signed_commits): {problem} [{}]", problem.code());
     }
+    render_look_alikes(out, commit, "    ");
     if commit.unmet().any(|r| r.mode == Mode::Enforce) {
-        out.push_str("    ");
-        out.push_str(&fix_line(commit, approval_key));
+        out.push_str(&indent(&fix_line(commit, approval_key, tip), "    "));
     }
     if commit.verdict == CommitStatus::Fail && commit.signature_problem().is_some() {
         out.push_str("    ");
@@ -569,28 +587,60 @@ const SIGN_FIX: &str = "fix: sign it with an SSH key the policy lists for you: g
                         user.signingkey=KEYFILE commit --amend -S --no-edit (older commits: git rebase \
                         -f -S <base> with the same config)\n";
 
-/// "fix: git commit --amend --trailer ..." naming the fewest people who would make it pass;
-/// where a rule wants signed approvals, the command those people run to sign.
-fn fix_line(commit: &CommitVerdict, approval_key: &str) -> String {
-    let signed = commit.unmet().any(|r| r.mode == Mode::Enforce && r.signatures == Signatures::Required);
-    match fix(commit) {
-        Some(people) if signed => {
-            let names: Vec<String> = people.iter().map(|p| clean(&p.name)).collect();
-            format!(
-                "fix: {} signs the approval: countersign approve {} (then push the amended commit)\n",
-                names.join(" and "),
-                short(&commit.id)
-            )
-        }
-        Some(people) => {
-            let trailers: Vec<String> = people
-                .iter()
-                .map(|p| format!("--trailer \"{approval_key}: {}\"", clean(&p.to_string())))
-                .collect();
-            format!("fix: git commit --amend {}\n", trailers.join(" "))
-        }
-        None => "fix: no one in the policy who did not write it can approve it; ask an admin\n".to_string(),
+/// Lines of a message that look like approvals and do not count, each with why.
+fn render_look_alikes(out: &mut String, commit: &CommitVerdict, margin: &str) {
+    for look_alike in &commit.look_alikes {
+        let _ = writeln!(out, "{margin}looks like an approval, but is not one: {}", clean(&look_alike.line));
+        let _ = writeln!(out, "{margin}  {}", look_alike.reason);
     }
+}
+
+/// `text`'s lines, each after `margin`.
+fn indent(text: &str, margin: &str) -> String {
+    text.lines().map(|line| format!("{margin}{line}\n")).collect()
+}
+
+/// How many hex digits of a commit id a fix command names: enough that no repository of
+/// ordinary size has two commits alike (git says so, rather than guess, if it ever has).
+const ID_IN_COMMANDS: usize = 12;
+
+/// What to do about a failing commit: who must review it, and the command that records their
+/// approval once given, naming the fewest people who would make it pass. The command works
+/// pasted as it is, without a terminal or an editor: for the tip, an amend; for an older
+/// commit, a reword fixup squashed in by a rebase (git 2.32+) that keeps merges and stashes
+/// uncommitted work. Where a rule wants signed approvals, the reviewer signs with `approve`.
+fn fix_line(commit: &CommitVerdict, approval_key: &str, tip: bool) -> String {
+    let signed = commit.unmet().any(|r| r.mode == Mode::Enforce && r.signatures == Signatures::Required);
+    let Some(people) = fix(commit) else {
+        return "fix: no one in the policy who did not write it can approve it; ask an admin\n".to_string();
+    };
+    let names: Vec<String> = people.iter().map(|p| clean(&p.name)).collect();
+    let who = names.join(" and ");
+    let must = if people.len() == 1 { "must" } else { "must each" };
+    if signed {
+        return format!(
+            "fix: {who} {must} review this change and sign the approval, with\n  \
+             countersign approve {} (then push what it amends)\n",
+            short(&commit.id)
+        );
+    }
+    let trailers: Vec<String> =
+        people.iter().map(|p| format!("--trailer \"{approval_key}: {}\"", clean(&p.to_string()))).collect();
+    let trailers = trailers.join(" ");
+    if tip {
+        return format!(
+            "fix: {who} {must} review this change; once approved, run this and push again:\n  \
+             git commit --amend --no-edit {trailers}\n"
+        );
+    }
+    let id = &commit.id[..commit.id.len().min(ID_IN_COMMANDS)];
+    let base = if commit.root { "--root".to_string() } else { format!("{id}~") };
+    format!(
+        "fix: {who} {must} review this change; once approved, run this (it rewrites the commits\n  \
+         after it too) and push again:\n  \
+         git commit --fixup=reword:{id} --no-edit {trailers} && git -c sequence.editor=: rebase -iq \
+         --autosquash --rebase-merges --autostash {base}\n"
+    )
 }
 
 /// "Alice Senior, Carol Senior, Dana Director, ...": who could give a missing approval.
@@ -668,8 +718,9 @@ fn clean(text: &str) -> String {
         .collect()
 }
 
-/// Every rule for one commit, for `countersign explain`.
-pub fn explain(commit: &CommitVerdict, refname: &str, policy: &Policy) -> String {
+/// Every rule for one commit, for `countersign explain`. `tip`: the commit is the branch's
+/// (HEAD's), so a fix may amend it in place.
+pub fn explain(commit: &CommitVerdict, refname: &str, policy: &Policy, tip: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "commit {}", commit.id);
     let _ = writeln!(out, "  \"{}\" by {}", clean(&commit.summary), clean(&commit.author.to_string()));
@@ -732,9 +783,13 @@ pub fn explain(commit: &CommitVerdict, refname: &str, policy: &Policy) -> String
         CommitStatus::Warn => "pass, with warnings",
         CommitStatus::Fail => "FAIL",
     };
+    if !commit.look_alikes.is_empty() {
+        out.push('\n');
+        render_look_alikes(&mut out, commit, "");
+    }
     let _ = writeln!(out, "\nverdict: {verdict}");
     if commit.unmet().any(|r| r.mode == Mode::Enforce) {
-        out.push_str(&fix_line(commit, &approval_key(policy)));
+        out.push_str(&fix_line(commit, &approval_key(policy), tip));
     }
     if commit.verdict == CommitStatus::Fail && commit.signature_problem().is_some() {
         out.push_str(SIGN_FIX);

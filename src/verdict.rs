@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::approvals::{self, Authorship, Counted, NotCounted};
+use crate::approvals::{self, Authorship, Counted, LookAlike, NotCounted};
 use crate::facts::{Changes, CommitFacts, GitSignature, Signature, TrailerLine};
 use crate::policy::{Mode, Policy, Recorded, Rule, Signatures};
 use crate::provenance::{Detector, Evidence, Provenance};
@@ -76,6 +76,12 @@ pub struct CommitVerdict {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<SignatureCheck>,
     pub verdict: CommitStatus,
+    /// For a failing commit: message lines that look like approvals and are not counted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub look_alikes: Vec<LookAlike>,
+    /// No parent (a fix line rebases from the root).
+    #[serde(skip)]
+    pub root: bool,
 }
 
 impl CommitVerdict {
@@ -143,6 +149,15 @@ pub struct RuleOutcome {
 }
 
 impl RuleOutcome {
+    /// A stable code for an unmet rule, shown in the human report (a pusher can quote it, an
+    /// admin look it up): what kind of approval is missing.
+    pub fn code(&self) -> &'static str {
+        match self.signatures {
+            Signatures::Required => "missing-signed-approval",
+            _ => "missing-approval",
+        }
+    }
+
     pub fn status(&self) -> RuleStatus {
         match (self.applies, self.satisfied) {
             (false, _) => RuleStatus::Skip,
@@ -245,7 +260,12 @@ impl<'p> Engine<'p> {
             patch_id: commit.patch_id.clone(),
             exempt,
             signature,
+            look_alikes: match verdict {
+                CommitStatus::Fail => approvals::look_alikes(commit, &self.policy.approvals.trailer_keys),
+                _ => Vec::new(),
+            },
             verdict,
+            root: commit.root,
         }
     }
 

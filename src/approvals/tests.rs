@@ -59,6 +59,7 @@ fn judge(policy: &Policy, trailers: &[String]) -> CommitVerdict {
         git_signature: GitSignature::NotRead,
         recorded: Vec::new(),
         stale: Vec::new(),
+        root: false,
     };
     Engine::new(policy, today()).judge(&commit, &["refs/heads/main".into()])
 }
@@ -158,4 +159,62 @@ fn only_a_few_signatures_per_person_are_checked_so_a_flood_costs_nothing() {
             .all(|r| r.contains("Alice Senior has more than 4 signed approvals in this commit")),
         "{reasons:?}"
     );
+}
+
+/// The look-alike lines of a failing commit with `message`, as (line, reason).
+fn look_alikes(message: &str) -> Vec<(String, String)> {
+    let policy = policy("off", "off");
+    let author = Signature { name: "Bob Dev".into(), email: "bob@example.com".into() };
+    let commit = CommitFacts {
+        id: "1".repeat(40),
+        author: author.clone(),
+        committer: author,
+        timestamp: 0,
+        trailers: CommitFacts::trailers_of(message),
+        message: message.into(),
+        clean_merge: false,
+        in_baseline: false,
+        changes: Changes::NotNeeded,
+        patch_id: None,
+        git_signature: GitSignature::NotRead,
+        recorded: Vec::new(),
+        stale: Vec::new(),
+        root: false,
+    };
+    let verdict = Engine::new(&policy, today()).judge(&commit, &["refs/heads/main".to_string()]);
+    verdict.look_alikes.iter().map(|l| (l.line.clone(), l.reason.to_string())).collect()
+}
+
+#[test]
+fn a_review_key_with_a_space_is_pointed_at() {
+    let found = look_alikes("Change\n\nReviewed by: Sam <sam@example.com>\n");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "Reviewed by: Sam <sam@example.com>");
+    assert!(found[0].1.contains("write `Reviewed-by:`"), "{found:?}");
+}
+
+#[test]
+fn an_approval_in_a_paragraph_followed_by_text_is_outside_the_trailer_block() {
+    let found =
+        look_alikes("Change\n\nApproved-by: Alice Senior <alice@example.com>\nand more words\n\nEnd.\n");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1.starts_with("not in the trailer block"), "{found:?}");
+}
+
+#[test]
+fn a_sign_off_is_explained_and_acked_by_is_not_an_approval_key() {
+    let found =
+        look_alikes("Change\n\nSigned-off-by: Bob Dev <bob@example.com>\nAcked-by: Sam <sam@example.com>\n");
+    let reasons: Vec<&str> = found.iter().map(|(_, r)| r.as_str()).collect();
+    assert!(reasons[0].contains("certificate of origin"), "{reasons:?}");
+    assert!(reasons[1].contains("Acked-by is not an approval key in this policy"), "{reasons:?}");
+}
+
+#[test]
+fn a_counted_approval_or_a_passing_commit_has_no_look_alikes() {
+    // Alice's approval is in the block (not a look-alike); the commit still fails (unsigned
+    // senior rule is off here, so it passes and nothing is looked for).
+    assert_eq!(look_alikes("Change\n\nApproved-by: Alice Senior <alice@example.com>\n"), vec![]);
+    // A failing commit whose only approval line is a real trailer: nothing to point at.
+    assert_eq!(look_alikes("Change\n\nApproved-by: Nobody <nobody@example.com>\n"), vec![]);
 }

@@ -35,6 +35,7 @@ fn commit_by(author: Signature, message: &str) -> CommitFacts {
         git_signature: GitSignature::NotRead,
         recorded: Vec::new(),
         stale: Vec::new(),
+        root: false,
     }
 }
 

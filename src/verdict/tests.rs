@@ -59,6 +59,7 @@ fn commit(author: &str, message: &str, paths: &[&str]) -> CommitFacts {
         git_signature: GitSignature::NotRead,
         recorded: Vec::new(),
         stale: Vec::new(),
+        root: false,
     }
 }
 

@@ -354,7 +354,7 @@ fn a_policy_ref_outside_the_protected_globs_is_still_protected() {
     server.commit(BOB, "Switch the gate off\n");
     let push = server.push(&["origin", "HEAD:refs/meta/policy"]);
     assert!(!push.ok, "{}", push.stderr);
-    assert!(push.stderr.contains("refs/meta/policy: 1 of 1 new commit(s) lacks sign-off"), "{}", push.stderr);
+    assert!(push.stderr.contains("refs/meta/policy: 1 of 1 new commit(s) lacks approval"), "{}", push.stderr);
     let delete = server.push(&["origin", ":refs/meta/policy"]);
     assert!(!delete.ok, "{}", delete.stderr);
     assert!(server.server_ref("refs/meta/policy").is_some());

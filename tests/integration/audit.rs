@@ -27,7 +27,7 @@ fn every_decision_is_one_line_with_pusher_commits_approvals_and_policy_hash() {
     let main = server.server_ref("refs/heads/main").unwrap();
     let refused = change(&server, "Assisted-by: Claude Code");
     let push = server.push_as(&[("GL_USERNAME", "bob")], &["origin", "main"]);
-    assert_refused(&server, &push, &["lacks sign-off"], &main);
+    assert_refused(&server, &push, &["lacks approval"], &main);
     server.git_work(&["reset", "-q", "--hard", &main]);
     let accepted = change(&server, REVIEWED);
     let push = server.push_as(&[("GITEA_PUSHER_NAME", "dana")], &["origin", "main"]);

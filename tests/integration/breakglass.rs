@@ -43,7 +43,7 @@ fn a_named_person_overrides_with_a_reason_loudly_and_on_record() {
         "remote: countersign: !!! reason: \"INC-1234: payments are down\"",
         "remote: countersign: !!! bypassed: 1 commit(s) lacking sign-off (senior sign-off for AI-assisted \
          changes, two-person review)",
-        "remote: countersign: refs/heads/main: OVERRIDDEN: 1 of 1 new commit(s) lacks sign-off",
+        "remote: countersign: refs/heads/main: OVERRIDDEN: 1 of 1 new commit(s) lacks approval",
     ] {
         assert!(push.stderr.contains(expected), "missing {expected:?} in:\n{}", push.stderr);
     }

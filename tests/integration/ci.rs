@@ -43,7 +43,7 @@ fn failing_range_exits_1_with_the_report() {
     let (code, stdout, _) = check(&server, &["origin/main..HEAD"]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.starts_with("countersign: check failed"), "{stdout}");
-    assert!(stdout.contains("refs/heads/main: 1 of 2 new commit(s) lacks sign-off"), "{stdout}");
+    assert!(stdout.contains("refs/heads/main: 1 of 2 new commit(s) lacks approval"), "{stdout}");
     assert!(stdout.contains("\"Unreviewed change\""), "{stdout}");
 }
 
@@ -163,7 +163,7 @@ fn markdown_summary_escapes_pusher_text() {
     server.commit(BOB, "Fix <script> | [link](http://x)\n");
     let (code, stdout, _) = check(&server, &["--format", "markdown", "origin/main..HEAD"]);
     assert_eq!(code, Some(1));
-    assert!(stdout.starts_with("### :x: countersign: 1 of 1 commit(s) lack sign-off"), "{stdout}");
+    assert!(stdout.starts_with("### :x: countersign: 1 of 1 commit(s) lack approval"), "{stdout}");
     assert!(
         stdout.contains("| commit | subject | author | AI-assisted | verdict | what is missing |"),
         "{stdout}"
@@ -179,7 +179,7 @@ fn works_on_a_bare_repository() {
     let policy = policy_file(&server);
     let output = countersign(&server.bare, &["check", "--policy", &policy, "main..topic"]);
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("1 of 2 new commit(s) lacks sign-off"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 of 2 new commit(s) lacks approval"));
 }
 
 #[test]
@@ -201,7 +201,7 @@ fn shallow_clone_that_cuts_the_range_is_a_clear_error() {
     // A range inside the fetched history is judged as usual.
     let output = countersign(&shallow, &["check", "--policy", &policy, "HEAD~1..HEAD"]);
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("1 of 1 new commit(s) lacks sign-off"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 of 1 new commit(s) lacks approval"));
 }
 
 #[test]
@@ -241,7 +241,7 @@ fn baseline_lets_a_first_push_of_old_history_through() {
     let push = server.push(&["origin", "imported:refs/heads/release/old"]);
     assert!(!push.ok, "{}", push.stderr);
     assert!(
-        push.stderr.contains("refs/heads/release/old: 1 of 1 new commit(s) lacks sign-off"),
+        push.stderr.contains("refs/heads/release/old: 1 of 1 new commit(s) lacks approval"),
         "{}",
         push.stderr
     );
@@ -265,7 +265,7 @@ fn explain_shows_every_rule_and_how_to_pass() {
         "[skip] director audit for tier-1 systems (enforce)",
         "does not apply: no changed path matches infra/**, payments/**",
         "verdict: FAIL",
-        "fix: git commit --amend --trailer \"Approved-by: Alice Senior <alice@example.com>\"",
+        "git commit --amend --no-edit --trailer \"Approved-by: Alice Senior <alice@example.com>\"",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
@@ -426,7 +426,7 @@ fn markdown_in_a_dry_run_says_it_is_not_enforced() {
     let (code, stdout, _) = check(&server, &["--dry-run", "--format", "markdown", "origin/main..HEAD"]);
     assert_eq!(code, Some(0));
     assert!(
-        stdout.starts_with("### :warning: countersign: 1 of 2 commit(s) lack sign-off (not enforced)"),
+        stdout.starts_with("### :warning: countersign: 1 of 2 commit(s) lack approval (not enforced)"),
         "{stdout}"
     );
 }

@@ -86,7 +86,7 @@ fn a_push_from_a_shallow_clone_is_judged_on_the_servers_full_history() {
     server.git(&shallow, &["commit", "-qam", "From a shallow clone"]);
     let output = server.git_output(&shallow, &["push", "origin", "main"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success() && stderr.contains("1 of 1 new commit(s) lacks sign-off"), "{stderr}");
+    assert!(!output.status.success() && stderr.contains("1 of 1 new commit(s) lacks approval"), "{stderr}");
     server.git(&shallow, &["commit", "-q", "--amend", "-m", &format!("From a shallow clone\n\n{REVIEWED}")]);
     assert!(server.git_output(&shallow, &["push", "origin", "main"]).status.success());
     assert_ne!(server.server_ref("refs/heads/main").unwrap(), main);
@@ -123,7 +123,12 @@ fn nul_bytes_in_a_message_do_not_hide_a_missing_approval() {
     // Like git, countersign reads a message only up to its first NUL: the trailer behind it
     // is not an approval.
     let push = server.push(&["origin", "main"]);
-    assert_refused(&server, &push, &["\"Looks fine\"", "two-person review: needs 1 approval"], &main);
+    assert_refused(
+        &server,
+        &push,
+        &["\"Looks fine\"", "two-person review [missing-approval]", "needs 1 approval"],
+        &main,
+    );
 }
 
 #[test]
@@ -188,7 +193,7 @@ fn a_tree_of_a_hundred_thousand_entries_is_diffed_for_tier1_paths() {
     assert_refused(
         &server,
         &push,
-        &["director audit for tier-1 systems: needs 1 approval from role director"],
+        &["director audit for tier-1 systems [missing-approval]", "needs 1 approval from role director"],
         &main,
     );
     assert_quick(started, 60);
@@ -209,7 +214,7 @@ fn unusual_ref_names_are_judged_and_shown_verbatim() {
         assert!(!push.ok, "{name}: {}", push.stderr);
         assert!(
             push.stderr
-                .contains(&format!("countersign: refs/heads/{name}: 1 of 1 new commit(s) lacks sign-off")),
+                .contains(&format!("countersign: refs/heads/{name}: 1 of 1 new commit(s) lacks approval")),
             "{}",
             push.stderr
         );
@@ -272,7 +277,7 @@ fn pathological_globs_are_refused_or_matched_in_linear_time() {
     server.commit(BOB, "Unreviewed\n");
     let started = Instant::now();
     let push = server.push(&["origin", "main"]);
-    assert_refused(&server, &push, &["lacks sign-off"], &main);
+    assert_refused(&server, &push, &["lacks approval"], &main);
     assert_quick(started, 30);
     // More globs than a policy may hold: refused before compiling them (a pushed committed
     // policy is compiled too, so the pusher could otherwise stall the hook).

@@ -66,7 +66,7 @@ fn run_load(pushes: usize, concurrency: usize) -> Figures {
     for (i, (id, good)) in commits.iter().enumerate() {
         let refname = format!("refs/heads/release/load-{i}");
         let (ok, stderr) = &outcomes[&i];
-        let expected_refusal = stderr.contains("1 of 1 new commit(s) lacks sign-off");
+        let expected_refusal = stderr.contains("1 of 1 new commit(s) lacks approval");
         if *ok != *good || (!good && !expected_refusal) {
             failures.push(format!("push {i} (good: {good}) got ok = {ok}:\n{stderr}"));
         }

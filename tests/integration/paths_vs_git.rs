@@ -248,7 +248,7 @@ fn changed_paths_match_git_on_a_random_history() {
                 .output()
                 .unwrap();
             let failing = commits.iter().filter(|c| c["verdict"] == "fail").count();
-            let line = format!("{failing} of {} new commit(s) lack sign-off", ids.len());
+            let line = format!("{failing} of {} new commit(s) lack approval", ids.len());
             let stdout = String::from_utf8_lossy(&human.stdout);
             if !stdout.contains(&line) {
                 failures

@@ -23,11 +23,12 @@ fn unreviewed_commit_is_refused_with_the_fix() {
         &server,
         &push,
         &[
-            "refs/heads/main: 1 of 1 new commit(s) lacks sign-off",
+            "refs/heads/main: 1 of 1 new commit(s) lacks approval",
             "\"Change the app\" by Bob Dev <bob@example.com>",
-            "x two-person review: needs 1 approval from someone other than the author; found none",
+            "x two-person review [missing-approval]",
+            "needs 1 approval from someone other than the author; found none",
             "can approve: Alice Senior, Carol Dev, Dana Director",
-            "fix: git commit --amend --trailer \"Approved-by: Alice Senior <alice@example.com>\"",
+            "git commit --amend --no-edit --trailer \"Approved-by: Alice Senior <alice@example.com>\"",
             "[remote rejected] main -> main (pre-receive hook declined)",
         ],
         &main,
@@ -56,7 +57,8 @@ fn ai_assisted_commit_with_only_peer_review_is_refused() {
         &push,
         &[
             "AI-assisted: Co-authored-by: Claude <noreply@anthropic.com>",
-            "x senior sign-off for AI-assisted changes: needs 1 approval from role senior; found none",
+            "x senior sign-off for AI-assisted changes [missing-approval]",
+            "needs 1 approval from role senior; found none",
             "Reviewed-by: Carol Dev <carol@example.com> does not count: not role senior",
         ],
         &main,
@@ -116,7 +118,8 @@ fn tier1_change_without_director_is_refused() {
         &server,
         &push,
         &[
-            "x director audit for tier-1 systems: needs 1 approval from role director; found none",
+            "x director audit for tier-1 systems [missing-approval]",
+            "needs 1 approval from role director; found none",
             "applies: payments/api.rs matches payments/**",
             "can approve: Dana Director",
             "Approved-by: Alice Senior <alice@example.com> does not count: not role director",
@@ -226,7 +229,7 @@ fn every_commit_of_a_push_is_checked() {
     server.write("app/c.rs", "c\n");
     server.commit(BOB, &format!("Third\n\n{REVIEWED}\n"));
     let push = server.push(&["origin", "main"]);
-    assert_refused(&server, &push, &["1 of 3 new commit(s) lacks sign-off", "\"Second, unreviewed\""], &main);
+    assert_refused(&server, &push, &["1 of 3 new commit(s) lacks approval", "\"Second, unreviewed\""], &main);
     assert!(!push.stderr.contains("\"First\"") && !push.stderr.contains("\"Third\""), "{}", push.stderr);
 }
 
@@ -241,7 +244,7 @@ fn a_huge_push_prints_a_bounded_report() {
     assert_refused(
         &server,
         &push,
-        &["25 of 25 new commit(s) lack sign-off", "... and 15 more commit(s) with findings"],
+        &["25 of 25 new commit(s) lack approval", "... and 15 more commit(s) with findings"],
         &main,
     );
     assert_eq!(push.stderr.matches("x two-person review").count(), 10, "{}", push.stderr);
@@ -286,7 +289,7 @@ fn a_warn_rule_reports_but_does_not_refuse() {
     let server = Server::new(&policy);
     let push = push_app_change(&server, "Signed-off-by: Bob Dev <bob@example.com>");
     assert_accepted(&server, &push, "refs/heads/main");
-    assert!(push.stderr.contains("! (warn only) two-person review: needs 1 approval"), "{}", push.stderr);
+    assert!(push.stderr.contains("! (warn only) two-person review [missing-approval]"), "{}", push.stderr);
 }
 
 #[test]
@@ -392,4 +395,120 @@ fn ai_co_author_listed_beside_a_human_is_still_ai() {
         &format!("Co-authored-by: Claude <noreply@anthropic.com>, Erin <erin@x.io>\n{REVIEWED}"),
     );
     assert_refused(&server, &push, &["x senior sign-off for AI-assisted changes"], &main);
+}
+
+/// The command of a refusal's fix line that contains `marker`, as the pusher copies it.
+fn fix_command(push: &Push, marker: &str) -> String {
+    let line = push.stderr.lines().find(|line| line.contains(marker));
+    let line = line.unwrap_or_else(|| panic!("no fix line with {marker:?} in:\n{}", push.stderr));
+    line.trim_start_matches("remote:").trim().to_string()
+}
+
+#[track_caller]
+fn paste(server: &Server, command: &str) {
+    let output = server.shell(command);
+    assert!(
+        output.status.success(),
+        "{command}\nfailed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_fix_line_for_an_older_commit_works_pasted_as_it_is() {
+    let (server, main) = server();
+    server.write("app/lib.rs", "fn app() { retry() }\n");
+    server.commit(BOB, &format!("Retry\n\nCo-authored-by: Claude <noreply@anthropic.com>\n{REVIEWED}\n"));
+    server.write("app/other.rs", "fn other() {}\n");
+    server.commit(BOB, &format!("Other\n\n{REVIEWED}\n"));
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["Alice Senior must review this change"], &main);
+    let command = fix_command(&push, "git commit --fixup=reword:");
+    assert!(command.contains("--trailer \"Approved-by: Alice Senior <alice@example.com>\""), "{command}");
+    // Work in progress does not stop it, and is still there afterwards.
+    server.write("README.md", "work in progress\n");
+    paste(&server, &command);
+    assert_eq!(std::fs::read_to_string(server.work.join("README.md")).unwrap(), "work in progress\n");
+    assert_eq!(
+        server.git_work(&["log", "-1", "--format=%s", "HEAD"]).trim(),
+        "Other",
+        "the tip stays the tip"
+    );
+    let push = server.push(&["origin", "main"]);
+    assert_accepted(&server, &push, "refs/heads/main");
+    assert!(push.stderr.contains("push accepted: 2 new commit(s) checked"), "{}", push.stderr);
+}
+
+#[test]
+fn the_fix_line_for_the_tip_works_pasted_as_it_is() {
+    let (server, main) = server();
+    server.write("app/lib.rs", "fn app() { 1 }\n");
+    server.commit(BOB, "Unreviewed\n\nSome explanation.\n");
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["Alice Senior must review this change"], &main);
+    assert!(!push.stderr.contains("--fixup"), "{}", push.stderr);
+    paste(&server, &fix_command(&push, "git commit --amend --no-edit --trailer"));
+    assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
+}
+
+#[test]
+fn a_root_commit_gets_a_fix_line_that_rebases_from_the_root() {
+    let (server, _) = server();
+    server.git_work(&["checkout", "-q", "--orphan", "fresh"]);
+    server.commit(BOB, "Unreviewed root\n");
+    server.write("app/lib.rs", "fn app() { 2 }\n");
+    server.commit(BOB, &format!("Reviewed\n\n{REVIEWED}\n"));
+    let push = server.push(&["origin", "fresh:refs/heads/release/fresh"]);
+    assert!(!push.ok, "{}", push.stderr);
+    let command = fix_command(&push, "git commit --fixup=reword:");
+    assert!(command.ends_with("--root"), "{command}");
+    paste(&server, &command);
+    let push = server.push(&["origin", "fresh:refs/heads/release/fresh"]);
+    assert!(push.ok, "{}", push.stderr);
+}
+
+#[test]
+fn approvals_that_only_look_right_are_pointed_at_and_explained() {
+    let (server, main) = server();
+    server.write("app/lib.rs", "fn app() { 3 }\n");
+    server.commit(
+        BOB,
+        "Change\n\nApproved-by: Alice Senior <alice@example.com>\nas agreed on the call.\n\n\
+         Reviewed by: Carol Dev <carol@example.com>\nSigned-off-by: Bob Dev <bob@example.com>\n",
+    );
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &[
+            "looks like an approval, but is not one: Approved-by: Alice Senior <alice@example.com>",
+            "not in the trailer block: git reads trailers only from the message's last paragraph",
+            "looks like an approval, but is not one: Reviewed by: Carol Dev <carol@example.com>",
+            "`Reviewed by:` is not a trailer key (git reads no spaces in a key): write `Reviewed-by:`",
+            "looks like an approval, but is not one: Signed-off-by: Bob Dev <bob@example.com>",
+            "Signed-off-by is the author's certificate of origin (git commit -s), not a review",
+        ],
+        &main,
+    );
+    // A commit that passes is not lectured about its sign-off.
+    server.git_work(&["commit", "-q", "--amend", "--no-edit", "--trailer", REVIEWED]);
+    let push = server.push(&["origin", "main"]);
+    assert_accepted(&server, &push, "refs/heads/main");
+    assert!(!push.stderr.contains("looks like an approval"), "{}", push.stderr);
+}
+
+#[test]
+fn a_first_push_of_an_old_history_points_at_the_baseline() {
+    let (server, _) = server();
+    server.git_work(&["checkout", "-q", "--orphan", "old"]);
+    for i in 0..3 {
+        server.write("app/lib.rs", &format!("fn app() {{ {i} }}\n"));
+        server.commit(BOB, &format!("Old change {i}\n"));
+    }
+    let push = server.push(&["origin", "old:refs/heads/release/old"]);
+    assert!(!push.ok, "{}", push.stderr);
+    assert!(push.stderr.contains("refs/heads/release/old is new here"), "{}", push.stderr);
+    assert!(push.stderr.contains("[gate] baseline = [\"<commit id>\"]"), "{}", push.stderr);
+    assert!(push.stderr.contains(&format!("this push's tip is {}", server.head())), "{}", push.stderr);
 }

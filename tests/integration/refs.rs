@@ -89,7 +89,7 @@ fn new_protected_branch_with_unreviewed_commit_is_refused() {
     let push = server.push(&["origin", "release/2.0"]);
     assert!(!push.ok);
     assert!(
-        push.stderr.contains("refs/heads/release/2.0: 1 of 1 new commit(s) lacks sign-off"),
+        push.stderr.contains("refs/heads/release/2.0: 1 of 1 new commit(s) lacks approval"),
         "{}",
         push.stderr
     );
@@ -107,7 +107,7 @@ fn multi_ref_push_with_one_bad_ref_changes_nothing() {
     server.write("app/bad.rs", "bad\n");
     server.commit(BOB, "Bad, unreviewed\n");
     let push = server.push(&["origin", "main", "release/3.0", "main:refs/heads/topic"]);
-    assert_refused(&server, &push, &["refs/heads/main: 1 of 1 new commit(s) lacks sign-off"], &main);
+    assert_refused(&server, &push, &["refs/heads/main: 1 of 1 new commit(s) lacks approval"], &main);
     assert_eq!(server.server_ref("refs/heads/release/3.0"), None, "the good ref did not land either");
     assert_eq!(server.server_ref("refs/heads/topic"), None, "nor the unprotected one");
 }
@@ -120,7 +120,7 @@ fn annotated_tag_under_a_protected_glob_peels_to_its_commit() {
     server.git_work(&["tag", "-a", "-m", "release", "v1.0"]);
     let push = server.push(&["origin", "refs/tags/v1.0"]);
     assert!(!push.ok);
-    assert!(push.stderr.contains("refs/tags/v1.0: 1 of 1 new commit(s) lacks sign-off"), "{}", push.stderr);
+    assert!(push.stderr.contains("refs/tags/v1.0: 1 of 1 new commit(s) lacks approval"), "{}", push.stderr);
     assert_eq!(server.server_ref("refs/tags/v1.0"), None);
 }
 
@@ -155,7 +155,7 @@ fn push_through_a_symbolic_ref_is_judged_as_its_target() {
     assert_refused(
         &server,
         &push,
-        &["refs/heads/master (symbolic ref to refs/heads/main): 1 of 1 new commit(s) lacks sign-off"],
+        &["refs/heads/master (symbolic ref to refs/heads/main): 1 of 1 new commit(s) lacks approval"],
         &main,
     );
 }

@@ -222,9 +222,11 @@ fn forged_approvals_are_refused_with_the_reason() {
         &server,
         &push,
         &[
-            "x senior sign-off for AI-assisted changes: needs 1 signed approval from role senior; found none",
+            "x senior sign-off for AI-assisted changes [missing-signed-approval]",
+            "needs 1 signed approval from role senior; found none",
             "Approved-by: Alice Senior <alice@example.com> does not count: no signature",
-            "signs the approval: countersign approve",
+            "must review this change and sign the approval, with",
+            "countersign approve ",
         ],
         &main,
     );
@@ -374,7 +376,7 @@ fn rewrite_signs_each_commit_of_a_range_and_the_push_is_accepted() {
         (log(&server, "%T", range), log(&server, "%an <%ae> %ad", range), messages(&server, range));
     let main = server.server_ref("refs/heads/main").unwrap();
     let push = server.push(&["origin", "main"]);
-    assert_refused(&server, &push, &["3 of 3 new commit(s) lack sign-off"], &main);
+    assert_refused(&server, &push, &["3 of 3 new commit(s) lack approval"], &main);
 
     let output = approve(&server, &["--yes", "--rewrite", "--key", alice.to_str().unwrap(), range]);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -470,14 +472,18 @@ fn unsigned_commit_is_refused_when_the_policy_requires_signed_commits() {
         &server,
         &push,
         &[
-            "1 of 1 new commit(s) lacks sign-off",
+            "1 of 1 new commit(s) lacks approval",
             "x signed commit ([gate] signed_commits): not signed",
             "fix: sign it with an SSH key the policy lists for you: git -c gpg.format=ssh",
             "commit --amend -S --no-edit",
         ],
         &main,
     );
-    assert!(!push.stderr.contains("fix: git commit --amend --trailer"), "no rule is unmet:\n{}", push.stderr);
+    assert!(
+        !push.stderr.contains("git commit --amend --no-edit --trailer"),
+        "no rule is unmet:\n{}",
+        push.stderr
+    );
 
     // The CI check's JSON names the reason by code.
     let output = Command::new(BIN)

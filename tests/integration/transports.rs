@@ -115,9 +115,7 @@ fn refused_then_accepted(server: &Server, url: &str, env: &[(&str, String)], dae
         daemon.log()
     );
     assert!(
-        refused
-            .stderr
-            .contains("x senior sign-off for AI-assisted changes: needs 1 approval from role senior"),
+        refused.stderr.contains("x senior sign-off for AI-assisted changes [missing-approval]"),
         "{}",
         refused.stderr
     );

@@ -121,6 +121,22 @@ impl Server {
         command
     }
 
+    /// `sh -c script` in the work clone as a developer without a terminal: no input, and any
+    /// editor git might open fails (so a command that would wait for one fails instead).
+    pub fn shell(&self, script: &str) -> Output {
+        let mut command = self.command(&self.work, &[]);
+        let git = std::mem::replace(&mut command, Command::new("sh"));
+        command.args(["-c", script]).current_dir(&self.work).stdin(Stdio::null());
+        for (name, value) in git.get_envs() {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        command.env("GIT_EDITOR", "false").env("EDITOR", "false").env("VISUAL", "false").env_remove("TERM");
+        command.output().unwrap()
+    }
+
     pub fn git_output(&self, dir: &Path, args: &[&str]) -> Output {
         self.command(dir, args).output().unwrap()
     }

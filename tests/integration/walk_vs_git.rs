@@ -256,7 +256,7 @@ fn the_hook_judges_exactly_the_pushed_commits_on_a_server_with_a_commit_graph() 
     assert!(expected > 100, "only {expected} new commits");
     let push = server.push(&["origin", &format!("{}:refs/heads/release/next", ids[tip])]);
     assert!(!push.ok, "{}", push.stderr);
-    let told = format!("{expected} of {expected} new commit(s) lack sign-off");
+    let told = format!("{expected} of {expected} new commit(s) lack approval");
     assert!(push.stderr.contains(&told), "want {told:?} in:\n{}", push.stderr);
     assert_eq!(server.server_ref("refs/heads/release/next"), None);
 }
