@@ -183,6 +183,9 @@ pub fn run(
     for change in &changes {
         describe(out, change, &detector)?;
     }
+    for warning in identity_warnings(&name, &email, &changes) {
+        writeln!(out, "\nwarning: {warning}")?;
+    }
     if !options.yes {
         if !interactive {
             return Err(ApproveError::NoTerminal);
@@ -217,9 +220,16 @@ pub fn run(
         return Ok(());
     }
     match signed.as_slice() {
-        [(change, line)] if head.is_some_and(|h| h.to_string() == change.facts.id) => {
+        [(change, line)] if let Some(old) = head.filter(|h| h.to_string() == change.facts.id) => {
             amend_head(&repo, &approval, line)?;
-            writeln!(out, "Amended HEAD with your signed approval; push it as usual.")?;
+            match pushed_to(&repo, old) {
+                Some(remote) => writeln!(
+                    out,
+                    "Amended HEAD with your signed approval. The commit it replaces is already on \
+                     {remote}: push with git push --force-with-lease."
+                )?,
+                None => writeln!(out, "Amended HEAD with your signed approval; push it as usual.")?,
+            }
         }
         _ => {
             for (change, line) in &signed {
@@ -240,6 +250,46 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// What the reviewer should know before signing as git config's identity: approve signs as
+/// `user.name`/`user.email`, which in a clone may be the developer's, not the reviewer's; and
+/// an approval of one's own change never counts.
+fn identity_warnings(name: &str, email: &str, changes: &[Change]) -> Vec<String> {
+    let me = crate::policy::normalize_email(email);
+    let mut warnings = Vec::new();
+    for change in changes {
+        let facts = &change.facts;
+        let id = repo::short(&facts.id);
+        let co_author = facts
+            .trailers
+            .iter()
+            .filter(|t| t.key_in(&["Co-authored-by", "Co-developed-by"]))
+            .flat_map(|t| crate::identity::emails_in(&t.value))
+            .any(|e| crate::policy::normalize_email(e) == me);
+        if crate::policy::normalize_email(&facts.author.email) == me || co_author {
+            warnings.push(format!(
+                "{id} is your own change ({name} <{email}> wrote it): an approval by its author or a \
+                 co-author never counts"
+            ));
+        } else if crate::policy::normalize_email(&facts.committer.email) == me {
+            warnings.push(format!(
+                "{id} was committed by {name} <{email}>, the identity you sign as (git config \
+                 user.name/user.email); if that is not you, the reviewer, stop and set your own"
+            ));
+        }
+    }
+    warnings
+}
+
+/// A remote-tracking ref that already holds `commit` (a rewrite of it needs a forced push).
+fn pushed_to(repo: &Repository, commit: Oid) -> Option<String> {
+    let refs = repo.references_glob("refs/remotes/*").ok()?;
+    refs.flatten().find_map(|reference| {
+        let tip = reference.target()?;
+        let holds = tip == commit || repo.graph_descendant_of(tip, commit).unwrap_or(false);
+        holds.then(|| reference.shorthand().unwrap_or("a remote").to_string())
+    })
 }
 
 /// `--key`, else git config `user.signingkey` when it names a file (`~/` expanded).

@@ -83,7 +83,13 @@ pub fn pre_receive(
         ),
         Err(e) => (false, format!("countersign: push refused: {e}\n")),
     };
-    let Some(log) = &policy.audit else { return Ok(HookOutcome { accept, message }) };
+    let with_help = |accept: bool, mut message: String| {
+        if let (false, Some(help)) = (accept, &policy.gate.help) {
+            message.push_str(&format!("countersign: help: {help}\n"));
+        }
+        HookOutcome { accept, message }
+    };
+    let Some(log) = &policy.audit else { return Ok(with_help(accept, message)) };
     let record = Record {
         time: jiff::Timestamp::now().to_string(),
         repository: repository_path(&repo),
@@ -111,13 +117,13 @@ pub fn pre_receive(
                 "countersign: push refused: {e}\ncountersign: ([audit] required: a decision that \
                  cannot be recorded is a refusal; the push would otherwise have been {would})\n"
             );
-            return Ok(HookOutcome { accept: false, message });
+            return Ok(with_help(false, message));
         }
         Err(e) => {
             message.push_str(&format!("countersign: warning: not recorded: {e} ([audit] required = false)\n"))
         }
     }
-    Ok(HookOutcome { accept, message })
+    Ok(with_help(accept, message))
 }
 
 /// What judging a push needs besides its input.

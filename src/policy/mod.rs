@@ -105,6 +105,8 @@ pub struct Gate {
     pub max_seconds: f64,
     /// Whether each new commit must carry git's SSH signature by a key listed for its committer.
     pub signed_commits: SignedCommits,
+    /// One line the admin adds to every refusal: where to learn more, whom to ask.
+    pub help: Option<String>,
 }
 
 #[derive(Debug)]
@@ -353,6 +355,7 @@ impl Validator {
             max_commits: self.limit(raw.gate.max_commits, "max_commits", DEFAULT_MAX_COMMITS),
             max_seconds: self.seconds(raw.gate.max_seconds, DEFAULT_MAX_SECONDS),
             signed_commits: raw.gate.signed_commits.as_ref().map_or(SignedCommits::Off, |s| *s.get_ref()),
+            help: raw.gate.help.and_then(|help| self.help(help)),
         };
         let provenance = ProvenanceConfig {
             builtin: raw.provenance.builtin.unwrap_or(true),
@@ -579,6 +582,18 @@ impl Validator {
                 default
             }
         }
+    }
+
+    /// `[gate] help`: one line of text that fits beside `countersign: help: ` on the pusher's
+    /// screen.
+    fn help(&mut self, raw: Spanned<String>) -> Option<String> {
+        let text = raw.get_ref().trim();
+        let fits = !text.is_empty() && text.chars().count() <= 200 && !text.chars().any(char::is_control);
+        if !fits {
+            self.error("bad-help", "`help` must be one line of 1 to 200 characters, e.g. a URL", raw.span());
+            return None;
+        }
+        Some(text.to_string())
     }
 
     fn commit_ids(&mut self, raw: Vec<Spanned<String>>) -> Vec<String> {

@@ -139,6 +139,7 @@ pub struct RawGate {
     pub max_commits: Option<Spanned<i64>>,
     pub max_seconds: Option<Spanned<f64>>,
     pub signed_commits: Option<Spanned<SignedCommits>>,
+    pub help: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -364,3 +364,12 @@ fn limits_below_one_commit_or_at_zero_seconds_are_errors_at_their_value() {
     assert!(problems.contains("policy.toml:4:15"), "{problems}");
     assert!(problems.contains("`max_seconds` must be a number of seconds above 0"), "{problems}");
 }
+
+#[test]
+fn gate_help_is_one_short_line() {
+    let bad = "version = 1\n[gate]\nhelp = \"line one\\nline two\"\n";
+    let shown = problems(bad);
+    assert!(shown.contains("policy.toml:3:8: error[bad-help]"), "{shown}");
+    let good = parse("version = 1\n[gate]\nhelp = \"ask #release-eng\"\n").unwrap();
+    assert_eq!(good.gate.help.as_deref(), Some("ask #release-eng"));
+}

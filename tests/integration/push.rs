@@ -512,3 +512,27 @@ fn a_first_push_of_an_old_history_points_at_the_baseline() {
     assert!(push.stderr.contains("[gate] baseline = [\"<commit id>\"]"), "{}", push.stderr);
     assert!(push.stderr.contains(&format!("this push's tip is {}", server.head())), "{}", push.stderr);
 }
+
+#[test]
+fn the_admins_help_line_ends_every_refusal_and_no_acceptance() {
+    let policy = POLICY.replace(
+        "[gate]\n",
+        "[gate]\nhelp = \"https://wiki.example.com/countersign, or ask #release-eng\"\n",
+    );
+    let server = Server::new(&policy);
+    let main = server.server_ref("refs/heads/main").unwrap();
+    let push = push_app_change(&server, "Signed-off-by: Bob Dev <bob@example.com>");
+    assert_refused(&server, &push, &[], &main);
+    let last = push.stderr.lines().rfind(|line| line.starts_with("remote: ")).unwrap();
+    assert_eq!(
+        last.trim_end(),
+        "remote: countersign: help: https://wiki.example.com/countersign, or ask #release-eng"
+    );
+    // A refusal without a verdict (a deletion of a protected ref) says it too.
+    let push = server.push(&["origin", ":main"]);
+    assert!(!push.ok && push.stderr.contains("countersign: help: https://wiki"), "{}", push.stderr);
+    server.git_work(&["reset", "-q", "--hard", &main]);
+    let push = push_app_change(&server, REVIEWED);
+    assert_accepted(&server, &push, "refs/heads/main");
+    assert!(!push.stderr.contains("countersign: help:"), "{}", push.stderr);
+}

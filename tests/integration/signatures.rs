@@ -553,3 +553,35 @@ fn approve_into_a_closed_pipe_still_signs_and_exits_0() {
     assert_accepted(&server, &push, "refs/heads/main");
     assert_ne!(server.head(), main);
 }
+
+#[test]
+fn approve_warns_about_your_own_change_and_a_pushed_commit() {
+    let Signed { server, alice, keys: _keys, .. } = signed_server();
+    ai_change(&server, "fn app() { 1 }\n", "");
+    // Parked on an unprotected branch: the clone's origin/topic holds it.
+    assert!(server.push(&["origin", "HEAD:refs/heads/topic"]).ok);
+    let stdout = approve_ok(&server, &alice, "HEAD");
+    assert!(!stdout.contains("warning:"), "{stdout}");
+    assert!(stdout.contains("already on origin/topic: push with git push --force-with-lease"), "{stdout}");
+    assert!(!stdout.contains("push it as usual"), "{stdout}");
+
+    // Bob, signing with Alice's key file in his own clone's identity, approves his own change.
+    ai_change(&server, "fn app() { 2 }\n", "");
+    server.git_work(&["config", "user.name", "Bob Dev"]);
+    server.git_work(&["config", "user.email", "bob@example.com"]);
+    let output = Command::new(BIN)
+        .args(["approve", "--yes", "--key", alice.to_str().unwrap(), "HEAD"])
+        .current_dir(&server.work)
+        .env("HOME", server.work.join(".git"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        stdout.contains("is your own change (Bob Dev <bob@example.com> wrote it): an approval by its author"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("push it as usual"), "a commit never pushed: {stdout}");
+}
