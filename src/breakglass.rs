@@ -177,7 +177,7 @@ impl fmt::Display for Override {
                 let _ = writeln!(out, "countersign: !!! reason: {:?}", self.reason.trim());
                 let _ = writeln!(
                     out,
-                    "countersign: !!! bypassed: {} commit(s) lacking sign-off ({})",
+                    "countersign: !!! bypassed: {} commit(s) lacking approval ({})",
                     commits.len(),
                     rules.join(", ")
                 );
