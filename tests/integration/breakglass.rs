@@ -41,7 +41,7 @@ fn a_named_person_overrides_with_a_reason_loudly_and_on_record() {
         "remote: countersign: push accepted BY OVERRIDE: 1 new commit(s) checked",
         "remote: countersign: !!! OVERRIDDEN by Dana Director (login dana via GL_USERNAME)",
         "remote: countersign: !!! reason: \"INC-1234: payments are down\"",
-        "remote: countersign: !!! bypassed: 1 commit(s) lacking sign-off (senior sign-off for AI-assisted \
+        "remote: countersign: !!! bypassed: 1 commit(s) lacking approval (senior sign-off for AI-assisted \
          changes, two-person review)",
         "remote: countersign: refs/heads/main: OVERRIDDEN: 1 of 1 new commit(s) lacks approval",
     ] {
@@ -114,7 +114,7 @@ fn roles_name_who_may_and_rules_limit_what_is_bypassed() {
     let push = push_with_override(&server, "dana", "INC-1234: payments are down");
     assert_accepted(&server, &push, "refs/heads/main");
     assert!(
-        push.stderr.contains("bypassed: 1 commit(s) lacking sign-off (two-person review)"),
+        push.stderr.contains("bypassed: 1 commit(s) lacking approval (two-person review)"),
         "{}",
         push.stderr
     );
