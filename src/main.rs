@@ -112,7 +112,7 @@ enum Command {
         #[command(flatten)]
         target: Target,
         /// Only commits made on or after this date (committer date, UTC), e.g. 2026-01-01.
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
         since: Option<jiff::civil::Date>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
@@ -379,6 +379,20 @@ impl Progress {
             say(&format!("\r{:60}\r", ""));
         }
     }
+}
+
+/// A date on the command line, with the format said once (as the policy says it).
+fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
+    let wrong = || "expected a date written as 2026-03-10 (year-month-day)".to_string();
+    let well_formed = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !well_formed {
+        return Err(wrong());
+    }
+    text.parse().map_err(|_| wrong())
 }
 
 fn today() -> jiff::civil::Date {

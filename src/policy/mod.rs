@@ -2,6 +2,7 @@
 //! mirror the file (`raw`), then a validation pass that collects *every* problem with its span
 //! before refusing, and yields a [`Policy`] the rest of the code can trust without re-checking.
 
+mod findings;
 mod raw;
 
 use std::collections::{HashMap, HashSet};
@@ -321,6 +322,22 @@ struct Holders {
     signers: usize,
 }
 
+impl Holders {
+    /// What to say of a role nobody holds: the closest held role, and the roles that exist.
+    fn unknown_role_hint(&self, role: &str) -> String {
+        let mut held: Vec<&str> = self.by_role.keys().map(String::as_str).collect();
+        held.sort_unstable();
+        match held.is_empty() {
+            true => " (no [[person]] holds any role)".to_string(),
+            false => format!(
+                "{} (roles held: {})",
+                findings::did_you_mean(role, held.iter().copied()),
+                held.join(", ")
+            ),
+        }
+    }
+}
+
 impl Validator {
     fn error(&mut self, code: &'static str, message: impl Into<String>, span: std::ops::Range<usize>) {
         self.diagnostics.push(Diagnostic::error(code, message, Some(span)));
@@ -337,6 +354,7 @@ impl Validator {
     }
 
     fn policy(&mut self, raw: RawPolicy, source: PolicySource) -> Policy {
+        let seen = findings::Seen::of(&raw);
         if let Some(version) = raw.version.filter(|v| *v.get_ref() != 1) {
             self.error(
                 "unsupported-version",
@@ -419,6 +437,7 @@ impl Validator {
         let mut raw_override = raw.break_glass.unwrap_or_default();
         policy.pusher_env = self.env_names(raw_override.pusher_env.take());
         policy.break_glass = self.break_glass(raw_override, &policy, &holders);
+        self.findings(&seen, &policy);
         policy
     }
 
@@ -483,7 +502,12 @@ impl Validator {
             if holders.by_role.contains_key(role.get_ref()) {
                 roles.push(role.into_inner());
             } else {
-                self.error("unknown-role", format!("no person holds role `{}`", role.get_ref()), role.span());
+                let hint = holders.unknown_role_hint(role.get_ref());
+                self.error(
+                    "unknown-role",
+                    format!("no person holds role `{}`{hint}", role.get_ref()),
+                    role.span(),
+                );
             }
         }
         let rules = raw.rules.map(|raw_rules| {
@@ -794,8 +818,8 @@ impl Validator {
                 1
             }
         };
-        let since = raw.since.as_ref().and_then(|d| self.date(d));
-        let until = raw.until.as_ref().and_then(|d| self.date(d));
+        let since = raw.since.as_ref().and_then(|d| self.date(d, "since"));
+        let until = raw.until.as_ref().and_then(|d| self.date(d, "until"));
         if let (Some(since), Some(until), Some(span)) = (since, until, raw.since.as_ref().map(|s| s.span()))
             && since > until
         {
@@ -811,7 +835,11 @@ impl Validator {
                 self.unmet(
                     expired,
                     "unknown-role",
-                    format!("no person holds role `{}`; this rule could never be satisfied", role.get_ref()),
+                    format!(
+                        "no person holds role `{}`; this rule could never be satisfied{}",
+                        role.get_ref(),
+                        holders.unknown_role_hint(role.get_ref())
+                    ),
                     role.span(),
                 );
             } else if all < require {
@@ -888,22 +916,30 @@ impl Validator {
         }
     }
 
-    fn date(&mut self, value: &Spanned<toml::value::Datetime>) -> Option<Date> {
-        let datetime = value.get_ref();
-        let local_date = match (datetime.date, datetime.time, datetime.offset) {
-            (Some(date), None, None) => Date::new(date.year as i16, date.month as i8, date.day as i8).ok(),
+    fn date(&mut self, value: &Spanned<toml::Value>, key: &str) -> Option<Date> {
+        let local_date = match value.get_ref() {
+            toml::Value::Datetime(datetime) => match (datetime.date, datetime.time, datetime.offset) {
+                (Some(date), None, None) => {
+                    Date::new(date.year as i16, date.month as i8, date.day as i8).ok()
+                }
+                _ => None,
+            },
             _ => None,
         };
         if local_date.is_none() {
             self.error(
                 "bad-date",
-                format!("`{datetime}` must be a plain date like 2026-03-10"),
+                format!("{}, found {}", DATE_FORMAT.replace("KEY", key), value.get_ref()),
                 value.span(),
             );
         }
         local_date
     }
 }
+
+/// How a policy date is written, said the same way wherever one is wrong.
+const DATE_FORMAT: &str =
+    "`KEY` must be a date written as KEY = 2026-03-10 (year-month-day, no quotes, no time)";
 
 fn people_name(people: &[Person], index: usize) -> &str {
     people.get(index).map_or("?", |p| p.name.as_str())

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
-use toml::value::Datetime;
 
 use crate::diagnostic::Diagnostic;
 
@@ -185,8 +184,10 @@ pub struct RawRule {
     pub when: Option<RawWhen>,
     pub require: Option<Spanned<i64>>,
     pub from_role: Option<Spanned<String>>,
-    pub since: Option<Spanned<Datetime>>,
-    pub until: Option<Spanned<Datetime>>,
+    /// Any TOML value, so that a date written wrong (quoted, with slashes, with a time) gets
+    /// the one message that shows how to write it, not serde's.
+    pub since: Option<Spanned<toml::Value>>,
+    pub until: Option<Spanned<toml::Value>>,
     pub mode: Option<Mode>,
     pub signatures: Option<Signatures>,
     pub recorded: Option<Recorded>,

@@ -22,7 +22,9 @@ const MINIMAL: &str = "version = 1\n";
 fn the_shipped_example_policy_is_valid() {
     let policy = parse(include_str!("../../policy.toml")).unwrap();
     assert_eq!(policy.rules.len(), 3);
-    assert!(policy.warnings.is_empty(), "{:?}", policy.warnings);
+    // Its role rules take unsigned approvals (the demo types them): that is said once.
+    let codes: Vec<&str> = policy.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, ["unsigned-role-approvals"]);
     assert!(policy.gate.protected.is_match("refs/heads/release/2.0"));
     assert_eq!(policy.person_by_email(" Carol@Users.Noreply.GitHub.com ").unwrap().name, "Carol Senior");
 }
@@ -372,4 +374,20 @@ fn gate_help_is_one_short_line() {
     assert!(shown.contains("policy.toml:3:8: error[bad-help]"), "{shown}");
     let good = parse("version = 1\n[gate]\nhelp = \"ask #release-eng\"\n").unwrap();
     assert_eq!(good.gate.help.as_deref(), Some("ask #release-eng"));
+}
+
+#[test]
+fn a_date_written_wrong_is_told_the_one_way_to_write_it() {
+    for (written, found) in [
+        ("\"2026/01/01\"", "found \"2026/01/01\""),
+        ("\"2026-01-01\"", "found \"2026-01-01\""),
+        ("2026-01-01T10:00:00", "found 2026-01-01T10:00:00"),
+    ] {
+        let shown = problems(&format!("version = 1\n[[rule]]\nname = \"r\"\nsince = {written}\n"));
+        let expected = format!(
+            "policy.toml:4:9: error[bad-date]: `since` must be a date written as since = 2026-03-10 \
+             (year-month-day, no quotes, no time), {found}"
+        );
+        assert!(shown.contains(&expected), "{shown}");
+    }
 }

@@ -19,7 +19,7 @@ fn policy_check_accepts_the_shipped_example() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/policy.toml");
     let (code, stdout, stderr) = run(&["policy", "check", example]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.contains("valid (4 people, 3 rules, 0 warning(s))"), "{stdout}");
+    assert!(stdout.contains("valid (4 people, 3 rules, 1 warning(s))"), "{stdout}");
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn completions_and_man_page_cover_the_verbs() {
 fn verbose_flag_turns_on_diagnostics_on_stderr() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/policy.toml");
     let (_, _, quiet) = run(&["policy", "check", example]);
-    assert_eq!(quiet, "");
+    assert!(!quiet.contains("DEBUG") && !quiet.contains("TRACE"), "{quiet}");
     let output = Command::new(BIN)
         .args(["-vv", "policy", "check", example])
         .env_remove("RUST_LOG")
@@ -193,4 +193,60 @@ fn a_closed_pipe_is_not_an_error_on_any_verb() {
         })
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "the hook refused a good push it could not report");
+}
+
+/// `policy check FILE` on `text`: (exit code, stdout, stderr).
+fn policy_check(text: &str) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.toml");
+    std::fs::write(&path, text).unwrap();
+    run(&["policy", "check", path.to_str().unwrap()])
+}
+
+#[test]
+fn policy_check_finds_globs_and_roles_that_quietly_do_nothing() {
+    let text = "version = 1\n[gate]\nprotected = [\"main\"]\n\
+                [[person]]\nname = \"Sam\"\nemails = [\"sam@x.io\"]\nroles = [\"senoir\", \"senior\", \"director\"]\n\
+                [[rule]]\nname = \"tier-1\"\nwhen = { paths = [\"/infra/\", \"./payments/**\", \"app/../x\"] }\n\
+                [[rule]]\nname = \"senior\"\nfrom_role = \"senior\"\nsignatures = \"off\"\n";
+    let (code, stdout, stderr) = policy_check(text);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("valid (1 people, 2 rules, 7 warning(s))"), "{stdout}\n{stderr}");
+    for expected in [
+        "policy.toml:3:14: warning[glob-never-matches]: `main` matches no ref: refs are matched by their full name; did you mean `refs/heads/main`?",
+        "policy.toml:7:10: warning[unused-role]: no rule (and no `[override] roles`) uses role `senoir`: holding it gives no approval right; did you mean `senior`?",
+        "policy.toml:7:30: warning[unused-role]: no rule (and no `[override] roles`) uses role `director`",
+        "policy.toml:10:19: warning[glob-never-matches]: `/infra/` (rule `tier-1`) is anchored with a leading `/`, but paths are relative to the repository's root, so it matches nothing; did you mean `infra/`?",
+        "policy.toml:10:30: warning[glob-never-matches]: `./payments/**` (rule `tier-1`) starts with `./`",
+        "did you mean `payments/**`?",
+        "policy.toml:10:47: warning[glob-never-matches]: `app/../x` (rule `tier-1`) has a `.` or `..` component",
+        "policy.toml:13:13: warning[unsigned-role-approvals]: role approvals are claims",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_role_nobody_holds_names_the_roles_that_exist() {
+    let text = "version = 1\n[[person]]\nname = \"Dana\"\nemails = [\"dana@x.io\"]\nroles = [\"director\"]\n\
+                [[rule]]\nname = \"tier-1\"\nfrom_role = \"directors\"\n";
+    let (code, _, stderr) = policy_check(text);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "policy.toml:8:13: error[unknown-role]: no person holds role `directors`; this rule could never be \
+             satisfied; did you mean `director`? (roles held: director)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn report_since_says_how_to_write_a_date() {
+    let (code, _, stderr) = run(&["report", "--since", "2026/01/01", "HEAD"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("invalid value '2026/01/01' for '--since <DATE>': expected a date written as 2026-03-10 (year-month-day)"),
+        "{stderr}"
+    );
 }

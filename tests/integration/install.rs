@@ -129,7 +129,7 @@ fn plain_install_gates_pushes_and_a_second_run_changes_nothing() {
     let stdout = succeeds(&install(&server, &policy, &[]));
     let hook = server.bare.join("hooks/pre-receive");
     assert!(stdout.contains(&format!("write hook {}", hook.display())), "{stdout}");
-    assert!(stdout.contains("valid (4 people, 3 rules, 0 warning(s))"), "{stdout}");
+    assert!(stdout.contains("valid (4 people, 3 rules, 1 warning(s))"), "{stdout}");
     assert_eq!(std::fs::read_to_string(&hook).unwrap(), std::fs::read_to_string(HOOK).unwrap());
     assert_eq!(std::fs::metadata(&hook).unwrap().permissions().mode() & 0o777, 0o755);
     assert_eq!(config(&server, "countersign.policy").as_deref(), policy.to_str());
