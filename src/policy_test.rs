@@ -15,7 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::facts::{Changes, CommitFacts, GitSignature, Signature};
 use crate::identity;
 use crate::policy::Policy;
-use crate::verdict::{CommitStatus, Engine, RuleStatus};
+use crate::verdict::{CommitStatus, CommitVerdict, Engine, RuleOutcome, RuleStatus};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,16 +114,21 @@ impl Suite {
             let facts = case.facts().map_err(|why| invalid(case, why))?;
             let verdict = Engine::new(policy, date).judge(&facts, std::slice::from_ref(&case.refname));
             if let Some(expected) = case.expect {
-                rows.push(Row::new(&case.name, "verdict", expected.to_string(), verdict.verdict.to_string()));
+                let mut row =
+                    Row::new(&case.name, "verdict", expected.to_string(), verdict.verdict.to_string());
+                row.why = verdict_why(&verdict);
+                rows.push(row);
             }
             for outcome in &verdict.rules {
                 if let Some(expected) = case.rules.get(&outcome.name) {
-                    rows.push(Row::new(
+                    let mut row = Row::new(
                         &case.name,
                         &outcome.name,
                         expected.to_string(),
                         outcome.status().to_string(),
-                    ));
+                    );
+                    row.why = rule_why(outcome);
+                    rows.push(row);
                 }
             }
         }
@@ -159,16 +164,59 @@ impl Case {
     }
 }
 
+/// What a rule made of the case: whether and why it applied, what counted and what did not.
+fn rule_why(rule: &RuleOutcome) -> Vec<String> {
+    if !rule.applies {
+        return vec![format!("rule `{}` does not apply: {}", rule.name, rule.why)];
+    }
+    let mut why = vec![format!("rule `{}` applies: {}", rule.name, rule.why)];
+    let role = rule.from_role.as_ref().map_or(String::new(), |role| format!(" from role {role}"));
+    why.push(format!("needs {} approval(s){role}; {} counted", rule.required, rule.counted.len()));
+    why.extend(rule.counted.iter().map(|c| format!("counted: {} ({})", c.person, c.trailer)));
+    why.extend(rule.not_counted.iter().map(|n| format!("not counted: {}: {}", n.value, n.reason)));
+    why
+}
+
+/// Which rules decided the verdict, and why each did.
+fn verdict_why(verdict: &CommitVerdict) -> Vec<String> {
+    let deciding: Vec<&RuleOutcome> = verdict.unmet().collect();
+    let mut why = Vec::new();
+    if let Some(exempt) = &verdict.exempt {
+        why.push(format!("exempt: {exempt}"));
+    }
+    if deciding.is_empty() {
+        let applied: Vec<&str> =
+            verdict.rules.iter().filter(|r| r.applies).map(|r| r.name.as_str()).collect();
+        match applied.is_empty() {
+            true => why.push("no rule applies".into()),
+            false => why.push(format!("every rule that applies is met: `{}`", applied.join("`, `"))),
+        }
+    }
+    for rule in deciding {
+        why.push(format!("decided by rule `{}` ({}), unmet:", rule.name, rule.mode));
+        why.extend(rule_why(rule).into_iter().map(|line| format!("  {line}")));
+    }
+    why.extend(
+        verdict
+            .look_alikes
+            .iter()
+            .map(|l| format!("looks like an approval, but is not one: {}: {}", l.line, l.reason)),
+    );
+    why
+}
+
 struct Row {
     case: String,
     check: String,
     expected: String,
     got: String,
+    /// Shown under a mismatch: what decided it.
+    why: Vec<String>,
 }
 
 impl Row {
     fn new(case: &str, check: &str, expected: String, got: String) -> Row {
-        Row { case: case.to_string(), check: check.to_string(), expected, got }
+        Row { case: case.to_string(), check: check.to_string(), expected, got, why: Vec::new() }
     }
 }
 
@@ -198,6 +246,11 @@ impl Results {
                 "{:case_width$}  {:check_width$}  {:8}  {:4}  {result}",
                 row.case, row.check, row.expected, row.got
             );
+            if row.expected != row.got {
+                for line in &row.why {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
         }
         let _ = writeln!(
             out,

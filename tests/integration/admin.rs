@@ -171,13 +171,23 @@ fn policy_test_mismatch_exits_1_and_shows_it() {
     std::fs::copy(Path::new(MANIFEST).join("policy.toml"), dir.path().join("policy.toml")).unwrap();
     std::fs::write(
         dir.path().join("policy.tests.toml"),
-        "[[case]]\nname = \"wrong on purpose\"\nauthor = \"Bob Dev <bob@example.com>\"\nmessage = \"Fix\\n\"\n\
+        "[[case]]\nname = \"wrong on purpose\"\nauthor = \"Bob Dev <bob@example.com>\"\n\
+         message = \"Fix\\n\\nReviewed by: Carol Senior <carol@users.noreply.github.com>\\n\"\n\
          expect = \"pass\"\nrules.\"two-person review\" = \"pass\"\n",
     )
     .unwrap();
     let (code, stdout, _) = run(dir.path(), &["policy", "test"]);
     assert_eq!(code, Some(1));
     assert!(stdout.contains("wrong on purpose  verdict            pass      fail  MISMATCH"), "{stdout}");
+    // Under the mismatch: which rule decided, what it needed, what counted, and the near miss.
+    for expected in [
+        "    decided by rule `two-person review` (enforce), unmet:\n      rule `two-person review` applies: \
+         applies to every commit\n      needs 1 approval(s); 0 counted\n",
+        "    looks like an approval, but is not one: Reviewed by: Carol Senior \
+         <carol@users.noreply.github.com>: `Reviewed by:` is not a trailer key",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
     assert!(stdout.contains("2 expectation(s) in 1 case(s): 0 ok, 2 mismatch(es)"), "{stdout}");
 }
 
