@@ -11,6 +11,7 @@ pub mod audit;
 pub mod breakglass;
 pub mod changes;
 pub mod check;
+pub mod color;
 pub mod commit_graph;
 pub mod demo;
 pub mod diagnostic;

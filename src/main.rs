@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use countersign::check;
+use countersign::color::{self, Choice};
 use countersign::gate::Keep;
 use countersign::hook::{self, HookOptions};
 use countersign::install::{self, InstallOptions, Layout, Plan, PolicyChoice};
@@ -26,13 +27,17 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("COUN
 /// Refuses pushes that land commits without the sign-offs your policy demands.
 ///
 /// Diagnostics: -v (debug) or -vv (trace) on stderr, or a filter in COUNTERSIGN_LOG or RUST_LOG
-/// (e.g. countersign=debug). Output never carries colour or other terminal codes.
+/// (e.g. countersign=debug). Colour only in a terminal (see --color); never in the hook.
 #[derive(Parser)]
 #[command(name = "countersign", version = VERSION, about, propagate_version = true)]
 struct Cli {
     /// More diagnostics on stderr (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Colour the human reports of check, explain and policy: auto (a terminal, unless NO_COLOR
+    /// is set or TERM=dumb), always, never. The hook never colours.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = Choice::Auto)]
+    color: Choice,
     #[command(subcommand)]
     command: Command,
 }
@@ -253,12 +258,25 @@ enum ReportFormat {
     Csv,
 }
 
+/// `--color`, set once from the command line.
+static COLOR: std::sync::OnceLock<Choice> = std::sync::OnceLock::new();
+
+/// `text` for a person at `stream` (stdout or stderr): painted if `--color` says so.
+fn for_person(text: &str, is_terminal: bool) -> String {
+    let env = |name: &str| std::env::var(name).ok();
+    match COLOR.get().copied().unwrap_or_default().paints(is_terminal, &env) {
+        true => color::paint(text),
+        false => text.to_string(),
+    }
+}
+
 const FAIL: u8 = 1;
 const ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    let _ = COLOR.set(cli.color);
     let result = match cli.command {
         Command::PreReceive { policy, dry_run } => {
             return pre_receive(HookOptions { policy: policy.into(), dry_run });
@@ -549,7 +567,10 @@ fn run_check(
     let report = judge_revisions(&repo, &engine, &location, target, revisions, keep)?;
     let enforced = !dry_run && policy.gate.mode == Mode::Enforce;
     match format {
-        Format::Human => emit(&report::human(&report, Audience::Ci, enforced)),
+        Format::Human => emit(&for_person(
+            &report::human(&report, Audience::Ci, enforced),
+            std::io::stdout().is_terminal(),
+        )),
         Format::Json => emit(&format!("{}\n", report.to_json())),
         Format::Markdown => emit(&report::markdown(&report, enforced)),
     }
@@ -583,7 +604,9 @@ fn run_explain(flags: Flags, target: &Target, commit: &str) -> anyhow::Result<Ex
     let engine = Engine::new(&policy, today());
     let verdict = check::explain(&repo, &engine, &target.refname, commit)?;
     let head = repo.head().ok().and_then(|head| head.peel_to_commit().ok()).map(|c| c.id().to_string());
-    emit(&report::explain(&verdict, &target.refname, &policy, head.as_deref() == Some(verdict.id.as_str())));
+    let text =
+        report::explain(&verdict, &target.refname, &policy, head.as_deref() == Some(verdict.id.as_str()));
+    emit(&for_person(&text, std::io::stdout().is_terminal()));
     Ok(if verdict.verdict == CommitStatus::Fail { ExitCode::from(FAIL) } else { ExitCode::SUCCESS })
 }
 
@@ -625,7 +648,7 @@ fn policy_check(file: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<Ex
     let policy = match Policy::load(&path, today()) {
         Ok(policy) => policy,
         Err(e) => {
-            say(&format!("{e}\n"));
+            say(&for_person(&format!("{e}\n"), std::io::stderr().is_terminal()));
             return Ok(ExitCode::from(ERROR));
         }
     };
@@ -638,7 +661,8 @@ fn policy_check(file: Option<PathBuf>, repo: Option<&Path>) -> anyhow::Result<Ex
         }
     }
     if !warnings.is_empty() {
-        say(&format!("{}\n", render_findings(&policy.source, &warnings)));
+        let findings = format!("{}\n", render_findings(&policy.source, &warnings));
+        say(&for_person(&findings, std::io::stderr().is_terminal()));
     }
     emit(&format!(
         "{}: valid ({} people, {} rules, {} warning(s))\n",
@@ -656,6 +680,6 @@ fn run_policy_test(file: Option<PathBuf>, tests: Option<PathBuf>) -> anyhow::Res
     let tests = tests.unwrap_or_else(|| policy_test::default_path(&path));
     let suite = policy_test::Suite::load(&tests)?;
     let results = suite.run(&policy, today())?;
-    emit(&results.table());
+    emit(&for_person(&results.table(), std::io::stdout().is_terminal()));
     Ok(if results.all_pass() { ExitCode::SUCCESS } else { ExitCode::from(FAIL) })
 }

@@ -451,3 +451,45 @@ fn progress_shows_in_a_terminal_and_never_in_a_pipe() {
     let seen = String::from_utf8_lossy(&terminal.stdout);
     assert!(seen.contains("\rcountersign: checked "), "{seen}");
 }
+
+/// `countersign ARGS` in `dir` run inside a terminal (util-linux `script` gives it one), with
+/// `env`: what a person at that terminal sees.
+fn in_a_terminal(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let command = std::iter::once(BIN).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("COUNTERSIGN_POLICY")
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn colour_in_a_terminal_unless_told_otherwise_never_in_a_pipe() {
+    let server = work_with_two_commits();
+    let policy = policy_file(&server);
+    let args = ["check", "--policy", &policy, "origin/main..HEAD"];
+    let painted = in_a_terminal(&server.work, &args, &[]);
+    assert!(painted.contains("\x1b[31mx\x1b[0m two-person review"), "{painted:?}");
+    assert!(!in_a_terminal(&server.work, &args, &[("NO_COLOR", "1")]).contains('\x1b'));
+    let never = [&args[..], &["--color", "never"]].concat();
+    assert!(!in_a_terminal(&server.work, &never, &[]).contains('\x1b'));
+    // In a pipe: plain, unless asked for.
+    let (_, piped, _) = check(&server, &["origin/main..HEAD"]);
+    assert!(!piped.contains('\x1b') && piped.contains("x two-person review"), "{piped}");
+    let (_, always, _) = check(&server, &["--color", "always", "origin/main..HEAD"]);
+    assert!(always.contains("\x1b[31mx\x1b[0m"), "{always:?}");
+    let explain = countersign(&server.work, &["explain", "--color", "always", "--policy", &policy, "HEAD"]);
+    assert!(String::from_utf8_lossy(&explain.stdout).contains("\x1b[31m[FAIL]\x1b[0m"));
+    // The hook: plain whatever it is told (git shows its stderr as `remote:` lines).
+    let head = server.head();
+    let main = server.server_ref("refs/heads/main").unwrap();
+    server.push(&["origin", "HEAD:refs/heads/parked"]);
+    let hook = server.run_hook(&["--color", "always"], &format!("{main} {head} refs/heads/main\n"));
+    let stderr = String::from_utf8_lossy(&hook.stderr);
+    assert!(stderr.contains("x two-person review") && !stderr.contains('\x1b'), "{stderr}");
+}
