@@ -15,6 +15,7 @@ pub enum Choice {
     /// When the output is a terminal, `NO_COLOR` is unset or empty, and `TERM` is not `dumb`.
     #[default]
     Auto,
+    /// Even into a pipe or a file.
     Always,
     Never,
 }

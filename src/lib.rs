@@ -22,6 +22,7 @@ pub mod hook;
 pub mod identity;
 pub mod install;
 pub mod lint;
+pub mod manpage;
 pub mod patch_id;
 pub mod policy;
 pub mod policy_source;

@@ -48,8 +48,7 @@ struct PolicyFlags {
     /// countersign.policyRef).
     #[arg(long, value_name = "FILE", conflicts_with = "policy_ref")]
     policy: Option<PathBuf>,
-    /// Policy committed in the repository, e.g. refs/heads/main:policy.toml (read as of before
-    /// the push).
+    /// Policy committed in the repository, as REF:PATH, e.g. refs/heads/main:policy.toml.
     #[arg(long, value_name = "REF:PATH")]
     policy_ref: Option<String>,
 }
@@ -76,7 +75,9 @@ enum Command {
     /// Git pre-receive hook: reads `<old> <new> <refname>` lines on stdin and refuses the push
     /// (exit 1) when a protected ref would get commits without the required approvals.
     /// Break-glass: `git push -o countersign.override="reason"` by a person the policy's
-    /// `[override]` names (the repository needs `receive.advertisePushOptions=true`).
+    /// `[override]` names (the repository needs `receive.advertisePushOptions=true`). A policy
+    /// given by --policy-ref is read at the ref's value before the push, so a push cannot change
+    /// the policy that judges it.
     PreReceive {
         #[command(flatten)]
         policy: PolicyFlags,
@@ -91,6 +92,7 @@ enum Command {
         policy: PolicyFlags,
         #[command(flatten)]
         target: Target,
+        /// human (a person's report), json (every commit, every field), markdown (a CI summary).
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
         /// Report as usual but exit 0 unless something went wrong.
@@ -107,6 +109,7 @@ enum Command {
         policy: PolicyFlags,
         #[command(flatten)]
         target: Target,
+        /// The commit, as git names it (HEAD, HEAD~2, a commit id).
         commit: String,
     },
     /// Provenance report for audits: per month, author and tool, how many commits were
@@ -119,6 +122,7 @@ enum Command {
         /// Only commits made on or after this date (committer date, UTC), e.g. 2026-01-01.
         #[arg(long, value_name = "DATE", value_parser = parse_date)]
         since: Option<jiff::civil::Date>,
+        /// human (a table), json, csv (one row per month, author and tool).
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
         /// Revisions as git rev-list takes them, e.g. main or v1.0..main.
@@ -196,6 +200,7 @@ enum Command {
     },
     /// Removes what install did: the hook (a hook it moved aside comes back) and the git config.
     Uninstall {
+        /// The repository countersign was installed on.
         #[arg(long)]
         repo: PathBuf,
         /// Print what would change, change nothing.
@@ -203,7 +208,10 @@ enum Command {
         dry_run: bool,
     },
     /// Prints shell completions, e.g. `countersign completions bash > /etc/bash_completion.d/countersign`.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// Prints the man page (roff), e.g. `countersign man | man -l -`.
     Man,
 }
@@ -322,9 +330,8 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut page).map_err(anyhow::Error::from).map(|()| {
-                emit(&String::from_utf8_lossy(&page));
+            countersign::manpage::render(Cli::command()).map_err(anyhow::Error::from).map(|page| {
+                emit(&page);
                 ExitCode::SUCCESS
             })
         }

@@ -103,7 +103,60 @@ fn completions_and_man_page_cover_the_verbs() {
     let (code, man, _) = run(&["man"]);
     assert_eq!(code, Some(0));
     assert!(man.contains(".TH countersign 1"), "{man}");
-    assert!(man.contains("countersign\\-install(1)"), "{man}");
+    // One page: every verb is in it, none is sent to a page of its own that nobody installs.
+    assert!(!man.contains("countersign\\-"), "{man}");
+    for expected in [
+        ".SS \"countersign install\"",
+        ".SS \"countersign policy check\"",
+        "\\fB\\-\\-layout\\fR \\fI<LAYOUT>\\fR",
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH EXAMPLES",
+        "countersign demo",
+    ] {
+        assert!(man.contains(expected), "missing {expected:?} in:\n{man}");
+    }
+}
+
+/// Every argument of every verb says what it is (no blank line in `--help` where its text goes).
+#[test]
+fn help_describes_every_argument() {
+    let verbs: &[&[&str]] = &[
+        &["pre-receive"],
+        &["check"],
+        &["explain"],
+        &["report"],
+        &["policy", "check"],
+        &["policy", "test"],
+        &["approve"],
+        &["demo"],
+        &["install"],
+        &["uninstall"],
+        &["completions"],
+        &["man"],
+    ];
+    for verb in verbs {
+        let (code, help, _) = run(&[verb, &["--help"][..]].concat());
+        assert_eq!(code, Some(0), "{verb:?}");
+        let lines: Vec<&str> = help.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            // An entry starts within the first few columns (`  -v, --verbose`, `      --repo`).
+            let entry = line.trim_start();
+            if line.len() - entry.len() > 6 || !entry.starts_with(['-', '<']) {
+                continue;
+            }
+            let inline = entry.split_once("  ").map_or("", |(_, text)| text.trim());
+            let below = lines.get(i + 1).is_some_and(|next| {
+                next.starts_with("          ") && !next.trim().is_empty() && !next.trim().starts_with('[')
+            });
+            assert!(
+                !inline.is_empty() || below,
+                "countersign {verb:?} --help: `{entry}` has no text:\n{help}"
+            );
+        }
+        assert!(!help.contains("before the push") || verb[0] == "pre-receive", "{verb:?}:\n{help}");
+    }
 }
 
 #[test]
