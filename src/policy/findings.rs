@@ -84,7 +84,13 @@ impl Validator {
             .role_rules
             .iter()
             .filter(|(name, _)| {
-                policy.rules.iter().any(|r| &r.name == name && r.signatures != Signatures::Required)
+                // An expired rule counts nothing any more.
+                let live = |r: &&super::Rule| r.until.is_none_or(|until| until >= self.today);
+                policy
+                    .rules
+                    .iter()
+                    .filter(live)
+                    .any(|r| &r.name == name && r.signatures != Signatures::Required)
             })
             .collect();
         if let Some((_, span)) = unsigned.first() {
