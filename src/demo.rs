@@ -31,6 +31,7 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
         layout: Layout::Plain,
         force: false,
         bin: exe,
+        trial: None,
     };
     install::plan_install(&options, jiff::ZonedDateTime::now().date())?.apply()?;
     writeln!(out, "1. A bare repository with the example policy, and the hook installed:")?;

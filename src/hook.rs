@@ -71,7 +71,8 @@ pub fn pre_receive(
     let location = policy_source::locate_for_hook(&options.policy, &repo)?;
     let policy = policy_source::load(&location, &repo, today)?;
     let pusher = Pusher::identify(&policy, env);
-    let enforced = policy.gate.mode == Mode::Enforce && !options.dry_run;
+    let trial = crate::install::trial_mode(&repo)?;
+    let enforced = policy.gate.mode == Mode::Enforce && !options.dry_run && !trial;
     let push = Push { repo: &repo, policy: &policy, location: &location, pusher: &pusher, today };
     let mut updates = Vec::new();
     let judged = std::panic::catch_unwind(AssertUnwindSafe(|| push.judge(&bytes, env, &mut updates)))

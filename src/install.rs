@@ -99,6 +99,27 @@ pub struct InstallOptions {
     pub force: bool,
     /// The binary the hook runs (git config `countersign.bin`).
     pub bin: PathBuf,
+    /// Trial mode (git config `countersign.trial`): `Some(true)` starts it, `Some(false)` ends
+    /// it, `None` keeps what the repository has, so re-running install never ends a trial.
+    pub trial: Option<bool>,
+}
+
+/// The git config key of trial mode: the hook reports everything and refuses nothing.
+pub const TRIAL_KEY: &str = "countersign.trial";
+
+/// Whether the repository is in trial mode. Only its own (local) config counts: a global
+/// config is the pusher's to write on some transports. A value git cannot read as a boolean
+/// is an error (the hook refuses), not a guess.
+pub fn trial_mode(repo: &Repository) -> Result<bool, GitError> {
+    let config = repo
+        .config()
+        .and_then(|c| c.open_level(ConfigLevel::Local))
+        .context(|| "reading the repository's git config".into())?;
+    match config.get_bool(TRIAL_KEY) {
+        Ok(on) => Ok(on),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(false),
+        Err(source) => Err(GitError::new(format!("reading git config {TRIAL_KEY} (true or false)"), source)),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -340,6 +361,21 @@ pub fn plan_install(options: &InstallOptions, today: Date) -> Result<Plan, Insta
     if policy.wants_push_options() {
         wanted.push(("receive.advertisePushOptions", Some(Some("true".into()))));
     }
+    wanted.push((TRIAL_KEY, options.trial.map(|on| on.then(|| "true".to_string()))));
+    let trial = match options.trial {
+        Some(on) => on,
+        None => trial_mode(&repo)?,
+    };
+    notes.push(match (trial, options.trial) {
+        (true, _) => format!(
+            "trial mode: on (git config {TRIAL_KEY}): the hook reports every push and refuses \
+             none; `install --enforce` ends it"
+        ),
+        (false, Some(false)) => "trial mode: off: the hook refuses what the policy refuses".into(),
+        (false, _) => "enforcing: the hook refuses what the policy refuses (`install --trial` to \
+                       report only)"
+            .into(),
+    });
     for (key, want) in wanted {
         let Some(want) = want else { continue };
         let have = local_value(&repo, key)?;
@@ -425,7 +461,7 @@ pub fn plan_uninstall(repo: &Path) -> Result<Plan, InstallError> {
             _ => {}
         }
     }
-    for key in ["countersign.bin", "countersign.policy", "countersign.policyRef"] {
+    for key in ["countersign.bin", "countersign.policy", "countersign.policyRef", TRIAL_KEY] {
         if local_value(&repo, key)?.is_some() {
             steps.push(Step::UnsetConfig { key });
         }

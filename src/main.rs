@@ -197,6 +197,13 @@ enum Command {
         /// Print what would change, change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Trial mode: the hook reports every push and refuses none (git config
+        /// countersign.trial); re-running install keeps it until --enforce.
+        #[arg(long, conflicts_with = "enforce")]
+        trial: bool,
+        /// End trial mode: the hook refuses what the policy refuses.
+        #[arg(long)]
+        enforce: bool,
     },
     /// Removes what install did: the hook (a hook it moved aside comes back) and the git config.
     Uninstall {
@@ -311,13 +318,14 @@ fn main() -> ExitCode {
             run_approve(approve::Options { repo, key, yes, target, rewrite })
         }
         Command::Demo => countersign::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS),
-        Command::Install { repo, policy, policy_ref, layout, force, dry_run } => {
+        Command::Install { repo, policy, policy_ref, layout, force, dry_run, trial, enforce } => {
             let policy = match (policy, policy_ref) {
                 (Some(file), _) => PolicyChoice::File(file),
                 (None, Some(spec)) => PolicyChoice::Committed(spec),
                 (None, None) => PolicyChoice::Keep,
             };
-            run_install(repo, policy, layout, force, dry_run)
+            let trial = if trial { Some(true) } else { enforce.then_some(false) };
+            run_install(InstallOptions { repo, policy, layout, force, bin: PathBuf::new(), trial }, dry_run)
         }
         Command::Uninstall { repo, dry_run } => install::plan_uninstall(&repo)
             .map_err(Into::into)
@@ -460,17 +468,12 @@ fn refusal(message: &str, accept: bool) -> String {
     }
 }
 
-fn run_install(
-    repo: PathBuf,
-    policy: PolicyChoice,
-    layout: Layout,
-    force: bool,
-    dry_run: bool,
-) -> anyhow::Result<ExitCode> {
-    let bin = std::env::current_exe()
+/// `options.bin` is filled in here: the binary running install is the one the hook runs.
+fn run_install(mut options: InstallOptions, dry_run: bool) -> anyhow::Result<ExitCode> {
+    options.bin = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .context("finding this binary's path (the hook runs it)")?;
-    let plan = install::plan_install(&InstallOptions { repo, policy, layout, force, bin }, today())?;
+    let plan = install::plan_install(&options, today())?;
     carry_out(&plan, "install", dry_run)
 }
 

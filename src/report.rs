@@ -355,7 +355,7 @@ pub fn human(report: &Report, audience: Audience, enforced: bool) -> String {
         (Decision::Reject, false) => {
             let _ = writeln!(
                 out,
-                "countersign: {verb} {accepted}, but it breaks the policy (warn mode or dry run):"
+                "countersign: {verb} {accepted}, but it breaks the policy (warn mode, trial or dry run):"
             );
         }
     }

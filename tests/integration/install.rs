@@ -366,3 +366,42 @@ fn a_policy_with_override_people_turns_on_push_options() {
     succeeds(&install(&server, &with_override, &[]));
     assert_eq!(config(&server, "receive.advertisePushOptions").as_deref(), Some("true"));
 }
+
+#[test]
+fn trial_mode_is_an_install_flag_that_a_second_install_keeps_until_enforce() {
+    let (server, policy) = setup();
+    let dry = succeeds(&install(&server, &policy, &["--trial", "--dry-run"]));
+    assert!(dry.contains("git config countersign.trial true"), "{dry}");
+    assert!(dry.contains("trial mode: on (git config countersign.trial)"), "{dry}");
+    assert_eq!(config(&server, "countersign.trial"), None, "a dry run changes nothing");
+    succeeds(&install(&server, &policy, &["--trial"]));
+    assert_eq!(config(&server, "countersign.trial").as_deref(), Some("true"));
+
+    // Reported, not refused; and the trial says so.
+    let push = push_change(&server, UNAPPROVED, "refs/heads/main");
+    assert_accepted(&server, &push, "refs/heads/main");
+    assert!(push.stderr.contains("push accepted, but it breaks the policy (warn mode, trial or dry run)"));
+    assert!(push.stderr.contains("x senior sign-off for AI-assisted changes"), "{}", push.stderr);
+
+    // Installing again (say, a new binary) keeps the trial, and says so.
+    let again = succeeds(&install(&server, &policy, &[]));
+    assert!(again.contains("trial mode: on"), "{again}");
+    assert!(again.contains("nothing to change") && !again.contains("countersign.trial true"), "{again}");
+    assert_eq!(config(&server, "countersign.trial").as_deref(), Some("true"));
+
+    let ended = succeeds(&install(&server, &policy, &["--enforce", "--dry-run"]));
+    assert!(ended.contains("git config --unset countersign.trial"), "{ended}");
+    succeeds(&install(&server, &policy, &["--enforce"]));
+    assert_eq!(config(&server, "countersign.trial"), None);
+    // A pusher's own git config (over file:// the hook sees the pusher's HOME) cannot start
+    // a trial: only the repository's counts.
+    server.git(&server.home, &["config", "--global", "countersign.trial", "true"]);
+    let main = server.server_ref("refs/heads/main").unwrap();
+    let push = push_change(&server, UNAPPROVED, "refs/heads/main");
+    assert_refused(&server, &push, &["x senior sign-off for AI-assisted changes"], &main);
+    server.git(&server.home, &["config", "--global", "--unset", "countersign.trial"]);
+
+    succeeds(&install(&server, &policy, &["--trial"]));
+    succeeds(&uninstall(&server));
+    no_countersign_config(&server);
+}

@@ -75,7 +75,8 @@ fn declared_help_from_an_address_the_policy_does_not_know_is_ai() {
         &push,
         &[
             "AI-assisted: Assisted-by: ChatGPT <chatgpt@openai.com>",
-            "x senior sign-off for AI-assisted changes: needs 1 approval from role senior",
+            "x senior sign-off for AI-assisted changes [missing-approval]",
+            "needs 1 approval from role senior",
         ],
         &main,
     );
