@@ -578,3 +578,44 @@ fn run_git(command: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
     written.map_err(|e| e.to_string())?;
     Ok(output.stdout)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{GitSignature, Signature};
+
+    fn change(author: &str, committer: &str, message: &str) -> Change {
+        let who = |email: &str| Signature { name: "Someone".into(), email: email.into() };
+        let facts = CommitFacts {
+            id: "a".repeat(40),
+            author: who(author),
+            committer: who(committer),
+            timestamp: 0,
+            trailers: CommitFacts::trailers_of(message),
+            message: message.into(),
+            clean_merge: false,
+            root: false,
+            in_baseline: false,
+            changes: Changes::NotNeeded,
+            patch_id: None,
+            git_signature: GitSignature::NotRead,
+            recorded: Vec::new(),
+            stale: Vec::new(),
+        };
+        Change { facts, patch_id: String::new() }
+    }
+
+    #[test]
+    fn signing_your_own_change_or_as_its_committer_is_warned_about() {
+        let me = ("Alice Senior", "Alice@Example.com");
+        let warn = |c: Change| identity_warnings(me.0, me.1, &[c]);
+        assert!(warn(change("alice@example.com", "bob@x.io", "Fix\n"))[0].contains("is your own change"));
+        let co = change("bob@x.io", "bob@x.io", "Fix\n\nCo-authored-by: Alice <alice@example.com>\n");
+        assert!(warn(co)[0].contains("an approval by its author or a co-author never counts"));
+        assert!(
+            warn(change("bob@x.io", "alice@example.com", "Fix\n"))[0]
+                .contains("if that is not you, the reviewer")
+        );
+        assert_eq!(warn(change("bob@x.io", "bob@x.io", "Fix\n")), Vec::<String>::new());
+    }
+}
