@@ -135,6 +135,7 @@ fn help_describes_every_argument() {
         &["uninstall"],
         &["completions"],
         &["man"],
+        &["approvals", "prune"],
     ];
     for verb in verbs {
         let (code, help, _) = run(&[verb, &["--help"][..]].concat());
@@ -223,6 +224,7 @@ fn a_closed_pipe_is_not_an_error_on_any_verb() {
         &["report", "--policy", policy, "--repo", work, &range],
         &["install", "--dry-run", "--repo", bare, "--policy", policy],
         &["uninstall", "--dry-run", "--repo", bare],
+        &["approvals", "prune", "--dry-run", "--repo", bare, "--policy", policy],
     ];
     for args in verbs {
         let (code, stderr) = run_into_closed_pipe(args, "", false);
