@@ -15,6 +15,7 @@ mod linkage;
 mod load;
 mod paths;
 mod paths_vs_git;
+mod provenance_forms;
 mod push;
 mod refs;
 mod signatures;
