@@ -8,6 +8,7 @@ use git2::{Oid, Repository, RevparseMode};
 
 use crate::commit_graph::CommitGraph;
 use crate::gate::{self, Judge, Keep, RefUpdate};
+use crate::notes::Notes;
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
 use crate::repo::{self, Context, GitError};
@@ -136,7 +137,9 @@ pub fn check(
         .inspect_err(|_| cut_at = Some(oid))
     });
     let open = reopen(repo);
+    let notes = Notes::open(repo, &engine.policy().provenance.notes, &[]);
     let judged = Judge::new(repo, graph, &open, engine, baseline, false)
+        .with_notes(notes)
         .keeping(keep)
         .judge(commits, refname, progress);
     let judged = match judged {
@@ -194,7 +197,8 @@ pub fn explain(
     };
     let open = reopen(repo);
     let graph = CommitGraph::open(repo);
-    let judged = Judge::new(repo, graph.as_ref(), &open, engine, baseline, false).judge(
+    let notes = Notes::open(repo, &engine.policy().provenance.notes, &[]);
+    let judged = Judge::new(repo, graph.as_ref(), &open, engine, baseline, false).with_notes(notes).judge(
         std::iter::once(Ok(oid)),
         refname,
         &mut |_| {},

@@ -67,6 +67,16 @@ pub struct CommitFacts {
     pub patch_id: Option<String>,
     /// The commit's own signature, read only when `[gate] signed_commits` asks for one.
     pub git_signature: GitSignature,
+    /// Its notes under the `[provenance] notes` refs, in the policy's order.
+    pub notes: Vec<NoteFact>,
+}
+
+/// A note a notes ref holds for a commit, as read: the pusher wrote it like everything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteFact {
+    pub notes_ref: String,
+    /// The note's text, or why it could not be read (too large, not UTF-8, a missing object).
+    pub text: Result<String, String>,
 }
 
 /// A commit's own signature: git's `gpgsig` header, as the pusher wrote it (unchecked bytes).

@@ -12,6 +12,7 @@ use git2::{Commit, Oid, Repository};
 use crate::changes::{self, Detail, PathScope, Trees};
 use crate::commit_graph::CommitGraph;
 use crate::facts::{Changes, CommitFacts};
+use crate::notes::Notes;
 use crate::policy::{Policy, PolicySource};
 use crate::policy_source::{self, Location, LookupError};
 use crate::repo::{self, Context, GitError};
@@ -112,6 +113,8 @@ struct Rules<'a> {
     keep: Keep,
     /// Set when one thread's batch fails, so the others stop too.
     stop: AtomicBool,
+    /// The `[provenance] notes` to read for each commit.
+    notes: Notes,
 }
 
 /// The verdicts, in walk order; or, when a limit cut judging short, the problem and none.
@@ -204,6 +207,7 @@ impl<'a> Judge<'a> {
                 deadline: None,
                 keep: Keep::All,
                 stop: AtomicBool::new(false),
+                notes: Notes::default(),
             },
             shared: several_refs.then(HashMap::new),
             max_commits: None,
@@ -213,6 +217,12 @@ impl<'a> Judge<'a> {
     /// Count some commits instead of keeping their verdicts.
     pub fn keeping(mut self, keep: Keep) -> Self {
         self.rules.keep = keep;
+        self
+    }
+
+    /// Reads each commit's notes under these notes refs.
+    pub fn with_notes(mut self, notes: Notes) -> Self {
+        self.rules.notes = notes;
         self
     }
 
@@ -433,7 +443,10 @@ impl Rules<'_> {
     /// A commit's facts, all but what it changed.
     fn read(&self, repo: &Repository, commit: &Commit<'_>) -> Result<CommitFacts, GitError> {
         let in_baseline = self.baseline.contains(&commit.id());
-        repo::read_commit(repo, commit, self.needs_patch_id, self.needs_git_signature, in_baseline)
+        let mut facts =
+            repo::read_commit(repo, commit, self.needs_patch_id, self.needs_git_signature, in_baseline)?;
+        facts.notes = self.notes.read(repo, commit.id());
+        Ok(facts)
     }
 
     /// How finely paths are read at first: all of them when every verdict is listed.
@@ -525,7 +538,11 @@ pub fn judge_push(
             !update.new.is_zero() && is_protected(target.as_deref().unwrap_or(&update.refname))
         })
         .count();
+    // Notes the push brings count as much as those already here: git-ai pushes them after the
+    // code, Entire-style hooks before, some pushes carry both.
+    let pushed: Vec<(&str, Oid)> = updates.iter().map(|u| (u.refname.as_str(), u.new)).collect();
     let mut judge = Judge::new(repo, graph, open, engine, baseline, judged_refs > 1)
+        .with_notes(Notes::open(repo, &policy.provenance.notes, &pushed))
         .with_limits(policy.gate.max_commits, deadline)
         .keeping(keep);
     let mut refs = Vec::with_capacity(updates.len());

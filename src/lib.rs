@@ -21,6 +21,7 @@ pub mod hook;
 pub mod identity;
 pub mod install;
 pub mod lint;
+pub mod notes;
 pub mod patch_id;
 pub mod policy;
 pub mod policy_source;

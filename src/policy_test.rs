@@ -152,6 +152,7 @@ impl Case {
             changes: Changes::Paths(self.paths.clone()),
             patch_id: None,
             git_signature: GitSignature::NotRead,
+            notes: Vec::new(),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! AI provenance: the evidence in a commit that an AI tool helped write it.
 //!
-//! Four kinds of evidence, reported with the exact text that made the call:
+//! Evidence of these kinds, reported with the exact text that made the call:
 //! - `trailer`: a provenance trailer key (`Assisted-by`, `Made-with`, ...) whose value neither
 //!   declares "no AI" nor names a human by email (git's own history has
 //!   `Assisted-by: Junio C Hamano <gitster@pobox.com>`: human help, not AI);
@@ -8,7 +8,10 @@
 //! - `name`: an author or committer name only an AI tool writes (Aider's ` (aider)` suffix);
 //! - `footer`: a message line a tool writes (`🤖 Generated with [Claude Code](...)`, Aider's
 //!   `aider: ` subject). Weaker, so `[provenance] footers` decides whether it counts; it is
-//!   reported either way.
+//!   reported either way;
+//! - `note`: a git note under a `[provenance] notes` ref that gives lines or characters to an
+//!   AI tool (git-ai, Qwen Code: [`notes`]); `unreadable_note` for one that does not parse,
+//!   reported and never counted.
 //!
 //! Built-in identities are exact addresses, never domains or display names: `@openai.com` also
 //! holds human employees, and a human may well be called "Codex" or "Aiden Cline".
@@ -20,12 +23,16 @@ use crate::identity;
 use crate::policy::{ProvenanceConfig, normalize_email};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum EvidenceKind {
     Trailer,
     Identity,
     Name,
     Footer,
+    /// A note under a `[provenance] notes` ref ([`notes`]).
+    Note,
+    /// A note that could not be read or parsed: reported, never counted.
+    UnreadableNote,
 }
 
 impl std::fmt::Display for EvidenceKind {
@@ -35,6 +42,8 @@ impl std::fmt::Display for EvidenceKind {
             EvidenceKind::Identity => "identity",
             EvidenceKind::Name => "name",
             EvidenceKind::Footer => "footer",
+            EvidenceKind::Note => "note",
+            EvidenceKind::UnreadableNote => "unreadable_note",
         })
     }
 }
@@ -208,7 +217,12 @@ impl<'p> Detector<'p> {
         if self.config.builtin {
             footer_evidence(commit, &mut evidence);
         }
-        let ai_assisted = evidence.iter().any(|e| e.kind != EvidenceKind::Footer || self.config.footers);
+        evidence.extend(commit.notes.iter().filter_map(notes::evidence));
+        let ai_assisted = evidence.iter().any(|e| match e.kind {
+            EvidenceKind::Footer => self.config.footers,
+            EvidenceKind::UnreadableNote => false,
+            _ => true,
+        });
         Provenance { evidence, ai_assisted }
     }
 
@@ -275,5 +289,6 @@ fn footer_evidence(commit: &CommitFacts, evidence: &mut Vec<Evidence>) {
     }
 }
 
+mod notes;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use crate::provenance::EvidenceKind;
 use crate::report::{PolicyInfo, Report};
 use crate::verdict::CommitVerdict;
 
@@ -68,7 +69,9 @@ pub fn build(report: &Report, since: Option<Date>) -> ProvenanceReport {
             .entry(author.clone())
             .or_insert_with(|| Row { key: author, ..Row::default() })
             .count(commit);
-        if let Some(evidence) = commit.evidence.first().filter(|_| commit.ai_assisted) {
+        // The first evidence that can count names the tool (an unreadable note names none).
+        let counted = commit.evidence.iter().find(|e| e.kind != EvidenceKind::UnreadableNote);
+        if let Some(evidence) = counted.filter(|_| commit.ai_assisted) {
             let tool = evidence.tool.clone();
             by_tool.entry(tool.clone()).or_insert_with(|| Row { key: tool, ..Row::default() }).count(commit);
         }

@@ -127,6 +127,7 @@ pub fn read_commit(
         changes: Changes::NotNeeded,
         patch_id,
         git_signature,
+        notes: Vec::new(),
     })
 }
 

@@ -57,6 +57,7 @@ fn judge(policy: &Policy, trailers: &[String]) -> CommitVerdict {
         changes: Changes::NotNeeded,
         patch_id: Some(PATCH.into()),
         git_signature: GitSignature::NotRead,
+        notes: Vec::new(),
     };
     Engine::new(policy, today()).judge(&commit, "refs/heads/main")
 }

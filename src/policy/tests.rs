@@ -352,3 +352,15 @@ fn limits_below_one_commit_or_at_zero_seconds_are_errors_at_their_value() {
     assert!(problems.contains("policy.toml:4:15"), "{problems}");
     assert!(problems.contains("`max_seconds` must be a number of seconds above 0"), "{problems}");
 }
+
+#[test]
+fn notes_refs_default_to_git_ai_and_qwen_and_must_be_notes_refs() {
+    let policy = parse("version = 1\n").unwrap();
+    assert_eq!(policy.provenance.notes, ["refs/notes/ai", "refs/notes/ai-attribution"]);
+    let policy = parse("version = 1\n[provenance]\nnotes = [\"refs/notes/whogitit\"]\n").unwrap();
+    assert_eq!(policy.provenance.notes, ["refs/notes/whogitit"]);
+    for bad in ["refs/heads/main", "refs/notes/", "refs/notes/a..b", "refs/notes/x y", "refs/notes/x.lock"] {
+        let shown = problems(&format!("version = 1\n[provenance]\nnotes = [\"{bad}\"]\n"));
+        assert!(shown.contains("policy.toml:3:10: error[bad-notes-ref]"), "{bad}: {shown}");
+    }
+}

@@ -8,6 +8,7 @@ fn config() -> ProvenanceConfig {
         trailer_keys: vec!["Assisted-by".into(), "Generated-by".into(), "AI-assisted".into()],
         none_values: vec!["no".into(), "none".into(), "false".into()],
         footers: true,
+        notes: Vec::new(),
         identities: GlobList::new(
             vec!["*@agents.example.com".into(), "ai-bot@example.com".into()],
             GlobKind::Email,
@@ -33,6 +34,7 @@ fn commit_by(author: Signature, message: &str) -> CommitFacts {
         changes: Changes::NotNeeded,
         patch_id: None,
         git_signature: GitSignature::NotRead,
+        notes: Vec::new(),
     }
 }
 

@@ -57,6 +57,7 @@ fn commit(author: &str, message: &str, paths: &[&str]) -> CommitFacts {
         changes: Changes::Paths(paths.iter().map(|p| p.to_string()).collect()),
         patch_id: None,
         git_signature: GitSignature::NotRead,
+        notes: Vec::new(),
     }
 }
 

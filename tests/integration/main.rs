@@ -13,6 +13,7 @@ mod install;
 mod limits;
 mod linkage;
 mod load;
+mod notes;
 mod paths;
 mod paths_vs_git;
 mod provenance_forms;
