@@ -31,6 +31,7 @@ pub mod provenance_report;
 pub mod pusher;
 pub mod repo;
 pub mod report;
+pub mod rollback;
 pub mod selection;
 pub mod signature;
 pub mod trailers;

@@ -64,8 +64,8 @@ pub(super) fn evidence(note: &NoteFact) -> Option<Evidence> {
 
 /// The attestation section and the JSON after the first line that is exactly `---`.
 fn split_authorship_log(text: &str) -> Option<(&str, &str)> {
-    if text.starts_with("---\n") {
-        return Some(("", &text[4..]));
+    if let Some(json) = text.strip_prefix("---\n") {
+        return Some(("", json));
     }
     let at = text.find("\n---\n")?;
     Some((&text[..at], &text[at + 5..]))
