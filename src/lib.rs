@@ -27,6 +27,7 @@ pub mod policy;
 pub mod policy_source;
 pub mod policy_test;
 pub mod provenance;
+pub mod provenance_html;
 pub mod provenance_report;
 pub mod pusher;
 pub mod repo;

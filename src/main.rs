@@ -18,7 +18,7 @@ use countersign::policy::{Mode, Policy, render_findings};
 use countersign::policy_source::{self, Flags, Location};
 use countersign::report::{self, Audience, COMMITS_SHOWN, Decision};
 use countersign::verdict::{CommitStatus, Engine};
-use countersign::{approve, lint, policy_test, provenance_report, rollback};
+use countersign::{approve, lint, policy_test, provenance_html, provenance_report, rollback};
 use git2::Repository;
 
 /// `--version`: the release and the commit it was built from.
@@ -260,6 +260,8 @@ enum ReportFormat {
     Human,
     Json,
     Csv,
+    /// One self-contained page (inline SVG charts, no script, nothing fetched).
+    Html,
 }
 
 const FAIL: u8 = 1;
@@ -542,11 +544,12 @@ fn run_report(
     let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let verdicts = judge_revisions(&repo, &engine, &location, target, revisions, Keep::All)?;
-    let report = provenance_report::build(&verdicts, since);
+    let report = provenance_report::build(&verdicts, &policy, since);
     match format {
         ReportFormat::Human => emit(&report.human()),
         ReportFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
         ReportFormat::Csv => emit(&report.csv()),
+        ReportFormat::Html => emit(&provenance_html::render(&report)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,9 +10,10 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use crate::policy::{Mode, Policy};
 use crate::provenance::EvidenceKind;
 use crate::report::{PolicyInfo, Report};
-use crate::verdict::CommitVerdict;
+use crate::verdict::{CommitVerdict, RuleOutcome};
 
 /// One line of a breakdown.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -49,13 +50,30 @@ pub struct ProvenanceReport {
     pub by_author: Vec<Row>,
     /// AI-assisted commits only, by the tool their first evidence names.
     pub by_tool: Vec<Row>,
+    /// AI-assisted commits that landed without the sign-off the policy asks, newest first.
+    pub landed_without: Vec<Unsigned>,
 }
 
-pub fn build(report: &Report, since: Option<Date>) -> ProvenanceReport {
+/// An AI-assisted commit in the history that does not meet every rule applying to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unsigned {
+    pub id: String,
+    /// Committer date, UTC.
+    pub date: String,
+    pub author: String,
+    pub summary: String,
+    pub tools: Vec<String>,
+    /// How it could land: the unmet rules' `warn` mode, a `since` after it, else an override
+    /// or a push before the gate guarded the ref (the audit log tells which).
+    pub why: String,
+}
+
+pub fn build(report: &Report, policy: &Policy, since: Option<Date>) -> ProvenanceReport {
     let mut total = Row { key: "all".into(), ..Row::default() };
     let mut by_month: BTreeMap<String, Row> = BTreeMap::new();
     let mut by_author: BTreeMap<String, Row> = BTreeMap::new();
     let mut by_tool: BTreeMap<String, Row> = BTreeMap::new();
+    let mut landed_without = Vec::new();
     for commit in report.refs.iter().flat_map(|r| &r.commits) {
         let date = utc_date(commit.timestamp);
         if since.is_some_and(|since| date < since) {
@@ -75,6 +93,9 @@ pub fn build(report: &Report, since: Option<Date>) -> ProvenanceReport {
             let tool = evidence.tool.clone();
             by_tool.entry(tool.clone()).or_insert_with(|| Row { key: tool, ..Row::default() }).count(commit);
         }
+        if commit.ai_assisted && commit.unmet().next().is_some() {
+            landed_without.push(unsigned(commit, date, policy));
+        }
     }
     ProvenanceReport {
         policy: report.policy.clone(),
@@ -83,6 +104,46 @@ pub fn build(report: &Report, since: Option<Date>) -> ProvenanceReport {
         by_month: by_month.into_values().collect(),
         by_author: by_author.into_values().collect(),
         by_tool: by_tool.into_values().collect(),
+        landed_without,
+    }
+}
+
+fn unsigned(commit: &CommitVerdict, date: Date, policy: &Policy) -> Unsigned {
+    let unmet: Vec<&RuleOutcome> = commit.unmet().collect();
+    let since_of =
+        |rule: &RuleOutcome| policy.rules.iter().find(|r| r.name == rule.name).and_then(|r| r.since);
+    let later: Vec<String> = unmet
+        .iter()
+        .filter_map(|rule| {
+            since_of(rule).filter(|since| *since > date).map(|since| format!("`{}` since {since}", rule.name))
+        })
+        .collect();
+    let why = if later.len() == unmet.len() {
+        format!("before the rule existed ({})", later.join(", "))
+    } else if unmet.iter().all(|rule| rule.mode == Mode::Warn || since_of(rule).is_some_and(|s| s > date)) {
+        let names: Vec<&str> =
+            unmet.iter().filter(|r| r.mode == Mode::Warn).map(|r| r.name.as_str()).collect();
+        format!("warn mode ({})", names.join(", "))
+    } else {
+        let names: Vec<&str> = unmet.iter().map(|r| r.name.as_str()).collect();
+        format!(
+            "by override, or before the gate guarded the ref ({} unmet; the audit log records overrides)",
+            names.join(", ")
+        )
+    };
+    let mut tools: Vec<String> = Vec::new();
+    for evidence in commit.evidence.iter().filter(|e| e.kind != EvidenceKind::UnreadableNote) {
+        if !tools.contains(&evidence.tool) {
+            tools.push(evidence.tool.clone());
+        }
+    }
+    Unsigned {
+        id: commit.id.clone(),
+        date: date.to_string(),
+        author: commit.author.to_string(),
+        summary: commit.summary.clone(),
+        tools,
+        why,
     }
 }
 

@@ -19,6 +19,7 @@ mod paths_vs_git;
 mod provenance_forms;
 mod push;
 mod refs;
+mod report_html;
 mod rollback;
 mod signatures;
 mod trailers_vs_git;

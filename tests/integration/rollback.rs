@@ -205,7 +205,12 @@ fn apply_writes_a_new_branch_of_reverts_and_the_gate_still_judges_it() {
 
     // The reverts go through the gate like any change: unreviewed, they are refused.
     let push = h.server.push(&["origin", "rollback:main"]);
-    assert_refused(&h.server, &push, &["\"Revert \"Shout line 2\"\" by Bob Dev", "two-person review"], &server_main);
+    assert_refused(
+        &h.server,
+        &push,
+        &["\"Revert \"Shout line 2\"\" by Bob Dev", "two-person review"],
+        &server_main,
+    );
 }
 
 #[test]
