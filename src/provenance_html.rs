@@ -195,7 +195,7 @@ fn share_table(out: &mut String, title: &str, rows: &[Row]) {
     );
     const WIDTH: usize = 160;
     for row in rows {
-        let signed = if row.ai_assisted == 0 { 0 } else { WIDTH * row.signed_off / row.ai_assisted };
+        let signed = (WIDTH * row.signed_off).checked_div(row.ai_assisted).unwrap_or(0);
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
