@@ -271,6 +271,17 @@ fn trailer_tool(trailer: &TrailerLine) -> String {
     if declared_only { "unnamed".to_string() } else { name.chars().take(40).collect() }
 }
 
+/// Whether what follows a footer's start ends the line as a tool writes it: a link's rest
+/// (`https://claude.com/claude-code)`), or nothing but punctuation. Prose that merely starts
+/// like a footer ("Generated with Crush line, including ...", a wrapped sentence) is not one.
+fn footer_ends(rest: &str) -> bool {
+    let rest = rest.trim_end();
+    match rest.strip_suffix(')') {
+        Some(link) => !link.is_empty() && !link.contains(char::is_whitespace),
+        None => rest.chars().all(|c| c.is_ascii_punctuation()),
+    }
+}
+
 fn footer_evidence(commit: &CommitFacts, evidence: &mut Vec<Evidence>) {
     let summary = commit.summary();
     if summary.starts_with(AIDER_SUBJECT_PREFIX) {
@@ -279,7 +290,8 @@ fn footer_evidence(commit: &CommitFacts, evidence: &mut Vec<Evidence>) {
     }
     for line in commit.message.lines().skip(1) {
         let text = line.trim_start_matches(|c: char| !c.is_alphanumeric());
-        if let Some((_, tool)) = BUILTIN_FOOTERS.iter().find(|(footer, _)| text.starts_with(footer)) {
+        let whole_line = |footer: &str| text.strip_prefix(footer).is_some_and(footer_ends);
+        if let Some((_, tool)) = BUILTIN_FOOTERS.iter().find(|(footer, _)| whole_line(footer)) {
             evidence.push(Evidence {
                 kind: EvidenceKind::Footer,
                 text: line.trim().to_string(),

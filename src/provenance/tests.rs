@@ -459,3 +459,19 @@ fn the_codex_placeholder_address_is_not_evidence() {
     let p = detect(&commit_by(sig("Codex", "codex@example.com"), "S\n"));
     assert!(p.evidence.is_empty(), "{:?}", p.evidence);
 }
+
+#[test]
+fn prose_that_starts_like_a_footer_is_not_one() {
+    // Charm Crush's own history: a wrapped sentence about the footer.
+    for line in [
+        "Generated with Crush line, including validation and default preservation.",
+        "Generated with [Claude Code](https://claude.com/claude-code) and then edited by hand",
+        "🤖 Generated with [Cline](https://docs.cline.bot) mostly.",
+        "Generated with [Devin]() ",
+    ] {
+        let p = detect(&commit(&format!("Subject\n\nAdd options for the\n{line}\n")));
+        assert!(p.evidence.is_empty(), "{line}: {:?}", p.evidence);
+    }
+    let p = detect(&commit("S\n\n💖 Generated with Crush\n"));
+    assert_eq!(kinds(&p), [(EvidenceKind::Footer, "💖 Generated with Crush")]);
+}
