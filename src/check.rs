@@ -137,7 +137,7 @@ pub fn check(
         .inspect_err(|_| cut_at = Some(oid))
     });
     let open = reopen(repo);
-    let notes = Notes::open(repo, &engine.policy().provenance.notes, &[]);
+    let notes = Notes::open(repo, &engine.policy().provenance.notes);
     let judged = Judge::new(repo, graph, &open, engine, baseline, false)
         .with_notes(notes)
         .keeping(keep)
@@ -197,7 +197,7 @@ pub fn explain(
     };
     let open = reopen(repo);
     let graph = CommitGraph::open(repo);
-    let notes = Notes::open(repo, &engine.policy().provenance.notes, &[]);
+    let notes = Notes::open(repo, &engine.policy().provenance.notes);
     let judged = Judge::new(repo, graph.as_ref(), &open, engine, baseline, false).with_notes(notes).judge(
         std::iter::once(Ok(oid)),
         refname,

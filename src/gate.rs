@@ -508,7 +508,8 @@ pub fn judge_push(
         Location::Committed { refname, .. } => Some(refname.as_str()),
         Location::File(_) => None,
     };
-    let named = updates.iter().map(|u| u.refname.as_str()).chain(committed_at);
+    let notes_refs = policy.provenance.notes.iter().map(String::as_str);
+    let named = updates.iter().map(|u| u.refname.as_str()).chain(committed_at).chain(notes_refs);
     let refs = Refs::list(repo, policy.gate.protected.literal_prefixes(), named)?;
     let policy_ref = committed_at.map(|name| refs.symbolic_target(name).unwrap_or_else(|| name.to_string()));
     let is_protected =
@@ -542,7 +543,7 @@ pub fn judge_push(
     // code, Entire-style hooks before, some pushes carry both.
     let pushed: Vec<(&str, Oid)> = updates.iter().map(|u| (u.refname.as_str(), u.new)).collect();
     let mut judge = Judge::new(repo, graph, open, engine, baseline, judged_refs > 1)
-        .with_notes(Notes::open(repo, &policy.provenance.notes, &pushed))
+        .with_notes(Notes::at(repo, &policy.provenance.notes, |name| Ok(refs.id(name)), &pushed))
         .with_limits(policy.gate.max_commits, deadline)
         .keeping(keep);
     let mut refs = Vec::with_capacity(updates.len());

@@ -20,17 +20,33 @@ pub struct Notes {
 }
 
 impl Notes {
+    /// The notes of `refs` in a repository read as it is (`check`, `explain`, `report`).
+    pub fn open(repo: &Repository, refs: &[String]) -> Notes {
+        let current = |name: &str| match repo.refname_to_id(name) {
+            Ok(id) => Ok(Some(id)),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(e),
+        };
+        Notes::at(repo, refs, current, &[])
+    }
+
     /// The notes of `refs` as they stand after `pushed` (`(refname, new id)`, a zero id for a
-    /// deletion) lands: a ref the push updates is read at its new commit, any other as it is.
-    pub fn open(repo: &Repository, refs: &[String], pushed: &[(&str, Oid)]) -> Notes {
+    /// deletion) lands: a ref the push updates is read at its new commit, any other where
+    /// `current` says it is.
+    pub fn at(
+        repo: &Repository,
+        refs: &[String],
+        current: impl Fn(&str) -> Result<Option<Oid>, git2::Error>,
+        pushed: &[(&str, Oid)],
+    ) -> Notes {
         let mut trees = Vec::new();
         for name in refs {
             let tip = match pushed.iter().find(|(refname, _)| refname == name) {
                 Some((_, new)) if new.is_zero() => continue,
                 Some((_, new)) => Ok(*new),
-                None => match repo.refname_to_id(name) {
-                    Ok(id) => Ok(id),
-                    Err(e) if e.code() == git2::ErrorCode::NotFound => continue,
+                None => match current(name) {
+                    Ok(Some(id)) => Ok(id),
+                    Ok(None) => continue,
                     Err(e) => Err(e),
                 },
             };
