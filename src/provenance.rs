@@ -124,7 +124,8 @@ const BUILTIN_BOT_LOGINS: &[(&str, &str)] = &[
 
 const GITHUB_NOREPLY: &str = "@users.noreply.github.com";
 
-/// Line starts (after leading emoji and spaces) that tools write into the message body.
+/// Footer lines (after leading emoji and spaces) as tools write them: the whole line, a link
+/// written out to its `)` at most ([`footer_ends`]).
 const BUILTIN_FOOTERS: &[(&str, &str)] = &[
     ("Generated with [Claude Code](", "Claude Code"),
     ("Generated with [Devin](", "Devin"),
