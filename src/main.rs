@@ -117,6 +117,10 @@ enum Command {
         since: Option<jiff::civil::Date>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
+        /// The hook's audit log (a copy of `[audit] path`): says which commits landed by whose
+        /// override, or while the gate was not enforcing.
+        #[arg(long, value_name = "FILE")]
+        audit: Option<PathBuf>,
         /// Revisions as git rev-list takes them, e.g. main or v1.0..main.
         #[arg(required = true, value_name = "REVISION")]
         revisions: Vec<String>,
@@ -278,8 +282,8 @@ fn main() -> ExitCode {
             run_check(policy.into(), &target, format, dry_run, &revisions)
         }
         Command::Explain { policy, target, commit } => run_explain(policy.into(), &target, &commit),
-        Command::Report { policy, target, since, format, revisions } => {
-            run_report(policy.into(), &target, since, format, &revisions)
+        Command::Report { policy, target, since, format, audit, revisions } => {
+            run_report(policy.into(), &target, since, format, audit.as_deref(), &revisions)
         }
         Command::Rollback { policy, repo, since, until, ai_only, tool, paths, apply, format, revisions } => {
             let filters = (|| {
@@ -539,12 +543,29 @@ fn run_report(
     target: &Target,
     since: Option<jiff::civil::Date>,
     format: ReportFormat,
+    audit: Option<&Path>,
     revisions: &[String],
 ) -> anyhow::Result<ExitCode> {
+    let landings = match audit {
+        Some(path) => {
+            let log = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the audit log {}", path.display()))?;
+            let landings = provenance_report::Landings::parse(&log);
+            if landings.unreadable > 0 {
+                eprintln!(
+                    "countersign: {} line(s) of {} are not audit records",
+                    landings.unreadable,
+                    path.display()
+                );
+            }
+            landings
+        }
+        None => provenance_report::Landings::default(),
+    };
     let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let verdicts = judge_revisions(&repo, &engine, &location, target, revisions, Keep::All)?;
-    let report = provenance_report::build(&verdicts, &policy, since);
+    let report = provenance_report::build(&verdicts, &policy, since, &landings);
     match format {
         ReportFormat::Human => emit(&report.human()),
         ReportFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report)?)),

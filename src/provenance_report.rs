@@ -2,13 +2,14 @@
 //! tool, and how much of that carried the sign-off the policy asks. The "provenance tracking" of
 //! the mission, for audits. Aggregates the same verdicts `check` produces.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::policy::{Mode, Policy};
 use crate::provenance::EvidenceKind;
@@ -63,12 +64,58 @@ pub struct Unsigned {
     pub author: String,
     pub summary: String,
     pub tools: Vec<String>,
-    /// How it could land: the unmet rules' `warn` mode, a `since` after it, else an override
-    /// or a push before the gate guarded the ref (the audit log tells which).
+    /// How it landed: as the audit log recorded it (an override, an unenforced accept), else
+    /// how it could: the unmet rules' `warn` mode, a `since` after it, else an override or a
+    /// push before the gate guarded the ref.
     pub why: String,
 }
 
-pub fn build(report: &Report, policy: &Policy, since: Option<Date>) -> ProvenanceReport {
+/// How commits landed, as the hook's audit log recorded it: by whose override and why, or
+/// accepted while the gate was not enforcing. Commit id to words.
+#[derive(Debug, Default)]
+pub struct Landings {
+    by_commit: HashMap<String, String>,
+    /// Lines that were not an audit record: counted, not fatal (a log cut by rotation).
+    pub unreadable: usize,
+}
+
+impl Landings {
+    /// Reads an audit log's JSON lines (`crate::audit`); the latest record of a commit wins.
+    pub fn parse(log: &str) -> Landings {
+        let mut landings = Landings::default();
+        for line in log.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(record) = serde_json::from_str::<Value>(line) else {
+                landings.unreadable += 1;
+                continue;
+            };
+            let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+            let time = text(&record["time"]);
+            let break_glass = &record["override"];
+            if text(&break_glass["status"]) == "applied" {
+                let by = &break_glass["by"];
+                let who = [&by["person"], &by["login"]].into_iter().map(text).find(|s| !s.is_empty());
+                let who = who.unwrap_or_else(|| "an unknown pusher".into());
+                let why = format!("by override of {who} on {time}: \"{}\"", text(&break_glass["reason"]));
+                for bypassed in break_glass["bypassed"].as_array().into_iter().flatten() {
+                    landings.by_commit.insert(text(&bypassed["commit"]), why.clone());
+                }
+            }
+            let unenforced = record["decision"] == "accept" && record["enforced"] == false;
+            let commits = record["refs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|r| r["commits"].as_array().into_iter().flatten());
+            for commit in commits.filter(|c| unenforced && c["verdict"] != "pass") {
+                let why = format!("accepted unenforced (warn mode or dry run) on {time}");
+                landings.by_commit.insert(text(&commit["id"]), why);
+            }
+        }
+        landings
+    }
+}
+
+pub fn build(report: &Report, policy: &Policy, since: Option<Date>, landings: &Landings) -> ProvenanceReport {
     let mut total = Row { key: "all".into(), ..Row::default() };
     let mut by_month: BTreeMap<String, Row> = BTreeMap::new();
     let mut by_author: BTreeMap<String, Row> = BTreeMap::new();
@@ -94,7 +141,7 @@ pub fn build(report: &Report, policy: &Policy, since: Option<Date>) -> Provenanc
             by_tool.entry(tool.clone()).or_insert_with(|| Row { key: tool, ..Row::default() }).count(commit);
         }
         if commit.ai_assisted && commit.unmet().next().is_some() {
-            landed_without.push(unsigned(commit, date, policy));
+            landed_without.push(unsigned(commit, date, policy, landings));
         }
     }
     ProvenanceReport {
@@ -108,7 +155,7 @@ pub fn build(report: &Report, policy: &Policy, since: Option<Date>) -> Provenanc
     }
 }
 
-fn unsigned(commit: &CommitVerdict, date: Date, policy: &Policy) -> Unsigned {
+fn unsigned(commit: &CommitVerdict, date: Date, policy: &Policy, landings: &Landings) -> Unsigned {
     let unmet: Vec<&RuleOutcome> = commit.unmet().collect();
     let since_of =
         |rule: &RuleOutcome| policy.rules.iter().find(|r| r.name == rule.name).and_then(|r| r.since);
@@ -118,7 +165,9 @@ fn unsigned(commit: &CommitVerdict, date: Date, policy: &Policy) -> Unsigned {
             since_of(rule).filter(|since| *since > date).map(|since| format!("`{}` since {since}", rule.name))
         })
         .collect();
-    let why = if later.len() == unmet.len() {
+    let why = if let Some(recorded) = landings.by_commit.get(&commit.id) {
+        recorded.clone()
+    } else if later.len() == unmet.len() {
         format!("before the rule existed ({})", later.join(", "))
     } else if unmet.iter().all(|rule| rule.mode == Mode::Warn || since_of(rule).is_some_and(|s| s > date)) {
         let names: Vec<&str> =
@@ -127,7 +176,7 @@ fn unsigned(commit: &CommitVerdict, date: Date, policy: &Policy) -> Unsigned {
     } else {
         let names: Vec<&str> = unmet.iter().map(|r| r.name.as_str()).collect();
         format!(
-            "by override, or before the gate guarded the ref ({} unmet; the audit log records overrides)",
+            "by override, or before the gate guarded the ref ({} unmet; not in the audit log read)",
             names.join(", ")
         )
     };
@@ -238,6 +287,34 @@ mod tests {
     fn utc_month_of_a_timestamp() {
         assert_eq!(utc_date(1_767_225_599).to_string(), "2025-12-31");
         assert_eq!(utc_date(1_767_225_600).to_string(), "2026-01-01");
+    }
+
+    #[test]
+    fn audit_log_names_overrides_and_unenforced_accepts() {
+        let log = concat!(
+            r#"{"time":"2026-03-01T10:00:00Z","decision":"accept","enforced":true,"refs":[],"#,
+            r#""override":{"reason":"INC-1","by":{"login":"dana","person":"Dana"},"status":"applied","#,
+            r#""bypassed":[{"ref":"refs/heads/main","commit":"aaa","rules":["r"]}]}}"#,
+            "
+",
+            r#"{"time":"2026-03-02T10:00:00Z","decision":"accept","enforced":false,"#,
+            r#""refs":[{"commits":[{"id":"bbb","verdict":"fail"},{"id":"ccc","verdict":"pass"}]}]}"#,
+            "
+",
+            r#"{"time":"2026-03-03T10:00:00Z","decision":"reject","enforced":true,"#,
+            r#""override":{"reason":"x","by":{"login":"eve"},"status":"refused","bypassed":[]}}"#,
+            "
+not json
+"
+        );
+        let landings = Landings::parse(log);
+        assert_eq!(landings.by_commit["aaa"], "by override of Dana on 2026-03-01T10:00:00Z: \"INC-1\"");
+        assert_eq!(
+            landings.by_commit["bbb"],
+            "accepted unenforced (warn mode or dry run) on 2026-03-02T10:00:00Z"
+        );
+        assert_eq!(landings.by_commit.len(), 2);
+        assert_eq!(landings.unreadable, 1);
     }
 
     #[test]

@@ -206,3 +206,57 @@ fn html_report_renders_its_charts_and_tables_in_chromium() {
         landed[2]
     );
 }
+
+#[test]
+fn the_audit_log_says_which_commits_landed_by_override() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("audit.jsonl");
+    let policy = POLICY
+        .replace("emails = [\"dana@example.com\"]", "emails = [\"dana@example.com\"]\nlogins = [\"dana\"]");
+    let policy = format!(
+        "{policy}\n[audit]\npath = \"{}\"\n[override]\npeople = [\"Dana Director\"]\n",
+        log.display()
+    );
+    let server = Server::new(&policy);
+    server.git_server(&["config", "receive.advertisePushOptions", "true"]);
+    server.write("app/hot.rs", "fn fix() {}\n");
+    let overridden = server.commit(BOB, "Hotfix\n\nAssisted-by: Claude Code\n");
+    let push = server.push_as(
+        &[("GL_USERNAME", "dana")],
+        &["-o", "countersign.override=INC-1234: payments are down", "origin", "main"],
+    );
+    assert!(push.ok, "{}", push.stderr);
+    server.write("app/other.rs", "fn other() {}\n");
+    let unrecorded = server.commit(BOB, "Unrecorded\n\nMade-with: Cursor\n");
+
+    let report = |extra: &[&str]| -> serde_json::Value {
+        let output = Command::new(BIN)
+            .args([
+                "report",
+                "--format",
+                "json",
+                "--policy",
+                server.bare.join("policy.toml").to_str().unwrap(),
+            ])
+            .args(extra)
+            .arg("main")
+            .current_dir(&server.work)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let why = |report: &serde_json::Value, id: &str| -> String {
+        let landed = report["landed_without"].as_array().unwrap();
+        let commit =
+            landed.iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("{id} not in {landed:?}"));
+        commit["why"].as_str().unwrap().to_string()
+    };
+    let with_log = report(&["--audit", log.to_str().unwrap()]);
+    let recorded = why(&with_log, &overridden);
+    assert!(recorded.starts_with("by override of Dana Director on 20"), "{recorded}");
+    assert!(recorded.ends_with(": \"INC-1234: payments are down\""), "{recorded}");
+    assert!(why(&with_log, &unrecorded).contains("not in the audit log read"));
+    // Without the log, the report can only say what may have happened.
+    assert!(why(&report(&[]), &overridden).starts_with("by override, or before the gate guarded the ref"));
+}
