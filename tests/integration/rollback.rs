@@ -196,6 +196,22 @@ fn apply_writes_a_new_branch_of_reverts_and_the_gate_still_judges_it() {
     assert!(!h.server.git_output(&h.server.work, &["cat-file", "-e", "rollback:app/c.txt"]).status.success());
     assert_eq!(h.server.git_work(&["show", "rollback:app/b.txt"]), "b1\nb2 by hand\n");
 
+    // git agrees: each revert is `git merge-tree` of its parent and the reverted commit's
+    // parent from that commit, and the conflicting one conflicts on top of them all.
+    for (revert, reverted) in [("rollback~1", &h.crush), ("rollback", &h.cursor)] {
+        let base = format!("--merge-base={reverted}");
+        let parent = format!("{revert}~1");
+        let theirs = format!("{reverted}~1");
+        let merged = h.server.git_work(&["merge-tree", "--write-tree", &base, &parent, &theirs]);
+        assert_eq!(merged.trim(), h.server.git_work(&["rev-parse", &format!("{revert}^{{tree}}")]).trim());
+    }
+    let base = format!("--merge-base={}", h.ai_file);
+    let theirs = format!("{}~1", h.ai_file);
+    let merged =
+        h.server.git_output(&h.server.work, &["merge-tree", "--write-tree", &base, "rollback", &theirs]);
+    assert_eq!(merged.status.code(), Some(1), "git finds the conflict too");
+    assert!(String::from_utf8_lossy(&merged.stdout).contains("app/b.txt"));
+
     // A second run never moves the branch it wrote.
     let tip = h.server.git_work(&["rev-parse", "rollback"]);
     let again = rollback(&h.server, &[WINDOW, &["--apply", "rollback", "main"]].concat());
