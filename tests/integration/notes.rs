@@ -99,34 +99,45 @@ fn notes_already_on_the_server_mark_the_code_pushed_later() {
     assert_refused(&server, &push, &[QWEN_EVIDENCE], &main_before);
 }
 
-#[test]
-fn git_ai_log_pushed_after_the_code_is_seen_by_check_explain_and_report() {
+/// The notes arrive after the code: the hook passes it, CI's `check`, `explain` and `report`
+/// (with the notes fetched) see them.
+fn pushed_after_the_code(notes_ref: &str, note: &str, evidence: &str, tool: &str) {
     let server = Server::new(POLICY);
-    let commit = reviewed_commit_with_note(&server, "refs/notes/ai", GIT_AI_LOG);
+    let commit = reviewed_commit_with_note(&server, notes_ref, note);
     // git-ai pushes its notes after the code: the hook cannot know of them.
     assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
-    assert!(server.push(&["origin", "refs/notes/ai"]).ok);
+    assert!(server.push(&["origin", notes_ref]).ok);
 
     // A CI clone fetches the notes and judges the same commit again.
-    server.git_work(&["fetch", "-q", "origin", "refs/notes/ai:refs/notes/ai"]);
+    server.git_work(&["fetch", "-q", "origin", &format!("{notes_ref}:{notes_ref}")]);
     let (ok, stdout) = countersign(&server, &["check", "--format", "json", &format!("{commit}~1..{commit}")]);
     assert!(!ok, "{stdout}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let verdict = &report["refs"][0]["commits"][0];
     assert_eq!(verdict["ai_assisted"], true);
     assert_eq!(verdict["evidence"][0]["kind"], "note");
-    assert_eq!(verdict["evidence"][0]["tool"], "Claude Code");
-    assert!(verdict["evidence"][0]["text"].as_str().unwrap().starts_with(GIT_AI_EVIDENCE));
+    assert_eq!(verdict["evidence"][0]["tool"], tool);
+    assert!(verdict["evidence"][0]["text"].as_str().unwrap().starts_with(evidence));
 
     let (_, explained) = countersign(&server, &["explain", &commit]);
     assert!(explained.contains("AI-assisted: yes"), "{explained}");
-    assert!(explained.contains(&format!("  note: {GIT_AI_EVIDENCE}")), "{explained}");
+    assert!(explained.contains(&format!("  note: {evidence}")), "{explained}");
 
     let (ok, report) = countersign(&server, &["report", "--format", "json", "main"]);
     assert!(ok);
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["total"]["ai_assisted"], 1, "{report}");
-    assert_eq!(report["by_tool"][0]["key"], "Claude Code", "{report}");
+    assert_eq!(report["by_tool"][0]["key"], tool, "{report}");
+}
+
+#[test]
+fn git_ai_log_pushed_after_the_code_is_seen_by_check_explain_and_report() {
+    pushed_after_the_code("refs/notes/ai", GIT_AI_LOG, GIT_AI_EVIDENCE, "Claude Code");
+}
+
+#[test]
+fn qwen_attribution_pushed_after_the_code_is_seen_by_check_explain_and_report() {
+    pushed_after_the_code("refs/notes/ai-attribution", QWEN_NOTE, QWEN_EVIDENCE, "Qwen Code");
 }
 
 #[test]
