@@ -176,3 +176,37 @@ fn notes_refs_the_policy_does_not_list_are_not_read() {
     reviewed_commit_with_note(&server, "refs/notes/ai", GIT_AI_LOG);
     assert_accepted(&server, &server.push(&["origin", "main", "refs/notes/ai"]), "refs/heads/main");
 }
+
+#[test]
+fn notes_are_found_in_fanned_out_notes_trees() {
+    // git stores notes under two-hex-digit directories once there are many: 600 commits,
+    // every other one with a note, made by one fast-import.
+    let server = Server::new(POLICY);
+    let mut stream = String::new();
+    for i in 1..=600 {
+        let parent =
+            if i == 1 { "from refs/heads/main^0\n".to_string() } else { format!("from :{}\n", i - 1) };
+        let message = format!("Change {i}\n\n{REVIEWED}\n");
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{i}\ncommitter Bob Dev <bob@example.com> {} +0000\ndata {}\n{message}{parent}",
+            1_700_000_000 + i,
+            message.len()
+        ));
+    }
+    stream.push_str("commit refs/notes/ai-attribution\ncommitter Bob Dev <bob@example.com> 1700000000 +0000\ndata 5\nnotes\n");
+    for i in (2..=600).step_by(2) {
+        stream.push_str(&format!("N inline :{i}\ndata {}\n{QWEN_NOTE}\n", QWEN_NOTE.len()));
+    }
+    server.git_stdin(&server.work, &["fast-import", "--quiet"], stream.as_bytes());
+    let top = server.git_work(&["ls-tree", "--name-only", "refs/notes/ai-attribution"]);
+    assert!(top.lines().all(|name| name.len() == 2), "fanned out: {top}");
+
+    let (_, stdout) = countersign(&server, &["check", "--format", "json", "--dry-run", "origin/main..main"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let commits = report["refs"][0]["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 600);
+    for commit in commits {
+        let n: usize = commit["summary"].as_str().unwrap()["Change ".len()..].parse().unwrap();
+        assert_eq!(commit["ai_assisted"], n % 2 == 0, "{commit}");
+    }
+}
