@@ -5,6 +5,9 @@
 //! Notes never make a push fail: a notes ref that cannot be read is skipped with a log line,
 //! a note that cannot be read becomes a [`NoteFact`] saying why.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use git2::{ObjectType, Oid, Repository};
 
 use crate::facts::NoteFact;
@@ -13,10 +16,20 @@ use crate::repo::Context as _;
 /// Bigger notes are reported unread: git-ai's logs are kilobytes, and the pusher chooses the size.
 const MAX_NOTE_BYTES: usize = 1 << 20;
 
+/// Notes trees are read once per run and kept: the entries of all of them, at most. git fans a
+/// notes tree out into directories of 256 entries; a notes ref pushed to be huge is reported
+/// unread past this, rather than slowing every later push that reads it.
+const MAX_LISTED_ENTRIES: usize = 1 << 20;
+
+/// One notes tree's entries: name to (id, whether a tree).
+type Listing = HashMap<Vec<u8>, (Oid, bool)>;
+
 /// The notes trees to look commits up in, one per notes ref that exists.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Notes {
     trees: Vec<(String, Oid)>,
+    /// Trees listed so far (shared by the judging threads), and how many entries they hold.
+    listed: Mutex<(HashMap<Oid, Arc<Listing>>, usize)>,
 }
 
 impl Notes {
@@ -55,7 +68,7 @@ impl Notes {
                 Err(e) => tracing::warn!("notes ref {name} is not read: {}", e.message()),
             }
         }
-        Notes { trees }
+        Notes { trees, listed: Mutex::default() }
     }
 
     /// The notes on `commit`, one per notes ref that has one.
@@ -63,31 +76,49 @@ impl Notes {
         let hex = commit.to_string();
         let mut notes = Vec::new();
         for (notes_ref, tree) in &self.trees {
-            let text = match find_note(repo, *tree, &hex).context(|| format!("{notes_ref} on {hex}")) {
+            let text = match self.find_note(repo, *tree, &hex) {
                 Ok(None) => continue,
                 Ok(Some(blob)) => note_text(repo, blob),
-                Err(e) => Err(format!("cannot be read: {e}")),
+                Err(why) => Err(why),
             };
             notes.push(NoteFact { notes_ref: notes_ref.clone(), text });
         }
         notes
     }
-}
 
-/// The blob holding `hex`'s note: git stores it at the full id or, once a notes tree is
-/// large, under fan-out directories of two hex digits (`ab/cdef...`, `ab/cd/ef...`).
-fn find_note(repo: &Repository, tree: Oid, hex: &str) -> Result<Option<Oid>, git2::Error> {
-    let tree = repo.find_tree(tree)?;
-    if let Some(entry) = tree.get_name(hex)
-        && entry.kind() == Some(ObjectType::Blob)
-    {
-        return Ok(Some(entry.id()));
-    }
-    match tree.get_name(&hex[..2.min(hex.len())]) {
-        Some(entry) if hex.len() > 2 && entry.kind() == Some(ObjectType::Tree) => {
-            find_note(repo, entry.id(), &hex[2..])
+    /// The blob holding `hex`'s note: git stores it at the full id or, once a notes tree is
+    /// large, under fan-out directories of two hex digits (`ab/cdef...`, `ab/cd/ef...`).
+    fn find_note(&self, repo: &Repository, tree: Oid, hex: &str) -> Result<Option<Oid>, String> {
+        let listing = self.listing(repo, tree)?;
+        if let Some(&(id, false)) = listing.get(hex.as_bytes()) {
+            return Ok(Some(id));
         }
-        _ => Ok(None),
+        match listing.get(&hex.as_bytes()[..2.min(hex.len())]) {
+            Some(&(id, true)) if hex.len() > 2 => self.find_note(repo, id, &hex[2..]),
+            _ => Ok(None),
+        }
+    }
+
+    fn listing(&self, repo: &Repository, id: Oid) -> Result<Arc<Listing>, String> {
+        let mut listed = self.listed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(listing) = listed.0.get(&id) {
+            return Ok(Arc::clone(listing));
+        }
+        let tree = repo
+            .find_tree(id)
+            .context(|| format!("notes tree {id}"))
+            .map_err(|e| format!("cannot be read: {e}"))?;
+        if listed.1 + tree.len() > MAX_LISTED_ENTRIES {
+            return Err(format!("notes trees of more than {MAX_LISTED_ENTRIES} entries are not read"));
+        }
+        let listing: Listing = tree
+            .iter()
+            .map(|entry| (entry.name_bytes().to_vec(), (entry.id(), entry.kind() == Some(ObjectType::Tree))))
+            .collect();
+        let listing = Arc::new(listing);
+        listed.1 += tree.len();
+        listed.0.insert(id, Arc::clone(&listing));
+        Ok(listing)
     }
 }
 
