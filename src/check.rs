@@ -137,7 +137,7 @@ pub fn check(
         .inspect_err(|_| cut_at = Some(oid))
     });
     let open = reopen(repo);
-    let notes = Notes::open(repo, &engine.policy().provenance.notes);
+    let notes = Notes::open(repo, &engine.policy().provenance.notes).with_traces(repo, &revisions.include);
     let judged = Judge::new(repo, graph, &open, engine, baseline, false)
         .with_notes(notes)
         .keeping(keep)
@@ -197,7 +197,10 @@ pub fn explain(
     };
     let open = reopen(repo);
     let graph = CommitGraph::open(repo);
-    let notes = Notes::open(repo, &engine.policy().provenance.notes);
+    // The commit's own records are in a later commit: the checked-out one's, as CI has it.
+    let head = repo.head().ok().and_then(|head| head.target());
+    let tips: Vec<Oid> = std::iter::once(oid).chain(head).collect();
+    let notes = Notes::open(repo, &engine.policy().provenance.notes).with_traces(repo, &tips);
     let judged = Judge::new(repo, graph.as_ref(), &open, engine, baseline, false).with_notes(notes).judge(
         std::iter::once(Ok(oid)),
         refname,

@@ -71,10 +71,13 @@ pub struct CommitFacts {
     pub notes: Vec<NoteFact>,
 }
 
-/// A note a notes ref holds for a commit, as read: the pusher wrote it like everything else.
+/// Provenance kept outside a commit's message, as read: a note a notes ref holds for it, or
+/// the Agent Trace records a tip's `.agent-trace/traces.jsonl` keeps for it. The pusher wrote
+/// it like everything else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteFact {
-    pub notes_ref: String,
+    /// The notes ref, or the traces file's path.
+    pub source: String,
     /// The note's text, or why it could not be read (too large, not UTF-8, a missing object).
     pub text: Result<String, String>,
 }

@@ -543,7 +543,10 @@ pub fn judge_push(
     // code, Entire-style hooks before, some pushes carry both.
     let pushed: Vec<(&str, Oid)> = updates.iter().map(|u| (u.refname.as_str(), u.new)).collect();
     let mut judge = Judge::new(repo, graph, open, engine, baseline, judged_refs > 1)
-        .with_notes(Notes::at(repo, &policy.provenance.notes, |name| Ok(refs.id(name)), &pushed))
+        .with_notes(Notes::at(repo, &policy.provenance.notes, |name| Ok(refs.id(name)), &pushed).with_traces(
+            repo,
+            &pushed.iter().map(|(_, new)| *new).filter(|new| !new.is_zero()).collect::<Vec<_>>(),
+        ))
         .with_limits(policy.gate.max_commits, deadline)
         .keeping(keep);
     let mut refs = Vec::with_capacity(updates.len());

@@ -2,6 +2,9 @@
 //! them or as the push brings them (a pre-receive hook reads the pushed objects from the
 //! quarantine). Git reading only; what a note says is [`crate::provenance`]'s business.
 //!
+//! Agent Trace records (`.agent-trace/traces.jsonl`, [`trace`]) are read here too: at the
+//! tips being judged, once each.
+//!
 //! Notes never make a push fail: a notes ref that cannot be read is skipped with a log line,
 //! a note that cannot be read becomes a [`NoteFact`] saying why.
 
@@ -11,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use git2::{ObjectType, Oid, Repository};
 
 use crate::facts::NoteFact;
+use crate::provenance::trace;
 use crate::repo::Context as _;
 
 /// Bigger notes are reported unread: git-ai's logs are kilobytes, and the pusher chooses the size.
@@ -24,10 +28,16 @@ const MAX_LISTED_ENTRIES: usize = 1 << 20;
 /// One notes tree's entries: name to (id, whether a tree).
 type Listing = HashMap<Vec<u8>, (Oid, bool)>;
 
-/// The notes trees to look commits up in, one per notes ref that exists.
+/// The traces file is read whole once per tip; past this it is reported unread.
+const MAX_TRACES_BYTES: usize = 16 << 20;
+
+/// The notes trees to look commits up in, one per notes ref that exists, and the Agent Trace
+/// records the tips hold.
 #[derive(Default)]
 pub struct Notes {
     trees: Vec<(String, Oid)>,
+    /// Commit id to its records' lines ([`trace::index`]).
+    traces: HashMap<String, String>,
     /// Trees listed so far (shared by the judging threads), and how many entries they hold.
     listed: Mutex<(HashMap<Oid, Arc<Listing>>, usize)>,
 }
@@ -68,7 +78,24 @@ impl Notes {
                 Err(e) => tracing::warn!("notes ref {name} is not read: {}", e.message()),
             }
         }
-        Notes { trees, listed: Mutex::default() }
+        Notes { trees, ..Notes::default() }
+    }
+
+    /// Also the Agent Trace records committed at `tips` (`.agent-trace/traces.jsonl`): a record
+    /// names a commit before it, so the tip being judged holds those of the commits below it.
+    pub fn with_traces(mut self, repo: &Repository, tips: &[Oid]) -> Notes {
+        for tip in tips {
+            match traces_at(repo, *tip) {
+                Ok(Some(text)) => {
+                    for (commit, lines) in trace::index(&text) {
+                        self.traces.entry(commit).or_insert(lines);
+                    }
+                }
+                Ok(None) => {}
+                Err(why) => tracing::warn!("{} at {tip} is not read: {why}", trace::TRACES_PATH),
+            }
+        }
+        self
     }
 
     /// The notes on `commit`, one per notes ref that has one.
@@ -81,7 +108,10 @@ impl Notes {
                 Ok(Some(blob)) => note_text(repo, blob),
                 Err(why) => Err(why),
             };
-            notes.push(NoteFact { notes_ref: notes_ref.clone(), text });
+            notes.push(NoteFact { source: notes_ref.clone(), text });
+        }
+        if let Some(lines) = self.traces.get(&hex) {
+            notes.push(NoteFact { source: trace::TRACES_PATH.into(), text: Ok(lines.clone()) });
         }
         notes
     }
@@ -120,6 +150,23 @@ impl Notes {
         listed.0.insert(id, Arc::clone(&listing));
         Ok(listing)
     }
+}
+
+/// The traces file at `tip`, if it has one.
+fn traces_at(repo: &Repository, tip: Oid) -> Result<Option<String>, String> {
+    let commit =
+        repo.find_object(tip, None).and_then(|o| o.peel_to_commit()).map_err(|e| e.message().to_string())?;
+    let tree = commit.tree().map_err(|e| e.message().to_string())?;
+    let entry = match tree.get_path(std::path::Path::new(trace::TRACES_PATH)) {
+        Ok(entry) => entry,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+        Err(e) => return Err(e.message().to_string()),
+    };
+    let blob = repo.find_blob(entry.id()).map_err(|e| e.message().to_string())?;
+    if blob.size() > MAX_TRACES_BYTES {
+        return Err(format!("{} bytes, more than the {MAX_TRACES_BYTES} read", blob.size()));
+    }
+    String::from_utf8(blob.content().to_vec()).map(Some).map_err(|_| "not UTF-8".to_string())
 }
 
 fn note_text(repo: &Repository, blob: Oid) -> Result<String, String> {

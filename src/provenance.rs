@@ -10,15 +10,15 @@
 //!   `aider: ` subject). Weaker, so `[provenance] footers` decides whether it counts; it is
 //!   reported either way;
 //! - `note`: a git note under a `[provenance] notes` ref that gives lines or characters to an
-//!   AI tool (git-ai, Qwen Code: [`notes`]); `unreadable_note` for one that does not parse,
-//!   reported and never counted.
+//!   AI tool (git-ai, Qwen Code: [`notes`]), or an Agent Trace record committed at the tip
+//!   ([`trace`]); `unreadable_note` for one that does not parse, reported and never counted.
 //!
 //! Built-in identities are exact addresses, never domains or display names: `@openai.com` also
 //! holds human employees, and a human may well be called "Codex" or "Aiden Cline".
 
 use serde::Serialize;
 
-use crate::facts::{CommitFacts, Signature, TrailerLine};
+use crate::facts::{CommitFacts, NoteFact, Signature, TrailerLine};
 use crate::identity;
 use crate::policy::{ProvenanceConfig, normalize_email};
 
@@ -218,7 +218,9 @@ impl<'p> Detector<'p> {
         if self.config.builtin {
             footer_evidence(commit, &mut evidence);
         }
-        evidence.extend(commit.notes.iter().filter_map(notes::evidence));
+        // Agent Trace is a built-in format; notes are read from the refs the policy lists.
+        let read = |note: &&NoteFact| self.config.builtin || note.source != trace::TRACES_PATH;
+        evidence.extend(commit.notes.iter().filter(read).filter_map(notes::evidence));
         let ai_assisted = evidence.iter().any(|e| match e.kind {
             EvidenceKind::Footer => self.config.footers,
             EvidenceKind::UnreadableNote => false,
@@ -305,3 +307,4 @@ fn footer_evidence(commit: &CommitFacts, evidence: &mut Vec<Evidence>) {
 mod notes;
 #[cfg(test)]
 mod tests;
+pub mod trace;

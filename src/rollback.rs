@@ -131,7 +131,7 @@ pub fn plan(
         walk.hide(*oid).context(|| format!("hiding {oid}"))?;
     }
     let detector = Detector::new(&policy.provenance);
-    let notes = Notes::open(repo, &policy.provenance.notes);
+    let notes = Notes::open(repo, &policy.provenance.notes).with_traces(repo, &revisions.include);
     let why = filters.describe();
     let base_commit = repo.find_commit(base).context(|| format!("reading {base}"))?;
     let mut ours = base_commit.tree().context(|| format!("reading the tree of {base}"))?;

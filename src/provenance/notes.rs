@@ -9,12 +9,14 @@
 //! - Qwen Code's attribution (`{version, generator, files: {path: {aiChars, humanChars,
 //!   percent}}, summary: {aiPercent}}`): AI when any character is.
 //!
+//! Agent Trace records committed in the tree reach here the same way ([`trace`]).
+//!
 //! A note in neither shape, or one that cannot be read, is reported as `unreadable_note` and
 //! never counts: the pusher writes notes too, and a note only ever adds evidence.
 
 use serde_json::Value;
 
-use super::{Evidence, EvidenceKind};
+use super::{Evidence, EvidenceKind, trace};
 use crate::facts::NoteFact;
 
 /// git-ai's `agent_id.tool` values, as the other recognizers name the tools.
@@ -39,14 +41,16 @@ const QWEN_GENERATORS: &[(&str, &str)] = &[("qwen-coder", "Qwen Code"), ("qwen-c
 pub(super) fn evidence(note: &NoteFact) -> Option<Evidence> {
     let unreadable = |why: &str| Evidence {
         kind: EvidenceKind::UnreadableNote,
-        text: format!("{}: {why} (not counted)", note.notes_ref),
+        text: format!("{}: {why} (not counted)", note.source),
         tool: "unknown".into(),
     };
     let text = match &note.text {
         Ok(text) => text,
         Err(why) => return Some(unreadable(why)),
     };
-    let found = if let Some((attestation, json)) = split_authorship_log(text) {
+    let found = if note.source == trace::TRACES_PATH {
+        trace::evidence(text)
+    } else if let Some((attestation, json)) = split_authorship_log(text) {
         git_ai(attestation, json)
     } else if text.trim_start().starts_with('{') {
         attribution(text)
@@ -55,7 +59,7 @@ pub(super) fn evidence(note: &NoteFact) -> Option<Evidence> {
     };
     match found {
         Ok(Some((tool, what))) => {
-            Some(Evidence { kind: EvidenceKind::Note, text: format!("{}: {what}", note.notes_ref), tool })
+            Some(Evidence { kind: EvidenceKind::Note, text: format!("{}: {what}", note.source), tool })
         }
         Ok(None) => None,
         Err(why) => Some(unreadable(&why)),
@@ -182,7 +186,7 @@ mod tests {
     use super::*;
 
     fn note(notes_ref: &str, text: &str) -> NoteFact {
-        NoteFact { notes_ref: notes_ref.into(), text: Ok(text.into()) }
+        NoteFact { source: notes_ref.into(), text: Ok(text.into()) }
     }
 
     /// A git-ai `authorship/3.0.0` log as git-ai 1.3 writes it.
@@ -268,7 +272,7 @@ src/components/Dashboard.tsx
             assert!(e.text.contains(why) && e.text.ends_with("(not counted)"), "{}", e.text);
         }
         let e =
-            evidence(&NoteFact { notes_ref: "refs/notes/ai".into(), text: Err("not UTF-8".into()) }).unwrap();
+            evidence(&NoteFact { source: "refs/notes/ai".into(), text: Err("not UTF-8".into()) }).unwrap();
         assert_eq!(e.text, "refs/notes/ai: not UTF-8 (not counted)");
     }
 }

@@ -207,6 +207,45 @@ fn notes_are_found_in_fanned_out_notes_trees() {
     assert_eq!(commits.len(), 600);
     for commit in commits {
         let n: usize = commit["summary"].as_str().unwrap()["Change ".len()..].parse().unwrap();
-        assert_eq!(commit["ai_assisted"], n % 2 == 0, "{commit}");
+        assert_eq!(commit["ai_assisted"], n.is_multiple_of(2), "{commit}");
     }
+}
+
+/// An Agent Trace record (v0.1.0) for `revision`, by Cursor, as `contributor`.
+fn trace_record(revision: &str, contributor: &str) -> String {
+    format!(
+        r#"{{"version":"0.1.0","id":"3f1b6a2e-9c0d-4e5f-8a7b-1c2d3e4f5a6b","timestamp":"2026-01-23T14:30:00Z","vcs":{{"type":"git","revision":"{revision}"}},"tool":{{"name":"cursor","version":"2.4.0"}},"files":[{{"path":"app/status.rs","conversations":[{{"contributor":{{"type":"{contributor}","model_id":"anthropic/claude-opus-4-5-20251101"}},"ranges":[{{"start_line":1,"end_line":12}}]}}]}}]}}"#
+    )
+}
+
+#[test]
+fn agent_trace_records_committed_at_the_tip_mark_the_commits_they_name() {
+    let server = Server::new(POLICY);
+    let main_before = server.server_ref("refs/heads/main").unwrap();
+    server.write("app/status.rs", "fn status() {}\n");
+    let by_ai = server.commit(BOB, &format!("Add a status page\n\n{REVIEWED}\n"));
+    server.write("app/other.rs", "fn other() {}\n");
+    let by_hand = server.commit(BOB, &format!("Add another page\n\n{REVIEWED}\n"));
+    let traces = format!("{}\n{}\n", trace_record(&by_ai, "ai"), trace_record(&by_hand, "human"));
+    server.write(".agent-trace/traces.jsonl", &traces);
+    server.commit(BOB, &format!("Record the traces\n\n{REVIEWED}\n"));
+
+    let evidence =
+        ".agent-trace/traces.jsonl: Agent Trace: cursor (anthropic/claude-opus-4-5-20251101), 12 line(s)";
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["\"Add a status page\"", evidence], &main_before);
+    assert!(!push.stderr.contains("\"Add another page\""), "{}", push.stderr);
+
+    let (_, stdout) = countersign(&server, &["check", "--format", "json", "--dry-run", "origin/main..main"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let ai: Vec<&str> = report["refs"][0]["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ai_assisted"] == true)
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ai, [by_ai.as_str()]);
+    let (_, explained) = countersign(&server, &["explain", &by_ai]);
+    assert!(explained.contains(&format!("  note: {evidence}")), "{explained}");
 }
