@@ -508,8 +508,7 @@ pub fn judge_push(
         Location::Committed { refname, .. } => Some(refname.as_str()),
         Location::File(_) => None,
     };
-    let notes_refs = policy.provenance.notes.iter().map(String::as_str);
-    let named = updates.iter().map(|u| u.refname.as_str()).chain(committed_at).chain(notes_refs);
+    let named = updates.iter().map(|u| u.refname.as_str()).chain(committed_at);
     let refs = Refs::list(repo, policy.gate.protected.literal_prefixes(), named)?;
     let policy_ref = committed_at.map(|name| refs.symbolic_target(name).unwrap_or_else(|| name.to_string()));
     let is_protected =
@@ -539,14 +538,8 @@ pub fn judge_push(
             !update.new.is_zero() && is_protected(target.as_deref().unwrap_or(&update.refname))
         })
         .count();
-    // Notes the push brings count as much as those already here: git-ai pushes them after the
-    // code, Entire-style hooks before, some pushes carry both.
-    let pushed: Vec<(&str, Oid)> = updates.iter().map(|u| (u.refname.as_str(), u.new)).collect();
     let mut judge = Judge::new(repo, graph, open, engine, baseline, judged_refs > 1)
-        .with_notes(Notes::at(repo, &policy.provenance.notes, |name| Ok(refs.id(name)), &pushed).with_traces(
-            repo,
-            &pushed.iter().map(|(_, new)| *new).filter(|new| !new.is_zero()).collect::<Vec<_>>(),
-        ))
+        .with_notes(Notes::pushed(repo, &policy.provenance.notes, updates))
         .with_limits(policy.gate.max_commits, deadline)
         .keeping(keep);
     let mut refs = Vec::with_capacity(updates.len());

@@ -137,11 +137,6 @@ impl Refs {
         Ok(Refs { by_name })
     }
 
-    /// What a listed ref points at (a symbolic one: what its target does).
-    pub fn id(&self, name: &str) -> Option<Oid> {
-        self.by_name.get(name).map(|(id, _)| *id)
-    }
-
     /// The ref a symbolic ref finally points at, if `name` is one (git updates that ref when
     /// a push names the symbolic one, so that is the ref to judge).
     pub fn symbolic_target(&self, name: &str) -> Option<String> {
