@@ -538,8 +538,9 @@ pub fn judge_push(
             !update.new.is_zero() && is_protected(target.as_deref().unwrap_or(&update.refname))
         })
         .count();
+    let pushed: Vec<(&str, Oid)> = updates.iter().map(|u| (u.refname.as_str(), u.new)).collect();
     let mut judge = Judge::new(repo, graph, open, engine, baseline, judged_refs > 1)
-        .with_notes(Notes::pushed(repo, &policy.provenance.notes, updates))
+        .with_notes(Notes::pushed(repo, &policy.provenance.notes, &pushed))
         .with_limits(policy.gate.max_commits, deadline)
         .keeping(keep);
     let mut refs = Vec::with_capacity(updates.len());

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use git2::{ObjectType, Oid, Repository};
 
 use crate::facts::NoteFact;
-use crate::gate::RefUpdate;
 use crate::provenance::trace;
 use crate::repo::Context as _;
 
@@ -52,14 +51,13 @@ impl Notes {
     /// What a push brings to be judged with: the notes of `refs` as they stand once it lands
     /// (git-ai pushes its notes after the code, Entire-style hooks before, some pushes carry
     /// both), and the Agent Trace records at each pushed tip.
-    pub fn pushed(repo: &Repository, refs: &[String], updates: &[RefUpdate]) -> Notes {
-        let pushed: Vec<(&str, Oid)> = updates.iter().map(|u| (u.refname.as_str(), u.new)).collect();
-        let tips: Vec<Oid> = updates.iter().map(|u| u.new).filter(|new| !new.is_zero()).collect();
-        Notes::at(repo, refs, &pushed).with_traces(repo, &tips)
+    /// `pushed`: `(refname, new id)` of each update, a zero id for a deletion.
+    pub fn pushed(repo: &Repository, refs: &[String], pushed: &[(&str, Oid)]) -> Notes {
+        let tips: Vec<Oid> = pushed.iter().map(|(_, new)| *new).filter(|new| !new.is_zero()).collect();
+        Notes::at(repo, refs, pushed).with_traces(repo, &tips)
     }
 
-    /// The notes of `refs` after `pushed` (`(refname, new id)`, a zero id for a deletion):
-    /// a ref the push updates is read at its new commit, any other as it is. A lookup of a
+    /// The notes of `refs` after `pushed` lands: a ref the push updates is read at its new commit, any other as it is. A lookup of a
     /// ref is a binary search of `packed-refs` (no measurable time with 100,000 refs).
     fn at(repo: &Repository, refs: &[String], pushed: &[(&str, Oid)]) -> Notes {
         let mut trees = Vec::new();
