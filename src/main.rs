@@ -143,7 +143,8 @@ enum Command {
         /// Only AI-assisted commits.
         #[arg(long)]
         ai_only: bool,
-        /// Only commits with evidence of this tool (as reports name it, e.g. "Claude Code").
+        /// Only commits with evidence of this tool (as reports name it, e.g. "Claude Code", or
+        /// part of that name, case-insensitive: "claude").
         #[arg(long, value_name = "NAME")]
         tool: Option<String>,
         /// Only commits changing a path this glob matches (repeatable).

@@ -58,7 +58,8 @@ pub struct Filters {
     /// Committer date (UTC) on or before.
     pub until: Option<Date>,
     pub ai_only: bool,
-    /// A tool as the evidence names it (`Claude Code`, `Copilot`...), case-insensitive.
+    /// A tool as the evidence names it (`Claude Code`, `Copilot`...), or part of its name,
+    /// case-insensitive.
     pub tool: Option<String>,
     /// Changed paths (against the first parent) at least one of which must match.
     pub paths: Option<GlobList>,
@@ -262,9 +263,14 @@ impl Filters {
             return false;
         }
         match &self.tool {
-            Some(tool) => evidence
-                .iter()
-                .any(|e| e.kind != EvidenceKind::UnreadableNote && e.tool.eq_ignore_ascii_case(tool.trim())),
+            // Part of a name is enough: `claude` finds `Claude Code`, `Claude` and `Claude Opus
+            // 4.6 via Crush` alike; a plan that shows too much is read, one that misses is not.
+            Some(tool) => {
+                let tool = tool.trim().to_lowercase();
+                evidence
+                    .iter()
+                    .any(|e| e.kind != EvidenceKind::UnreadableNote && e.tool.to_lowercase().contains(&tool))
+            }
             None => true,
         }
     }
@@ -440,9 +446,10 @@ mod tests {
     }
 
     #[test]
-    fn tool_filter_matches_counted_evidence_case_insensitively() {
-        let filters = Filters { tool: Some("claude code".into()), ..Filters::default() };
+    fn tool_filter_matches_part_of_a_tool_name_case_insensitively() {
+        let filters = Filters { tool: Some("claude".into()), ..Filters::default() };
         assert!(filters.keeps(true, &[evidence(EvidenceKind::Identity, "Claude Code")]));
+        assert!(filters.keeps(true, &[evidence(EvidenceKind::Trailer, "Claude Opus 4.6 via Crush")]));
         assert!(!filters.keeps(true, &[evidence(EvidenceKind::Identity, "Cursor")]));
         assert!(!filters.keeps(false, &[evidence(EvidenceKind::UnreadableNote, "Claude Code")]));
     }

@@ -145,10 +145,7 @@ fn filters_by_tool_and_path() {
         plan["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
     };
     assert_eq!(ids(&["--tool", "cursor"]), [h.merge.clone(), h.cursor.clone()]);
-    assert_eq!(
-        ids(&["--tool", "Claude Code", "--until", "2026-02-28"]),
-        [h.merge.clone(), h.ai_file.clone()]
-    );
+    assert_eq!(ids(&["--tool", "claude", "--until", "2026-02-28"]), [h.merge.clone(), h.ai_file.clone()]);
     assert_eq!(ids(&["--ai-only", "--path", "app/c.txt"]), [h.merge.clone(), h.crush.clone()]);
     assert_eq!(ids(&["--ai-only", "--path", "app/a.*", "--since", "2026-03-01"]), [h.late.as_str()]);
 }
