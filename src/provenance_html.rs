@@ -14,7 +14,7 @@ h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #d0d6e0; }
 .summary { font-size: 1.1em; }
 .summary b { font-size: 1.3em; }
 table { border-collapse: collapse; margin: .6em 0; }
-th, td { text-align: left; padding: .25em .8em .25em 0; vertical-align: top; }
+th, td { text-align: left; padding: .25em .8em .25em 0; vertical-align: top; overflow-wrap: anywhere; }
 td.n, th.n { text-align: right; }
 tr + tr td { border-top: 1px solid #eceff4; }
 code { font-size: .95em; }
@@ -24,6 +24,8 @@ code { font-size: .95em; }
 .unsigned { fill: #e0923a; background: #e0923a; }
 .none { fill: #e6e9ef; background: #e6e9ef; }
 svg text { font: 11px system-ui, sans-serif; fill: #1d2430; }
+/* Years of months shrink to the page's width rather than run off it. */
+#month-chart { width: 100%; height: auto; }
 footer { margin-top: 3em; color: #5c6675; font-size: .9em; }
 ";
 
@@ -115,9 +117,9 @@ fn month_chart(out: &mut String, months: &[Row]) {
     let width = LEFT + months.len().max(1) * (BAR + GAP) + GAP;
     let _ = writeln!(
         out,
-        "<svg id=\"month-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" \
-         role=\"img\" aria-label=\"AI-assisted share of commits per month\">",
-        TOP + HEIGHT + 56
+        "<svg id=\"month-chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" \
+         style=\"max-width: {width}px\" role=\"img\" aria-label=\"AI-assisted share of commits per month\">",
+        height = TOP + HEIGHT + 56
     );
     for tick in [0, 50, 100] {
         let y = TOP + HEIGHT - HEIGHT * tick / 100;
