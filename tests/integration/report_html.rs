@@ -260,3 +260,26 @@ fn the_audit_log_says_which_commits_landed_by_override() {
     // Without the log, the report can only say what may have happened.
     assert!(why(&report(&[]), &overridden).starts_with("by override, or before the gate guarded the ref"));
 }
+
+#[test]
+fn years_of_history_and_long_words_fit_the_window() {
+    let server = Server::new(POLICY_HTML);
+    let long_word = "x".repeat(400);
+    for month in 0..48 {
+        let date = format!("{}-{:02}-15", 2022 + month / 12, month % 12 + 1);
+        let message = format!("{long_word}\n\nCo-authored-by: Claude <noreply@anthropic.com>\n");
+        commit_on(&server, &date, &format!("app/m{month}.rs"), &message);
+    }
+    let policy = server.bare.join("policy.toml");
+    let output = Command::new(BIN)
+        .args(["report", "--format", "html", "--policy", policy.to_str().unwrap(), "main"])
+        .current_dir(&server.work)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let page = render_in_chromium(&String::from_utf8(output.stdout).unwrap(), &server.home);
+    assert_eq!(page["bars"].as_array().unwrap().len(), 49, "48 months and this one");
+    assert_eq!(page["overflow"], false, "the page fits a 1280 px window");
+    assert!(page["chart"]["width"].as_f64().unwrap() <= 1280.0, "{}", page["chart"]);
+    assert_eq!(page["landed"].as_array().unwrap().len(), 48);
+}
