@@ -601,6 +601,7 @@ mod tests {
             git_signature: GitSignature::NotRead,
             recorded: Vec::new(),
             stale: Vec::new(),
+            notes: Vec::new(),
         };
         Change { facts, patch_id: String::new() }
     }

@@ -8,6 +8,7 @@ use git2::{Oid, Repository, RevparseMode};
 
 use crate::commit_graph::CommitGraph;
 use crate::gate::{self, Judge, Keep};
+use crate::notes::Notes;
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
 use crate::ref_updates::RefUpdate;
@@ -137,11 +138,11 @@ pub fn check(
         .inspect_err(|_| cut_at = Some(oid))
     });
     let open = reopen(repo);
-    let judged = Judge::new(repo, graph, &open, engine, baseline, false).keeping(keep).judge(
-        commits,
-        &[refname.to_string()],
-        progress,
-    );
+    let notes = Notes::open(repo, &engine.policy().provenance.notes).with_traces(repo, &revisions.include);
+    let judged = Judge::new(repo, graph, &open, engine, baseline, false)
+        .with_notes(notes)
+        .keeping(keep)
+        .judge(commits, &[refname.to_string()], progress);
     let judged = match judged {
         Ok(judged) => judged,
         Err(_) if let Some(cut) = cut_at => return Err(CheckError::Shallow(format!("at {cut}"))),
@@ -197,7 +198,11 @@ pub fn explain(
     };
     let open = reopen(repo);
     let graph = CommitGraph::open(repo);
-    let judged = Judge::new(repo, graph.as_ref(), &open, engine, baseline, false).judge(
+    // The commit's own records are in a later commit: the checked-out one's, as CI has it.
+    let head = repo.head().ok().and_then(|head| head.target());
+    let tips: Vec<Oid> = std::iter::once(oid).chain(head).collect();
+    let notes = Notes::open(repo, &engine.policy().provenance.notes).with_traces(repo, &tips);
+    let judged = Judge::new(repo, graph.as_ref(), &open, engine, baseline, false).with_notes(notes).judge(
         std::iter::once(Ok(oid)),
         &[refname.to_string()],
         &mut |_| {},

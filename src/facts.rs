@@ -75,6 +75,8 @@ pub struct CommitFacts {
     /// Approvals recorded for an earlier version of this change (another diff), found only for
     /// a commit that fails without them: they do not count, and the report says why.
     pub stale: Vec<RecordedApproval>,
+    /// Its notes under the `[provenance] notes` refs, in the policy's order.
+    pub notes: Vec<NoteFact>,
 }
 
 /// An approval recorded on the server by `login`, which the server authenticated.
@@ -83,6 +85,17 @@ pub struct RecordedApproval {
     pub login: String,
     /// The commit it was recorded on (this one, or an earlier version with the same diff).
     pub commit: String,
+}
+
+/// Provenance kept outside a commit's message, as read: a note a notes ref holds for it, or
+/// the Agent Trace records a tip's `.agent-trace/traces.jsonl` keeps for it. The pusher wrote
+/// it like everything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteFact {
+    /// The notes ref, or the traces file's path.
+    pub source: String,
+    /// The note's text, or why it could not be read (too large, not UTF-8, a missing object).
+    pub text: Result<String, String>,
 }
 
 /// A commit's own signature: git's `gpgsig` header, as the pusher wrote it (unchecked bytes).

@@ -12,6 +12,7 @@ use git2::{Commit, Oid, Repository};
 use crate::changes::{self, Detail, PathScope, Trees};
 use crate::commit_graph::CommitGraph;
 use crate::facts::{Changes, CommitFacts};
+use crate::notes::Notes;
 use crate::policy::{Policy, PolicySource};
 use crate::policy_source::{self, Location, LookupError};
 use crate::pusher::Pusher;
@@ -76,6 +77,8 @@ struct Rules<'a> {
     keep: Keep,
     /// Set when one thread's batch fails, so the others stop too.
     stop: AtomicBool,
+    /// The `[provenance] notes` to read for each commit.
+    notes: Notes,
 }
 
 /// The verdicts, in walk order; or, when a limit cut judging short, the problem and none.
@@ -173,6 +176,7 @@ impl<'a> Judge<'a> {
                 deadline: None,
                 keep: Keep::All,
                 stop: AtomicBool::new(false),
+                notes: Notes::default(),
             },
             shared: several_refs.then(HashMap::new),
             max_commits: None,
@@ -182,6 +186,12 @@ impl<'a> Judge<'a> {
     /// Count some commits instead of keeping their verdicts.
     pub fn keeping(mut self, keep: Keep) -> Self {
         self.rules.keep = keep;
+        self
+    }
+
+    /// Reads each commit's notes under these notes refs.
+    pub fn with_notes(mut self, notes: Notes) -> Self {
+        self.rules.notes = notes;
         self
     }
 
@@ -410,6 +420,7 @@ impl Rules<'_> {
         if let (Some(lookup), Some(patch_id)) = (&self.recorded, &facts.patch_id) {
             facts.recorded = lookup.for_patch_id(patch_id)?;
         }
+        facts.notes = self.notes.read(repo, commit.id());
         Ok(facts)
     }
 
@@ -515,7 +526,9 @@ pub fn judge_push(
         .iter()
         .filter(|landing| landing.protected && !landing.update.new.is_zero())
         .count();
+    let pushed: Vec<(&str, Oid)> = updates.iter().map(|u| (u.refname.as_str(), u.new)).collect();
     let mut judge = Judge::new(repo, graph, open, engine, baseline, judged_refs > 1)
+        .with_notes(Notes::pushed(repo, &policy.provenance.notes, &pushed))
         .with_limits(policy.gate.max_commits, deadline)
         .keeping(keep);
     let mut refs = Vec::with_capacity(updates.len());

@@ -12,13 +12,16 @@ use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use countersign::check;
 use countersign::color::{self, Choice};
 use countersign::gate::Keep;
+use countersign::globs::{GlobKind, GlobList};
 use countersign::hook::{self, HookOptions};
 use countersign::install::{self, InstallOptions, Layout, Plan, PolicyChoice};
 use countersign::policy::{Mode, Policy, render_findings};
 use countersign::policy_source::{self, Flags, Location};
 use countersign::report::{self, Audience, COMMITS_SHOWN, Decision};
 use countersign::verdict::{CommitStatus, Engine};
-use countersign::{approve, lint, policy_test, provenance_report, recorded, ref_updates};
+use countersign::{
+    approve, lint, policy_test, provenance_html, provenance_report, recorded, ref_updates, rollback,
+};
 use git2::Repository;
 
 /// `--version`: the release and the commit it was built from.
@@ -125,8 +128,47 @@ enum Command {
         /// human (a table), json, csv (one row per month, author and tool).
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
+        /// The hook's audit log (a copy of `[audit] path`): says which commits landed by whose
+        /// override, or while the gate was not enforcing.
+        #[arg(long, value_name = "FILE")]
+        audit: Option<PathBuf>,
         /// Revisions as git rev-list takes them, e.g. main or v1.0..main.
         #[arg(required = true, value_name = "REVISION")]
+        revisions: Vec<String>,
+    },
+    /// Plans the revert of what landed in a window (newest first, with each commit's AI
+    /// provenance and whether it reverts cleanly after the ones before it); --apply writes the
+    /// clean reverts to a new branch, to push for review. Merges are reported, not reverted.
+    Rollback {
+        #[command(flatten)]
+        policy: PolicyFlags,
+        /// Repository (a clone: --apply refuses a bare one).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Only commits made on or after this date (committer date, UTC).
+        #[arg(long, value_name = "DATE")]
+        since: Option<jiff::civil::Date>,
+        /// Only commits made on or before this date (committer date, UTC).
+        #[arg(long, value_name = "DATE")]
+        until: Option<jiff::civil::Date>,
+        /// Only AI-assisted commits.
+        #[arg(long)]
+        ai_only: bool,
+        /// Only commits with evidence of this tool (as reports name it, e.g. "Claude Code", or
+        /// part of that name, case-insensitive: "claude").
+        #[arg(long, value_name = "NAME")]
+        tool: Option<String>,
+        /// Only commits changing a path this glob matches (repeatable).
+        #[arg(long = "path", value_name = "GLOB")]
+        paths: Vec<String>,
+        /// Write the clean reverts as commits on this new branch (never an existing one).
+        #[arg(long, value_name = "BRANCH")]
+        apply: Option<String>,
+        #[arg(long, value_enum, default_value_t = RollbackFormat::Human)]
+        format: RollbackFormat,
+        /// Revisions as git rev-list takes them, e.g. main or v1.0..main; the reverts go on top
+        /// of the first.
+        #[arg(value_name = "REVISION", default_value = "HEAD")]
         revisions: Vec<String>,
     },
     /// Policy tooling for admins.
@@ -267,10 +309,18 @@ enum Format {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum RollbackFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum ReportFormat {
     Human,
     Json,
     Csv,
+    /// One self-contained page (inline SVG charts, no script, nothing fetched).
+    Html,
 }
 
 /// `--color`, set once from the command line.
@@ -300,8 +350,23 @@ fn main() -> ExitCode {
             run_check(policy.into(), &target, format, dry_run, &revisions)
         }
         Command::Explain { policy, target, commit } => run_explain(policy.into(), &target, &commit),
-        Command::Report { policy, target, since, format, revisions } => {
-            run_report(policy.into(), &target, since, format, &revisions)
+        Command::Report { policy, target, since, format, audit, revisions } => {
+            run_report(policy.into(), &target, since, format, audit.as_deref(), &revisions)
+        }
+        Command::Rollback { policy, repo, since, until, ai_only, tool, paths, apply, format, revisions } => {
+            let filters = (|| {
+                let paths = match paths.is_empty() {
+                    true => None,
+                    false => Some(
+                        GlobList::new(paths, GlobKind::Path)
+                            .map_err(|(i, e)| anyhow::anyhow!("--path glob #{}: {e}", i + 1))?,
+                    ),
+                };
+                Ok(rollback::Filters { since, until, ai_only, tool, paths })
+            })();
+            filters.and_then(|filters| {
+                run_rollback(policy.into(), &repo, &filters, apply.as_deref(), format, &revisions)
+            })
         }
         Command::Policy { command: PolicyCommand::Check { file, repo } } => {
             policy_check(file, repo.as_deref())
@@ -625,16 +690,53 @@ fn run_report(
     target: &Target,
     since: Option<jiff::civil::Date>,
     format: ReportFormat,
+    audit: Option<&Path>,
     revisions: &[String],
 ) -> anyhow::Result<ExitCode> {
+    let landings = match audit {
+        Some(path) => {
+            let log = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the audit log {}", path.display()))?;
+            let landings = provenance_report::Landings::parse(&log);
+            if landings.unreadable > 0 {
+                eprintln!(
+                    "countersign: {} line(s) of {} are not audit records",
+                    landings.unreadable,
+                    path.display()
+                );
+            }
+            landings
+        }
+        None => provenance_report::Landings::default(),
+    };
     let (repo, location, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let verdicts = judge_revisions(&repo, &engine, &location, target, revisions, Keep::All)?;
-    let report = provenance_report::build(&verdicts, since);
+    let report = provenance_report::build(&verdicts, &policy, since, &landings);
     match format {
         ReportFormat::Human => emit(&report.human()),
         ReportFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
         ReportFormat::Csv => emit(&report.csv()),
+        ReportFormat::Html => emit(&provenance_html::render(&report)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_rollback(
+    flags: Flags,
+    repo: &Path,
+    filters: &rollback::Filters,
+    apply: Option<&str>,
+    format: RollbackFormat,
+    revisions: &[String],
+) -> anyhow::Result<ExitCode> {
+    let repo = open(repo)?;
+    let location = policy_source::locate(&flags, &repo)?;
+    let policy = policy_source::load(&location, &repo, today())?;
+    let plan = rollback::plan(&repo, &policy, revisions, filters, apply)?;
+    match format {
+        RollbackFormat::Human => emit(&plan.human()),
+        RollbackFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&plan)?)),
     }
     Ok(ExitCode::SUCCESS)
 }

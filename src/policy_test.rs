@@ -160,6 +160,7 @@ impl Case {
             recorded: Vec::new(),
             stale: Vec::new(),
             root: false,
+            notes: Vec::new(),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! AI provenance: the evidence in a commit that an AI tool helped write it.
 //!
-//! Four kinds of evidence, reported with the exact text that made the call:
+//! Evidence of these kinds, reported with the exact text that made the call:
 //! - `trailer`: a provenance trailer key (`Assisted-by`, `Made-with`, ...) whose value neither
 //!   declares "no AI" nor names, by email, a person the policy knows (a `[[person]]` or a
 //!   `reviewers` address). Human help is help from people the policy knows: any other address
@@ -10,24 +10,31 @@
 //! - `name`: an author or committer name only an AI tool writes (Aider's ` (aider)` suffix);
 //! - `footer`: a message line a tool writes (`🤖 Generated with [Claude Code](...)`, Aider's
 //!   `aider: ` subject). Weaker, so `[provenance] footers` decides whether it counts; it is
-//!   reported either way.
+//!   reported either way;
+//! - `note`: a git note under a `[provenance] notes` ref that gives lines or characters to an
+//!   AI tool (git-ai, Qwen Code: [`notes`]), or an Agent Trace record committed at the tip
+//!   ([`trace`]); `unreadable_note` for one that does not parse, reported and never counted.
 //!
 //! Built-in identities are exact addresses, never domains or display names: `@openai.com` also
 //! holds human employees, and a human may well be called "Codex" or "Aiden Cline".
 
 use serde::Serialize;
 
-use crate::facts::{CommitFacts, Signature, TrailerLine};
+use crate::facts::{CommitFacts, NoteFact, Signature, TrailerLine};
 use crate::identity;
 use crate::policy::{Policy, ProvenanceConfig, normalize_email};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum EvidenceKind {
     Trailer,
     Identity,
     Name,
     Footer,
+    /// A note under a `[provenance] notes` ref ([`notes`]).
+    Note,
+    /// A note that could not be read or parsed: reported, never counted.
+    UnreadableNote,
 }
 
 impl std::fmt::Display for EvidenceKind {
@@ -37,6 +44,8 @@ impl std::fmt::Display for EvidenceKind {
             EvidenceKind::Identity => "identity",
             EvidenceKind::Name => "name",
             EvidenceKind::Footer => "footer",
+            EvidenceKind::Note => "note",
+            EvidenceKind::UnreadableNote => "unreadable_note",
         })
     }
 }
@@ -60,6 +69,7 @@ const BUILTIN_TRAILER_KEYS: &[&str] = &[
     "Amp-Thread-ID",
     "Claude-Session",
     "Agent-Logs-Url",
+    "Entire-Checkpoint",
 ];
 
 /// Exact addresses AI tools commit or co-author with (lower-case), and the tool's name.
@@ -72,11 +82,13 @@ const BUILTIN_IDENTITIES: &[(&str, &str)] = &[
     ("copilot@github.com", "GitHub Copilot"),
     ("223894421+github-code-quality[bot]@users.noreply.github.com", "GitHub Copilot"),
     ("noreply@openai.com", "Codex"),
+    ("codex@openai.com", "Codex"),
     ("199175422+chatgpt-codex-connector[bot]@users.noreply.github.com", "Codex"),
     ("aider@aider.chat", "Aider"),
     ("noreply@aider.dev", "Aider"),
     ("noreply@aider.chat", "Aider"),
     ("cursoragent@cursor.com", "Cursor"),
+    ("206951365+cursor[bot]@users.noreply.github.com", "Cursor"),
     ("158243242+devin-ai-integration[bot]@users.noreply.github.com", "Devin"),
     ("161369871+google-labs-jules[bot]@users.noreply.github.com", "Jules"),
     ("amp@ampcode.com", "Amp"),
@@ -86,20 +98,60 @@ const BUILTIN_IDENTITIES: &[(&str, &str)] = &[
     ("vibe@mistral.ai", "Mistral Vibe"),
     ("openhands@all-hands.dev", "OpenHands"),
     ("176961590+gemini-code-assist[bot]@users.noreply.github.com", "Gemini Code Assist"),
+    ("208079219+amazon-q-developer[bot]@users.noreply.github.com", "Amazon Q Developer"),
+    ("noreply@cline.bot", "Cline"),
+    ("205137888+cline[bot]@users.noreply.github.com", "Cline"),
+    ("noreply@continue.dev", "Continue"),
+    ("230936708+continue[bot]@users.noreply.github.com", "Continue"),
+    ("agent@warp.dev", "Warp"),
+    ("138933559+factory-droid[bot]@users.noreply.github.com", "Factory"),
+    ("240665456+kiloconnect[bot]@users.noreply.github.com", "Kilo Code"),
+    ("v0[bot]@users.noreply.github.com", "v0"),
+    ("220155983+jetbrains-ai[bot]@users.noreply.github.com", "JetBrains AI"),
+    ("noreply@codebuff.com", "Codebuff"),
+    ("noreply@freebuff.com", "Freebuff"),
 ];
 
-/// Line starts (after leading emoji and spaces) that tools write into the message body.
+/// GitHub Apps known by their login only (their numeric user id is not on record): any
+/// `[<id>+]<login>@users.noreply.github.com` address. A `[bot]` login can only belong to an
+/// app, and an app's slug is unique on GitHub, so the login alone names the tool; where the id
+/// is known the address is listed exactly above instead, and another id is another account.
+const BUILTIN_BOT_LOGINS: &[(&str, &str)] = &[
+    ("kiro-agent[bot]", "Kiro"),
+    ("lovable-dev[bot]", "Lovable"),
+    ("gpt-engineer-app[bot]", "Lovable"),
+    ("sweep-ai[bot]", "Sweep"),
+    ("jetbrains-junie[bot]", "JetBrains Junie"),
+];
+
+const GITHUB_NOREPLY: &str = "@users.noreply.github.com";
+
+/// Footer lines (after leading emoji and spaces) as tools write them: the whole line, a link
+/// written out to its `)` at most ([`footer_ends`]).
 const BUILTIN_FOOTERS: &[(&str, &str)] = &[
     ("Generated with [Claude Code](", "Claude Code"),
     ("Generated with [Devin](", "Devin"),
     ("Generated with [opencode](", "OpenCode"),
     ("Generated with Crush", "Crush"),
     ("Generated by Mistral Vibe", "Mistral Vibe"),
+    ("Generated with [Cline](", "Cline"),
+    ("Generated with [Continue](", "Continue"),
+    ("Generated with Codebuff", "Codebuff"),
+    ("Generated with Qwen Code", "Qwen Code"),
 ];
 
+/// Keys that declare AI help only with certain values (lower-case): Replit Agent writes
+/// `Replit-Commit-Author: Agent` or `Assistant`; any other value is not its mark.
+const VALUED_TRAILERS: &[(&str, &[&str], &str)] =
+    &[("Replit-Commit-Author", &["agent", "assistant"], "Replit Agent")];
+
 /// Trailer keys whose value is a link, not a tool name: the key names the tool.
-const LINK_TRAILER_TOOLS: &[(&str, &str)] =
-    &[("Amp-Thread-ID", "Amp"), ("Claude-Session", "Claude Code"), ("Agent-Logs-Url", "GitHub Copilot")];
+const LINK_TRAILER_TOOLS: &[(&str, &str)] = &[
+    ("Amp-Thread-ID", "Amp"),
+    ("Claude-Session", "Claude Code"),
+    ("Agent-Logs-Url", "GitHub Copilot"),
+    ("Entire-Checkpoint", "Entire"),
+];
 
 /// Aider names itself as a suffix of the author or committer name, and a subject prefix.
 const AIDER_NAME_SUFFIX: &str = " (aider)";
@@ -145,9 +197,9 @@ impl<'p> Detector<'p> {
     /// The tool an address belongs to: a built-in's name, or the address for the policy's own.
     fn ai_tool(&self, email: &str) -> Option<String> {
         let email = normalize_email(email);
-        let builtin = BUILTIN_IDENTITIES.iter().find(|(address, _)| self.config.builtin && *address == email);
+        let builtin = self.config.builtin.then(|| builtin_tool(&email)).flatten();
         match builtin {
-            Some((_, tool)) => Some(tool.to_string()),
+            Some(tool) => Some(tool.to_string()),
             None => self.config.identities.is_match(&email).then_some(email),
         }
     }
@@ -172,12 +224,25 @@ impl<'p> Detector<'p> {
             {
                 let tool = trailer_tool(trailer);
                 evidence.push(Evidence { kind: EvidenceKind::Trailer, text: trailer.to_string(), tool });
+            } else if let Some(tool) = self.config.builtin.then(|| valued_trailer_tool(trailer)).flatten() {
+                evidence.push(Evidence {
+                    kind: EvidenceKind::Trailer,
+                    text: trailer.to_string(),
+                    tool: tool.into(),
+                });
             }
         }
         if self.config.builtin {
             footer_evidence(commit, &mut evidence);
         }
-        let ai_assisted = evidence.iter().any(|e| e.kind != EvidenceKind::Footer || self.config.footers);
+        // Agent Trace is a built-in format; notes are read from the refs the policy lists.
+        let read = |note: &&NoteFact| self.config.builtin || note.source != trace::TRACES_PATH;
+        evidence.extend(commit.notes.iter().filter(read).filter_map(notes::evidence));
+        let ai_assisted = evidence.iter().any(|e| match e.kind {
+            EvidenceKind::Footer => self.config.footers,
+            EvidenceKind::UnreadableNote => false,
+            _ => true,
+        });
         Provenance { evidence, ai_assisted }
     }
 
@@ -189,6 +254,29 @@ impl<'p> Detector<'p> {
             evidence.push(Evidence { kind: EvidenceKind::Name, text, tool: "Aider".into() });
         }
     }
+}
+
+/// The built-in tool an address (normalized) belongs to.
+fn builtin_tool(email: &str) -> Option<&'static str> {
+    if let Some((_, tool)) = BUILTIN_IDENTITIES.iter().find(|(address, _)| *address == email) {
+        return Some(tool);
+    }
+    let local = email.strip_suffix(GITHUB_NOREPLY)?;
+    // `<digits>+<login>` or the bare login; the id is not checked for these apps.
+    let login = match local.split_once('+') {
+        Some((id, login)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => login,
+        Some(_) => return None,
+        None => local,
+    };
+    BUILTIN_BOT_LOGINS.iter().find(|(known, _)| *known == login).map(|(_, tool)| *tool)
+}
+
+fn valued_trailer_tool(trailer: &TrailerLine) -> Option<&'static str> {
+    let value = trailer.value.trim().to_lowercase();
+    VALUED_TRAILERS
+        .iter()
+        .find(|(key, values, _)| key.eq_ignore_ascii_case(&trailer.key) && values.contains(&value.as_str()))
+        .map(|(_, _, tool)| *tool)
 }
 
 /// The tool a provenance trailer names: `Claude:claude-opus-4-6 sparse` is Claude, `GitHub
@@ -203,6 +291,17 @@ fn trailer_tool(trailer: &TrailerLine) -> String {
     if declared_only { "unnamed".to_string() } else { name.chars().take(40).collect() }
 }
 
+/// Whether what follows a footer's start ends the line as a tool writes it: a link's rest
+/// (`https://claude.com/claude-code)`), or nothing but punctuation. Prose that merely starts
+/// like a footer ("Generated with Crush line, including ...", a wrapped sentence) is not one.
+fn footer_ends(rest: &str) -> bool {
+    let rest = rest.trim_end();
+    match rest.strip_suffix(')') {
+        Some(link) => !link.is_empty() && !link.contains(char::is_whitespace),
+        None => rest.chars().all(|c| c.is_ascii_punctuation()),
+    }
+}
+
 fn footer_evidence(commit: &CommitFacts, evidence: &mut Vec<Evidence>) {
     let summary = commit.summary();
     if summary.starts_with(AIDER_SUBJECT_PREFIX) {
@@ -211,7 +310,8 @@ fn footer_evidence(commit: &CommitFacts, evidence: &mut Vec<Evidence>) {
     }
     for line in commit.message.lines().skip(1) {
         let text = line.trim_start_matches(|c: char| !c.is_alphanumeric());
-        if let Some((_, tool)) = BUILTIN_FOOTERS.iter().find(|(footer, _)| text.starts_with(footer)) {
+        let whole_line = |footer: &str| text.strip_prefix(footer).is_some_and(footer_ends);
+        if let Some((_, tool)) = BUILTIN_FOOTERS.iter().find(|(footer, _)| whole_line(footer)) {
             evidence.push(Evidence {
                 kind: EvidenceKind::Footer,
                 text: line.trim().to_string(),
@@ -221,5 +321,7 @@ fn footer_evidence(commit: &CommitFacts, evidence: &mut Vec<Evidence>) {
     }
 }
 
+mod notes;
 #[cfg(test)]
 mod tests;
+pub mod trace;

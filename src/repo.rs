@@ -144,6 +144,7 @@ pub fn read_commit(
         git_signature,
         recorded: Vec::new(),
         stale: Vec::new(),
+        notes: Vec::new(),
     })
 }
 

@@ -60,6 +60,7 @@ fn judge(policy: &Policy, trailers: &[String]) -> CommitVerdict {
         recorded: Vec::new(),
         stale: Vec::new(),
         root: false,
+        notes: Vec::new(),
     };
     Engine::new(policy, today()).judge(&commit, &["refs/heads/main".into()])
 }
@@ -179,6 +180,7 @@ fn look_alikes(message: &str) -> Vec<(String, String)> {
         git_signature: GitSignature::NotRead,
         recorded: Vec::new(),
         stale: Vec::new(),
+        notes: Vec::new(),
         root: false,
     };
     let verdict = Engine::new(&policy, today()).judge(&commit, &["refs/heads/main".to_string()]);

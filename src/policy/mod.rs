@@ -118,6 +118,8 @@ pub struct ProvenanceConfig {
     pub none_values: Vec<String>,
     pub footers: bool,
     pub identities: GlobList,
+    /// Notes refs whose note on a commit is read as evidence (`refs/notes/...`).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -296,6 +298,8 @@ const DEFAULT_PROTECTED: &[&str] = &["refs/heads/**"];
 const DEFAULT_MAX_COMMITS: usize = 100_000;
 const DEFAULT_MAX_SECONDS: f64 = 60.0;
 const DEFAULT_PROVENANCE_TRAILERS: &[&str] = &["Assisted-by", "Generated-by", "AI-assisted"];
+/// git-ai's authorship logs and Qwen Code's attributions.
+const DEFAULT_NOTES_REFS: &[&str] = &["refs/notes/ai", "refs/notes/ai-attribution"];
 const DEFAULT_NONE_VALUES: &[&str] = &["no", "none", "false"];
 const DEFAULT_APPROVAL_TRAILERS: &[&str] = &["Reviewed-by", "Approved-by"];
 /// GitLab, Gitea/Forgejo, GitHub Enterprise Server, gitolite, git http-backend behind a web server.
@@ -385,6 +389,7 @@ impl Validator {
                 .unwrap_or_else(|| DEFAULT_NONE_VALUES.iter().map(|v| v.to_string()).collect()),
             footers: raw.provenance.footers.unwrap_or(true),
             identities: self.globs(raw.provenance.identities, &[], GlobKind::Email),
+            notes: self.notes_refs(raw.provenance.notes),
         };
         let approvals = ApprovalConfig {
             trailer_keys: self.trailer_keys(raw.approvals.trailers, DEFAULT_APPROVAL_TRAILERS),
@@ -655,6 +660,34 @@ impl Validator {
             }
         }
         keys
+    }
+
+    fn notes_refs(&mut self, raw: Option<Vec<Spanned<String>>>) -> Vec<String> {
+        let Some(raw) = raw else {
+            return DEFAULT_NOTES_REFS.iter().map(|r| r.to_string()).collect();
+        };
+        let mut refs = Vec::with_capacity(raw.len());
+        for name in raw {
+            // A conservative subset of git's ref names: plain components of letters, digits,
+            // `-`, `_` and inner dots.
+            let valid = name.get_ref().strip_prefix("refs/notes/").is_some_and(|rest| {
+                rest.split('/').all(|part| {
+                    !part.is_empty()
+                        && !part.starts_with('.')
+                        && !part.ends_with('.')
+                        && !part.ends_with(".lock")
+                        && !part.contains("..")
+                        && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                })
+            });
+            if valid {
+                refs.push(name.into_inner());
+            } else {
+                let message = format!("`{}` is not a notes ref (refs/notes/...)", name.get_ref());
+                self.error("bad-notes-ref", message, name.span());
+            }
+        }
+        refs
     }
 
     fn people(

@@ -149,6 +149,7 @@ pub struct RawProvenance {
     pub none_values: Option<Vec<String>>,
     pub footers: Option<bool>,
     pub identities: Option<Vec<Spanned<String>>>,
+    pub notes: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

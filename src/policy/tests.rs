@@ -391,3 +391,15 @@ fn a_date_written_wrong_is_told_the_one_way_to_write_it() {
         assert!(shown.contains(&expected), "{shown}");
     }
 }
+
+#[test]
+fn notes_refs_default_to_git_ai_and_qwen_and_must_be_notes_refs() {
+    let policy = parse("version = 1\n").unwrap();
+    assert_eq!(policy.provenance.notes, ["refs/notes/ai", "refs/notes/ai-attribution"]);
+    let policy = parse("version = 1\n[provenance]\nnotes = [\"refs/notes/whogitit\"]\n").unwrap();
+    assert_eq!(policy.provenance.notes, ["refs/notes/whogitit"]);
+    for bad in ["refs/heads/main", "refs/notes/", "refs/notes/a..b", "refs/notes/x y", "refs/notes/x.lock"] {
+        let shown = problems(&format!("version = 1\n[provenance]\nnotes = [\"{bad}\"]\n"));
+        assert!(shown.contains("policy.toml:3:10: error[bad-notes-ref]"), "{bad}: {shown}");
+    }
+}

@@ -8,6 +8,7 @@ fn config() -> ProvenanceConfig {
         trailer_keys: vec!["Assisted-by".into(), "Generated-by".into(), "AI-assisted".into()],
         none_values: vec!["no".into(), "none".into(), "false".into()],
         footers: true,
+        notes: Vec::new(),
         identities: GlobList::new(
             vec!["*@agents.example.com".into(), "ai-bot@example.com".into()],
             GlobKind::Email,
@@ -36,6 +37,7 @@ fn commit_by(author: Signature, message: &str) -> CommitFacts {
         recorded: Vec::new(),
         stale: Vec::new(),
         root: false,
+        notes: Vec::new(),
     }
 }
 
@@ -319,4 +321,186 @@ fn evidence_names_the_tool() {
     assert_eq!(tools("S\n\nCo-authored-by: Claude <noreply@anthropic.com>\n"), ["Claude Code"]);
     assert_eq!(tools("S\n\nCo-authored-by: Bot <x@agents.example.com>\n"), ["x@agents.example.com"]);
     assert_eq!(tools("S\n\n💘 Generated with Crush\n"), ["Crush"]);
+}
+
+#[test]
+fn late_2026_identities_mark_a_co_author() {
+    for (name, email, tool) in [
+        ("Codex", "codex@openai.com", "Codex"),
+        ("cursor[bot]", "206951365+cursor[bot]@users.noreply.github.com", "Cursor"),
+        (
+            "amazon-q-developer[bot]",
+            "208079219+amazon-q-developer[bot]@users.noreply.github.com",
+            "Amazon Q Developer",
+        ),
+        ("Cline", "noreply@cline.bot", "Cline"),
+        ("cline[bot]", "205137888+cline[bot]@users.noreply.github.com", "Cline"),
+        ("Continue", "noreply@continue.dev", "Continue"),
+        ("continue[bot]", "230936708+continue[bot]@users.noreply.github.com", "Continue"),
+        ("Warp", "agent@warp.dev", "Warp"),
+        ("factory-droid[bot]", "138933559+factory-droid[bot]@users.noreply.github.com", "Factory"),
+        ("kiloconnect[bot]", "240665456+kiloconnect[bot]@users.noreply.github.com", "Kilo Code"),
+        ("v0[bot]", "v0[bot]@users.noreply.github.com", "v0"),
+        ("jetbrains-ai[bot]", "220155983+jetbrains-ai[bot]@users.noreply.github.com", "JetBrains AI"),
+        ("Codebuff", "noreply@codebuff.com", "Codebuff"),
+        ("Freebuff", "noreply@freebuff.com", "Freebuff"),
+        ("kiro-agent[bot]", "244629292+kiro-agent[bot]@users.noreply.github.com", "Kiro"),
+        ("lovable-dev[bot]", "lovable-dev[bot]@users.noreply.github.com", "Lovable"),
+        ("gpt-engineer-app[bot]", "159125892+gpt-engineer-app[bot]@users.noreply.github.com", "Lovable"),
+        ("sweep-ai[bot]", "128439645+sweep-ai[bot]@users.noreply.github.com", "Sweep"),
+        (
+            "jetbrains-junie[bot]",
+            "201638009+jetbrains-junie[bot]@users.noreply.github.com",
+            "JetBrains Junie",
+        ),
+    ] {
+        let line = format!("Co-authored-by: {name} <{email}>");
+        assert_trailer_marks(&line, EvidenceKind::Identity);
+        let p = detect(&commit(&format!("S\n\n{line}\n")));
+        assert_eq!(p.evidence[0].tool, tool, "{line}");
+    }
+}
+
+#[test]
+fn tools_that_commit_as_the_author() {
+    for (name, email, tool) in [
+        ("v0[bot]", "v0[bot]@users.noreply.github.com", "v0"),
+        ("lovable-dev[bot]", "161227000+lovable-dev[bot]@users.noreply.github.com", "Lovable"),
+        (
+            "amazon-q-developer[bot]",
+            "208079219+amazon-q-developer[bot]@users.noreply.github.com",
+            "Amazon Q Developer",
+        ),
+        (
+            "Copilot Autofix powered by AI",
+            "223894421+github-code-quality[bot]@users.noreply.github.com",
+            "GitHub Copilot",
+        ),
+        ("Copilot", "223556219+Copilot@users.noreply.github.com", "GitHub Copilot"),
+    ] {
+        let p = detect(&commit_by(sig(name, email), "Fix the alert\n"));
+        assert!(p.ai_assisted, "{email}");
+        assert_eq!(p.evidence[0].text, format!("author: {name} <{email}>"));
+        assert_eq!(p.evidence[0].tool, tool);
+    }
+}
+
+#[test]
+fn replit_agent_and_entire_trailers() {
+    let replit = "Replit-Commit-Author: Agent\nReplit-Commit-Session-Id: 3f1b6a2e-9c0d-4e5f-8a7b-1c2d3e4f5a6b\nReplit-Commit-Checkpoint-Type: full_checkpoint";
+    let p = detect(&commit_by(
+        sig("alice", "12345678-alice@users.noreply.replit.com"),
+        &format!("Add login\n\n{replit}\n"),
+    ));
+    assert_eq!(kinds(&p), [(EvidenceKind::Trailer, "Replit-Commit-Author: Agent")]);
+    assert_eq!(p.evidence[0].tool, "Replit Agent");
+    assert_trailer_marks("Replit-Commit-Author: Assistant", EvidenceKind::Trailer);
+    assert_trailer_marks("Entire-Checkpoint: a3b2c4d5e6f7", EvidenceKind::Trailer);
+    assert_trailer_marks("Entire-Checkpoint: 01JD7X2Q8V5K3M9N4P6R2T8W0Y", EvidenceKind::Trailer);
+    let p = detect(&commit("S\n\nEntire-Checkpoint: a3b2c4d5e6f7\n"));
+    assert_eq!(p.evidence[0].tool, "Entire");
+}
+
+#[test]
+fn late_2026_footer_lines() {
+    for (line, tool) in [
+        ("🤖 Generated with [Cline](https://docs.cline.bot)", "Cline"),
+        ("Generated with [Continue](https://continue.dev)", "Continue"),
+        ("Generated with Codebuff", "Codebuff"),
+        ("🤖 Generated with Qwen Code", "Qwen Code"),
+    ] {
+        let p = detect(&commit(&format!("Subject\n\nBody text.\n\n{line}\n")));
+        assert_eq!(kinds(&p), [(EvidenceKind::Footer, line)], "{line}");
+        assert_eq!(p.evidence[0].tool, tool);
+    }
+}
+
+// Near misses of the late-2026 rows.
+
+#[test]
+fn a_person_named_like_a_new_tool_is_not_ai() {
+    for (name, email) in [
+        ("Warp", "warp@example.com"),
+        ("Cline", "cline@example.com"),
+        ("Continue", "continue@example.com"),
+        ("Kiro", "kiro@example.com"),
+        ("Copilot Autofix powered by AI", "sec@example.com"),
+        ("v0[bot]", "v0@example.com"),
+    ] {
+        let p = detect(&commit_by(sig(name, email), &format!("S\n\nCo-authored-by: {name} <{email}>\n")));
+        assert!(p.evidence.is_empty(), "{name}: {:?}", p.evidence);
+    }
+}
+
+#[test]
+fn a_human_at_a_tool_vendor_is_not_ai() {
+    for email in
+        ["saoud@cline.bot", "nate@continue.dev", "zach@warp.dev", "founders@codebuff.com", "dev@replit.com"]
+    {
+        let p = detect(&commit(&format!("S\n\nCo-authored-by: Someone <{email}>\n")));
+        assert!(p.evidence.is_empty(), "{email}: {:?}", p.evidence);
+    }
+}
+
+#[test]
+fn replit_human_author_is_not_ai() {
+    for value in ["Human", "alice", ""] {
+        let p =
+            detect(&commit(&format!("S\n\nReplit-Commit-Author: {value}\nReplit-Commit-Session-Id: 1\n")));
+        assert!(p.evidence.is_empty(), "{value}: {:?}", p.evidence);
+    }
+}
+
+#[test]
+fn ci_bots_are_not_ai() {
+    for email in [
+        "49699333+dependabot[bot]@users.noreply.github.com",
+        "41898282+github-actions[bot]@users.noreply.github.com",
+        "29139614+renovate[bot]@users.noreply.github.com",
+        "66853113+pre-commit-ci[bot]@users.noreply.github.com",
+    ] {
+        let p = detect(&commit_by(sig("bot", email), &format!("S\n\nCo-authored-by: bot <{email}>\n")));
+        assert!(p.evidence.is_empty(), "{email}: {:?}", p.evidence);
+    }
+}
+
+#[test]
+fn a_known_bot_login_under_another_numeric_id_is_not_that_bot() {
+    for email in [
+        "1+claude[bot]@users.noreply.github.com",
+        "205137889+cline[bot]@users.noreply.github.com",
+        "cline[bot]@users.noreply.github.com",
+        "175728473+Copilot@users.noreply.github.com",
+        "138933559+factory-droid@users.noreply.github.com",
+        "12+v0[bot]@users.noreply.github.com",
+        // An id that is not a number, or a login that only ends like a bot's.
+        "x+sweep-ai[bot]@users.noreply.github.com",
+        "1+my-sweep-ai[bot]@users.noreply.github.com",
+        "sweep-ai[bot]@users.noreply.github.com.evil.example",
+    ] {
+        let p = detect(&commit(&format!("S\n\nCo-authored-by: bot <{email}>\n")));
+        assert!(p.evidence.is_empty(), "{email}: {:?}", p.evidence);
+    }
+}
+
+#[test]
+fn the_codex_placeholder_address_is_not_evidence() {
+    let p = detect(&commit_by(sig("Codex", "codex@example.com"), "S\n"));
+    assert!(p.evidence.is_empty(), "{:?}", p.evidence);
+}
+
+#[test]
+fn prose_that_starts_like_a_footer_is_not_one() {
+    // Charm Crush's own history: a wrapped sentence about the footer.
+    for line in [
+        "Generated with Crush line, including validation and default preservation.",
+        "Generated with [Claude Code](https://claude.com/claude-code) and then edited by hand",
+        "🤖 Generated with [Cline](https://docs.cline.bot) mostly.",
+        "Generated with [Devin]() ",
+    ] {
+        let p = detect(&commit(&format!("Subject\n\nAdd options for the\n{line}\n")));
+        assert!(p.evidence.is_empty(), "{line}: {:?}", p.evidence);
+    }
+    let p = detect(&commit("S\n\n💖 Generated with Crush\n"));
+    assert_eq!(kinds(&p), [(EvidenceKind::Footer, "💖 Generated with Crush")]);
 }

@@ -60,6 +60,7 @@ fn commit(author: &str, message: &str, paths: &[&str]) -> CommitFacts {
         recorded: Vec::new(),
         stale: Vec::new(),
         root: false,
+        notes: Vec::new(),
     }
 }
 
