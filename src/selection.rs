@@ -10,7 +10,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
 
 use crate::commit_graph::CommitGraph;
-use crate::repo::{Context, GitError};
+use crate::repo::{self, Context, GitError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Movement {
@@ -273,7 +273,14 @@ pub fn baseline(
 ) -> Result<HashSet<Oid>, GitError> {
     let mut tips = Vec::new();
     for id in baseline {
-        let oid = Oid::from_str(id).context(|| format!("baseline commit id {id}"))?;
+        // The policy allows either format; one that is not this repository's names no commit here.
+        let oid = repo::parse_id(id).ok_or_else(|| {
+            GitError::new(format!("baseline commit id {id}"), git2::Error::from_str("not an id"))
+        })?;
+        if oid.object_format() != repo.object_format() {
+            tracing::debug!("baseline {id} is not an id of this repository's format");
+            continue;
+        }
         match repo.find_commit(oid) {
             Ok(_) => tips.push(oid),
             // Not here (yet): it exempts nothing.
