@@ -167,8 +167,7 @@ pub fn run(
     interactive: bool,
     today: Date,
 ) -> Result<(), ApproveError> {
-    let repo = Repository::discover(&options.repo)
-        .context(|| format!("opening the repository at {}", options.repo.display()))?;
+    let repo = repo::discover(&options.repo)?;
     let config = repo.config().context(|| "reading git config".into())?;
     let name = config.get_string("user.name").map_err(|_| ApproveError::NoIdentity("user.name"))?;
     let email = config.get_string("user.email").map_err(|_| ApproveError::NoIdentity("user.email"))?;

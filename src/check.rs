@@ -11,7 +11,7 @@ use crate::gate::{self, Judge, Keep};
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
 use crate::ref_updates::RefUpdate;
-use crate::repo::{self, Context, GitError};
+use crate::repo::{self, Context, GitError, Key};
 use crate::report::{RefReport, Report};
 use crate::selection;
 use crate::verdict::{CommitVerdict, Engine};
@@ -120,7 +120,7 @@ pub fn check(
     // Judged as the walk finds them; a shallow clone's boundary stops the walk.
     let commits = selection::walk_lazily(repo, graph, &revisions.include, &revisions.exclude)?.map(|oid| {
         let oid = oid?;
-        match boundary.contains(&oid) {
+        match boundary.contains(&Key(oid)) {
             true => Err(GitError::new(format!("{oid}"), git2::Error::from_str("a shallow boundary"))),
             false => Ok(oid),
         }
@@ -152,13 +152,13 @@ fn reopen(repo: &Repository) -> impl Fn() -> Result<Repository, GitError> + Sync
 
 /// A shallow clone's boundary commits, which look like root commits and so would change every
 /// path: they are refused rather than judged wrong.
-fn shallow_boundary(repo: &Repository) -> HashSet<Oid> {
+fn shallow_boundary(repo: &Repository) -> HashSet<Key> {
     if !repo.is_shallow() {
         return HashSet::new();
     }
     // The shallow file is shared by every worktree of the repository.
     let shallow = std::fs::read_to_string(repo.commondir().join("shallow")).unwrap_or_default();
-    shallow.lines().filter_map(|line| repo::parse_id(line.trim())).collect()
+    shallow.lines().filter_map(|line| repo::parse_id(line.trim())).map(Key).collect()
 }
 
 /// Judges one commit, every rule, as if pushed to `refname`.
@@ -178,11 +178,11 @@ pub fn explain(
             message: "explain takes one commit".into(),
         });
     };
-    if shallow_boundary(repo).contains(&oid) {
+    if shallow_boundary(repo).contains(&Key(oid)) {
         return Err(CheckError::Shallow(format!("at {oid}")));
     }
     let baseline = match in_baseline(repo, engine.policy(), oid)? {
-        true => HashSet::from([oid]),
+        true => HashSet::from([Key(oid)]),
         false => HashSet::new(),
     };
     let open = reopen(repo);

@@ -41,17 +41,27 @@ impl<T> Context<T> for Result<T, git2::Error> {
 /// GIT_ALTERNATE_OBJECT_DIRECTORIES): a plain `Repository::open` cannot see the pushed objects.
 pub fn open_for_hook() -> Result<Repository, GitError> {
     read_like_git();
-    let what = || "opening the repository from the hook environment".to_string();
-    let repo = Repository::open_from_env().map_err(|e| unreadable_format(what(), e))?;
-    ref_storage(&repo).map_err(|e| GitError::new(what(), e))?;
-    Ok(repo)
+    checked(Repository::open_from_env(), || "opening the repository from the hook environment".into())
 }
 
 /// Opens the repository at `path` (bare or not), for the verbs that read history.
 pub fn open(path: &Path) -> Result<Repository, GitError> {
     read_like_git();
-    let what = || format!("opening repository {}", path.display());
-    let repo = Repository::open(path).map_err(|e| unreadable_format(what(), e))?;
+    checked(Repository::open(path), || format!("opening repository {}", path.display()))
+}
+
+/// Opens the repository `path` is in, as git finds it from a working directory (`approve`).
+pub fn discover(path: &Path) -> Result<Repository, GitError> {
+    read_like_git();
+    checked(Repository::discover(path), || format!("opening the repository at {}", path.display()))
+}
+
+/// The repository, if it is stored in a format countersign reads.
+fn checked(
+    opened: Result<Repository, git2::Error>,
+    what: impl Fn() -> String,
+) -> Result<Repository, GitError> {
+    let repo = opened.map_err(|e| unreadable_format(what(), e))?;
     ref_storage(&repo).map_err(|e| GitError::new(what(), e))?;
     Ok(repo)
 }
@@ -329,6 +339,21 @@ pub fn decode_message(raw: &[u8], encoding: Option<&str>) -> String {
             charset.decode_without_bom_handling(raw).0.into_owned()
         }
         _ => String::from_utf8_lossy(raw).into_owned(),
+    }
+}
+
+/// An object id that keys a hash table.
+///
+/// git2's SHA-256 build (`unstable-sha256`) hashes all 32 bytes an `Oid` can hold, but libgit2
+/// writes only the 20 of a SHA-1 id: an id copied out of its own arrays (a commit's parents, a
+/// tree's entries) keeps whatever the other 12 held. Two equal ids could then hash apart, and a
+/// walk take a commit it had hidden. A `Key` hashes the id's own bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key(pub Oid);
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state);
     }
 }
 
