@@ -364,7 +364,22 @@ pub fn short(id: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::decode_message;
+    use super::{decode_message, parse_id};
+    use git2::ObjectFormat;
+
+    #[test]
+    fn ids_of_either_hash_are_parsed_by_their_length() {
+        let sha1 = parse_id(&"ab".repeat(20)).unwrap();
+        assert_eq!((sha1.object_format(), sha1.to_string()), (ObjectFormat::Sha1, "ab".repeat(20)));
+        let sha256 = parse_id(&"0f".repeat(32)).unwrap();
+        assert_eq!((sha256.object_format(), sha256.to_string()), (ObjectFormat::Sha256, "0f".repeat(32)));
+        assert!(parse_id(&"0".repeat(64)).unwrap().is_zero());
+        for bad in
+            ["", "abc", &"a".repeat(39), &"a".repeat(41), &"a".repeat(63), &"g".repeat(40), &"+1".repeat(20)]
+        {
+            assert_eq!(parse_id(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn encoding_header_is_honoured_like_git_log() {
