@@ -10,6 +10,10 @@ use crate::util::*;
 
 const FORMATS: [Format; 3] = [Format::Files, Format::Reftable, Format::Sha256];
 
+/// A push through `refs/heads/master`, a symbolic ref to main, judged as main.
+const ALIAS_REFUSED: &str =
+    "refs/heads/master (symbolic ref to refs/heads/main): 1 of 1 new commit(s) lacks sign-off";
+
 fn countersign(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN).args(args).current_dir(dir).env_remove("COUNTERSIGN_POLICY").output().unwrap()
 }
@@ -54,7 +58,7 @@ fn core_scenarios(format: Format) {
     // A symbolic ref to main is main: found through the ref store, whatever it is.
     server.git_server(&["symbolic-ref", "refs/heads/master", "refs/heads/main"]);
     let push = server.push(&["origin", "main:refs/heads/master"]);
-    assert_refused(&server, &push, &["refs/heads/master: 1 of 1 new commit(s) lacks sign-off"], &main);
+    assert_refused(&server, &push, &[ALIAS_REFUSED], &main);
 
     // The same commit, reviewed, lands; and the gate hides what main already holds after.
     server.git_work(&["commit", "-q", "--amend", "-m", &format!("Reviewed change\n\n{REVIEWED}")]);
@@ -206,7 +210,7 @@ fn a_server_migrated_to_reftable_after_install_still_judges_pushes() {
     server.write("app/lib.rs", "unreviewed\n");
     server.commit(BOB, "Unreviewed\n");
     let push = server.push(&["origin", "main:refs/heads/master"]);
-    assert_refused(&server, &push, &["refs/heads/master: 1 of 1 new commit(s) lacks sign-off"], &main);
+    assert_refused(&server, &push, &[ALIAS_REFUSED], &main);
     assert!(server.push(&["origin", "main:refs/heads/topic"]).ok);
     server.git_work(&["commit", "-q", "--amend", "-m", &format!("Reviewed\n\n{REVIEWED}")]);
     assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
