@@ -142,7 +142,9 @@ pub fn resolve_ref(repo: &Repository, name: &str) -> Result<Option<Oid>, GitErro
             let output = git(repo, &["show-ref", "--verify", "--hash", name]).map_err(failed)?;
             if !output.status.success() {
                 let exists = git(repo, &["show-ref", "--exists", name]).map_err(failed)?;
-                if exists.status.code() == Some(2) {
+                // No such ref; or a symbolic one to nothing (an unborn HEAD), as libgit2 says.
+                let dangling = || git(repo, &["symbolic-ref", "--quiet", name]).map(|o| o.status.success());
+                if exists.status.code() == Some(2) || dangling().map_err(failed)? {
                     return Ok(None);
                 }
                 return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string()));
