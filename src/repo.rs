@@ -122,7 +122,8 @@ pub fn ref_storage(repo: &Repository) -> Result<RefStorage, git2::Error> {
 /// when there is no such ref (or HEAD is unborn).
 ///
 /// A files-backed repository is read by libgit2, which needs no git binary (a hook in a chroot
-/// may have none); a reftable one by `git rev-parse`.
+/// may have none) and starts no process (a `git show-ref` took 6 ms on a loaded 2-core
+/// machine); a reftable one by `git show-ref`.
 pub fn resolve_ref(repo: &Repository, name: &str) -> Result<Option<Oid>, GitError> {
     match ref_storage(repo).context(|| format!("reading {name}"))? {
         RefStorage::Files => match repo.find_reference(name).and_then(|r| r.resolve()) {
@@ -182,9 +183,7 @@ pub fn git(repo: &Repository, args: &[&str]) -> Result<Output, String> {
         Command::new("git").arg("--git-dir").arg(repo.path()).args(args).stdin(Stdio::null()).output();
     output.map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
-            "no git binary here, and only git reads this repository's reftable refs: put git on \
-             the PATH the hook runs with"
-                .to_string()
+            "no git on the PATH, and countersign reads revisions and reftable refs with it".to_string()
         }
         _ => format!("running git: {e}"),
     })
@@ -286,9 +285,9 @@ pub fn read_commit(
     };
     let patch_id = if hashed && !in_baseline { Some(patch_id::patch_id(repo, commit)?) } else { None };
     let git_signature = if needs_git_signature && !in_baseline {
-        // git signs a SHA-256 commit in a header of its own (gpgsig-sha256), and leaves the
-        // other header, for the SHA-1 form of a repository converted both ways, unsigned here:
-        // libgit2 keeps it in the signed data, so such a signature fails to verify (closed).
+        // git signs a SHA-256 commit in a header of its own. A commit carrying both headers (a
+        // repository kept in both hashes, which countersign refuses to open anyway) would keep
+        // the other in what libgit2 calls the signed data, and fail to verify: closed.
         let field = match repo.object_format() {
             ObjectFormat::Sha256 => "gpgsig-sha256",
             _ => "gpgsig",
