@@ -71,7 +71,14 @@ fn commits_read_from_a_sha256_repository_give_gits_trailers() {
         .map(|(id, _)| {
             assert_eq!(id.len(), 64, "{id}");
             let commit = repo.find_commit(countersign::repo::parse_id(id).unwrap()).unwrap();
-            let facts = countersign::repo::read_commit(&repo, &commit, false, false, false).unwrap();
+            let facts = countersign::repo::read_commit(
+                &repo,
+                &commit,
+                countersign::repo::PatchIds::Never,
+                false,
+                false,
+            )
+            .unwrap();
             assert_eq!(facts.id, *id);
             facts.trailers.into_iter().map(|t| (t.key, t.value)).collect()
         })
