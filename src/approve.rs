@@ -117,8 +117,7 @@ pub enum ApproveError {
 /// Records the approval of every change of `options.target` on the server, as the login the
 /// server will authenticate: `git push REMOTE <commit>:refs/countersign/approvals/<patch-id>/<login>`.
 pub fn record(options: &RecordOptions, out: &mut dyn Write) -> Result<(), ApproveError> {
-    let repo = Repository::discover(&options.repo)
-        .context(|| format!("opening repository {}", options.repo.display()))?;
+    let repo = repo::discover(&options.repo)?;
     let login = match &options.login {
         Some(login) => login.clone(),
         None => repo
@@ -284,13 +283,13 @@ fn identity_warnings(name: &str, email: &str, changes: &[Change]) -> Vec<String>
 }
 
 /// A remote-tracking ref that already holds `commit` (a rewrite of it needs a forced push).
+/// Listed by git, which reads reftable refs too.
 fn pushed_to(repo: &Repository, commit: Oid) -> Option<String> {
-    let refs = repo.references_glob("refs/remotes/*").ok()?;
-    refs.flatten().find_map(|reference| {
-        let tip = reference.target()?;
-        let holds = tip == commit || repo.graph_descendant_of(tip, commit).unwrap_or(false);
-        holds.then(|| reference.shorthand().unwrap_or("a remote").to_string())
-    })
+    let contains = format!("--contains={commit}");
+    let output =
+        repo::git(repo, &["for-each-ref", "--format=%(refname:short)", &contains, "refs/remotes/"]).ok()?;
+    let listed = String::from_utf8_lossy(&output.stdout);
+    output.status.success().then(|| listed.lines().next().map(str::to_string)).flatten()
 }
 
 /// `--key`, else git config `user.signingkey` when it names a file (`~/` expanded).

@@ -12,7 +12,7 @@ const FORMATS: [Format; 3] = [Format::Files, Format::Reftable, Format::Sha256];
 
 /// A push through `refs/heads/master`, a symbolic ref to main, judged as main.
 const ALIAS_REFUSED: &str =
-    "refs/heads/master (symbolic ref to refs/heads/main): 1 of 1 new commit(s) lacks sign-off";
+    "refs/heads/master (symbolic ref to refs/heads/main): 1 of 1 new commit(s) lacks approval";
 
 fn countersign(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN).args(args).current_dir(dir).env_remove("COUNTERSIGN_POLICY").output().unwrap()
@@ -45,7 +45,7 @@ fn core_scenarios(format: Format) {
     server.write("app/lib.rs", "unreviewed\n");
     let unreviewed = server.commit(BOB, "Unreviewed change\n");
     let push = server.push(&["origin", "main"]);
-    assert_refused(&server, &push, &["refs/heads/main: 1 of 1 new commit(s) lacks sign-off"], &main);
+    assert_refused(&server, &push, &["refs/heads/main: 1 of 1 new commit(s) lacks approval"], &main);
     let record = &Server::audit_lines(&log)[0]["refs"][0];
     assert_eq!((record["old"].as_str(), record["new"].as_str()), (Some(&*main), Some(&*unreviewed)));
     assert_eq!(record["commits"][0]["id"].as_str(), Some(&*unreviewed));
@@ -157,7 +157,7 @@ fn the_verbs_that_read_history_work_in_every_format() {
         let output = countersign(&server.work, &[&["check"][..], &policy, &["origin/main..HEAD"]].concat());
         assert_eq!(output.status.code(), Some(1), "{format:?}: {}", text(&output.stderr));
         assert!(
-            text(&output.stdout).contains("1 of 1 new commit(s) lacks sign-off"),
+            text(&output.stdout).contains("1 of 1 new commit(s) lacks approval"),
             "{}",
             text(&output.stdout)
         );
