@@ -254,3 +254,32 @@ fn an_unknown_repository_format_refuses_the_push_and_names_it() {
     let expected = "extensions.refStorage = mystery: a ref format countersign does not read";
     assert!(text(&output.stderr).contains(expected), "{}", text(&output.stderr));
 }
+
+/// A hook environment without git (a chroot) cannot read a reftable: the push is refused, and
+/// the message says what is missing.
+#[test]
+fn a_reftable_server_without_git_refuses_and_says_why() {
+    let server = Server::new_in(Format::Reftable, POLICY);
+    let main = server.server_ref("refs/heads/main").unwrap();
+    server.write("app/lib.rs", "reviewed\n");
+    let new = server.commit(BOB, &format!("Reviewed\n\n{REVIEWED}\n"));
+    assert!(server.push(&["origin", "main:refs/heads/topic"]).ok);
+    let output = Command::new(BIN)
+        .arg("pre-receive")
+        .current_dir(&server.bare)
+        .env("GIT_DIR", ".")
+        .env("PATH", server.home.join("no-git-here"))
+        .env_remove("COUNTERSIGN_POLICY")
+        .stdin(std::fs::File::open(write_input(&server, &format!("{main} {new} refs/heads/main\n"))).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let expected = "no git binary here, and only git reads this repository's reftable refs";
+    assert!(text(&output.stderr).contains(expected), "{}", text(&output.stderr));
+}
+
+fn write_input(server: &Server, input: &str) -> std::path::PathBuf {
+    let path = server.home.join("hook-input");
+    std::fs::write(&path, input).unwrap();
+    path
+}
