@@ -181,7 +181,8 @@ def generate(out, commits: int, files: int, seed: int):
 
 def main():
     repo, commits, files, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True)
+    object_format = sys.argv[5] if len(sys.argv) > 5 else "sha1"
+    subprocess.run(["git", "init", "-q", "-b", "main", f"--object-format={object_format}", repo], check=True)
     importer = subprocess.Popen(["git", "-C", repo, "fast-import", "--quiet", "--done"], stdin=subprocess.PIPE)
     generate(importer.stdin, commits, files, seed)
     importer.stdin.close()

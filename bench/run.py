@@ -10,7 +10,10 @@ with bench/generate.py, then times side by side:
      generated and again with changed-path filters in its commit-graph;
   3. a one-commit `git push` into a bare copy, with and without the hook, and the hook alone;
   4. with --refs N: the hooked push and the hook alone on a copy of the server with N unrelated
-     refs added, taking turns with the server without them.
+     refs added, taking turns with the server without them;
+  5. unless --no-formats: the hooked push and the hook alone on a copy of the server migrated to
+     reftable refs, taking turns with the files one; and the check with the path rule on the same
+     history generated into a SHA-256 repository (cached too), against the SHA-1 one.
 Each figure is the median wall time of --runs runs (pushes: --pushes runs); memory is the peak
 resident set of the process (for a push: of the hook process tree's largest member).
 """
@@ -54,8 +57,9 @@ def git(*args, cwd=None, capture=False):
     return out.stdout.strip() if capture else None
 
 
-def dataset(args):
-    data = ROOT / "target" / "bench-data" / f"c{args.commits}-f{args.files}-s{args.seed}"
+def dataset(args, object_format="sha1"):
+    suffix = "" if object_format == "sha1" else f"-{object_format}"
+    data = ROOT / "target" / "bench-data" / f"c{args.commits}-f{args.files}-s{args.seed}{suffix}"
     if (data / ".complete").exists():
         return data
     shutil.rmtree(data, ignore_errors=True)
@@ -63,7 +67,7 @@ def dataset(args):
     print(f"generating {args.commits} commits over {args.files} files in {data} ...", flush=True)
     start = time.perf_counter()
     subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), str(data), str(args.commits),
-                    str(args.files), str(args.seed)], check=True)
+                    str(args.files), str(args.seed), object_format], check=True)
     # What a server holds after its first gc: one pack with deltas and a commit-graph.
     git("-C", str(data), "repack", "-adq")
     git("-C", str(data), "commit-graph", "write", "--reachable")
@@ -157,6 +161,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pushes", type=int, default=15)
     parser.add_argument("--bin", type=Path, help="a built countersign (default: cargo build --release)")
+    parser.add_argument("--no-formats", action="store_true", help="skip the reftable and SHA-256 measurements")
     args = parser.parse_args()
 
     binary = args.bin
@@ -190,8 +195,8 @@ def measure(args, binary, data, scratch):
     paths_policy = scratch / "paths.toml"
     paths_policy.write_text(generate.policy_toml(path_rule=True))
 
-    def check(policy):
-        return [str(binary), "check", "--dry-run", "--repo", str(data), "--policy", str(policy), "main"]
+    def check(policy, repo=data):
+        return [str(binary), "check", "--dry-run", "--repo", str(repo), "--policy", str(policy), "main"]
 
     ours = median_run(check(trailers_policy), args.runs)
     theirs = median_run(["git", "-C", str(data), "log", "--format=%(trailers:only,unfold)", "main"], args.runs)
@@ -247,6 +252,27 @@ def measure(args, binary, data, scratch):
                                                                  new, args.pushes)
         rows.append((f"the hook alone, {args.refs} more refs / without them", alone_refs, alone, rss_refs,
                      alone_rss))
+
+    if not args.no_formats:
+        # The same server with its refs in a reftable (read by git, objects still by libgit2).
+        reftable = scratch / "reftable.git"
+        git("clone", "-q", "--bare", str(server), str(reftable))
+        git("-C", str(reftable), "refs", "migrate", "--ref-format=reftable")
+        install_hook(reftable, binary, paths_policy, True)
+        (hooked, in_push), (hooked_reftable, in_push_reftable) = push_timings([server, reftable], work, args, True,
+                                                                              old)
+        rows.append(("one-commit push with the hook, reftable refs / files refs", hooked_reftable, hooked, None,
+                     None))
+        rows.append(("  the hook within the push (git's trace2)", in_push_reftable, in_push, None, None))
+        (alone, alone_rss), (alone_reftable, rss_reftable) = hook_alone([server, reftable], binary, paths_policy,
+                                                                       old, new, args.pushes)
+        rows.append(("the hook alone, reftable refs / files refs", alone_reftable, alone, rss_reftable, alone_rss))
+        # The same history with SHA-256 ids (libgit2's experimental SHA-256 reads it).
+        sha256 = dataset(args, "sha256")
+        ours = median_run(check(paths_policy, sha256), args.runs)
+        theirs = median_run(check(paths_policy), args.runs)
+        rows.append(("check with the path rule, SHA-256 repository / SHA-1 (same history)", ours[0], theirs[0],
+                     ours[1], theirs[1]))
     return rows
 
 

@@ -69,6 +69,8 @@ pub enum ApproveError {
     Git(#[from] GitError),
     #[error(transparent)]
     Revision(#[from] CheckError),
+    #[error("{0} is not an object id")]
+    NotAnId(String),
     #[error("`{0}` names no commit to approve")]
     Nothing(String),
     #[error("git config {0} is not set: approvals are signed as your git identity (user.name, user.email)")]
@@ -115,8 +117,7 @@ pub enum ApproveError {
 /// Records the approval of every change of `options.target` on the server, as the login the
 /// server will authenticate: `git push REMOTE <commit>:refs/countersign/approvals/<patch-id>/<login>`.
 pub fn record(options: &RecordOptions, out: &mut dyn Write) -> Result<(), ApproveError> {
-    let repo = Repository::discover(&options.repo)
-        .context(|| format!("opening repository {}", options.repo.display()))?;
+    let repo = repo::discover(&options.repo)?;
     let login = match &options.login {
         Some(login) => login.clone(),
         None => repo
@@ -165,8 +166,7 @@ pub fn run(
     interactive: bool,
     today: Date,
 ) -> Result<(), ApproveError> {
-    let repo = Repository::discover(&options.repo)
-        .context(|| format!("opening the repository at {}", options.repo.display()))?;
+    let repo = repo::discover(&options.repo)?;
     let config = repo.config().context(|| "reading git config".into())?;
     let name = config.get_string("user.name").map_err(|_| ApproveError::NoIdentity("user.name"))?;
     let email = config.get_string("user.email").map_err(|_| ApproveError::NoIdentity("user.email"))?;
@@ -199,7 +199,7 @@ pub fn run(
         }
     }
     let approval = format!("{APPROVAL_KEY}: {name} <{email}>");
-    let head = repo.head().ok().and_then(|h| h.target());
+    let head = repo::resolve_ref(&repo, "HEAD")?;
     let mut signed = Vec::with_capacity(changes.len());
     for change in &changes {
         let armored = sign(&key, &signature::statement(&change.patch_id, &email))?;
@@ -283,13 +283,13 @@ fn identity_warnings(name: &str, email: &str, changes: &[Change]) -> Vec<String>
 }
 
 /// A remote-tracking ref that already holds `commit` (a rewrite of it needs a forced push).
+/// Listed by git, which reads reftable refs too.
 fn pushed_to(repo: &Repository, commit: Oid) -> Option<String> {
-    let refs = repo.references_glob("refs/remotes/*").ok()?;
-    refs.flatten().find_map(|reference| {
-        let tip = reference.target()?;
-        let holds = tip == commit || repo.graph_descendant_of(tip, commit).unwrap_or(false);
-        holds.then(|| reference.shorthand().unwrap_or("a remote").to_string())
-    })
+    let contains = format!("--contains={commit}");
+    let output =
+        repo::git(repo, &["for-each-ref", "--format=%(refname:short)", &contains, "refs/remotes/"]).ok()?;
+    let listed = String::from_utf8_lossy(&output.stdout);
+    output.status.success().then(|| listed.lines().next().map(str::to_string)).flatten()
 }
 
 /// `--key`, else git config `user.signingkey` when it names a file (`~/` expanded).
@@ -411,8 +411,9 @@ fn amend_head(repo: &Repository, approval: &str, signature_line: &str) -> Result
     if !output.status.success() {
         return Err(ApproveError::Amend(String::from_utf8_lossy(&output.stderr).trim().to_string()));
     }
-    let head =
-        repo.head().context(|| "reading HEAD".into())?.peel_to_commit().context(|| "reading HEAD".into())?;
+    let head = repo::resolve_ref(repo, "HEAD")?
+        .ok_or_else(|| GitError::new("reading HEAD".into(), git2::Error::from_str("no commit")))?;
+    let head = repo.find_commit(head).context(|| format!("reading HEAD's commit {head}"))?;
     let message = repo::decode_message(head.message_raw_bytes(), head.message_encoding().ok().flatten());
     if carries_approval(&message, approval, signature_line) { Ok(()) } else { Err(ApproveError::NotRecorded) }
 }
@@ -429,7 +430,8 @@ struct Branch {
 fn plan_rewrite(repo: &Repository, target: &str, changes: &[Change]) -> Result<Branch, ApproveError> {
     let mut commits = Vec::with_capacity(changes.len());
     for change in changes {
-        let oid = Oid::from_str(&change.facts.id).context(|| format!("commit id {}", change.facts.id))?;
+        let oid =
+            repo::parse_id(&change.facts.id).ok_or_else(|| ApproveError::NotAnId(change.facts.id.clone()))?;
         let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
         if commit.parent_count() > 1 {
             return Err(ApproveError::RewriteMerge(repo::short(&change.facts.id).to_string()));
@@ -445,20 +447,13 @@ fn plan_rewrite(repo: &Repository, target: &str, changes: &[Change]) -> Result<B
     }
     let previous = commits.last().map(|c| c.id());
     let tip = previous.ok_or_else(|| ApproveError::Nothing(target.to_string()))?;
-    let head = repo.head().ok();
-    if head.as_ref().and_then(|h| h.target()) != Some(tip) {
+    if repo::resolve_ref(repo, "HEAD")? != Some(tip) {
         return Err(ApproveError::RewriteNotAtHead {
             target: target.to_string(),
             tip: repo::short(&tip.to_string()).to_string(),
         });
     }
-    let name = match head.filter(|h| h.is_branch()) {
-        Some(branch) => Some(branch.name().map(str::to_string).map_err(|_| ApproveError::Rewrite {
-            commit: "HEAD".into(),
-            why: "the current branch's name is not UTF-8".into(),
-        })?),
-        None => None,
-    };
+    let name = repo::head_branch(repo)?.filter(|name| name.starts_with("refs/heads/"));
     if repo.is_bare() {
         return Err(ApproveError::RewriteBare);
     }
@@ -497,7 +492,8 @@ fn rewrite_range(
     let sign_commits = config.get_bool("commit.gpgsign").unwrap_or(false);
     let mut parent: Option<Oid> = None;
     for (change, signature_line) in signed {
-        let oid = Oid::from_str(&change.facts.id).context(|| format!("commit id {}", change.facts.id))?;
+        let oid =
+            repo::parse_id(&change.facts.id).ok_or_else(|| ApproveError::NotAnId(change.facts.id.clone()))?;
         let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
         let short = repo::short(&change.facts.id).to_string();
         let failed = |why: String| ApproveError::Rewrite { commit: short.clone(), why };
@@ -541,19 +537,27 @@ fn rewrite_range(
         }
         let id = run_git(&mut command, &message).map_err(|why| failed(format!("git commit-tree: {why}")))?;
         let id = String::from_utf8_lossy(&id);
-        let new = Oid::from_str(id.trim())
-            .map_err(|_| failed(format!("git commit-tree printed {:?}, not a commit id", id.trim())))?;
+        let new = repo::parse_id(id.trim())
+            .ok_or_else(|| failed(format!("git commit-tree printed {:?}, not a commit id", id.trim())))?;
         parent = Some(new);
     }
     let tip = parent.expect("a rewrite has at least one commit");
     let log = "countersign approve --rewrite: signed approvals";
-    match &branch.name {
-        // Compare-and-swap: a branch moved meanwhile is left alone.
-        Some(name) => repo
-            .reference_matching(name, tip, true, branch.tip, log)
-            .map(|_| ())
-            .context(|| format!("moving {name} to {tip}"))?,
-        None => repo.set_head_detached(tip).context(|| format!("moving HEAD to {tip}"))?,
+    // Compare-and-swap: a branch (or detached HEAD) moved meanwhile is left alone. Written by
+    // git, as the refs may be reftable, which libgit2 cannot write.
+    let (tip_hex, old_hex) = (tip.to_string(), branch.tip.to_string());
+    let args: Vec<&str> = match &branch.name {
+        Some(name) => vec!["update-ref", "-m", log, name, &tip_hex, &old_hex],
+        None => vec!["update-ref", "--no-deref", "-m", log, "HEAD", &tip_hex, &old_hex],
+    };
+    let failed = |why: String| ApproveError::Rewrite { commit: repo::short(&tip_hex).to_string(), why };
+    let moved = repo::git(repo, &args).map_err(failed)?;
+    if !moved.status.success() {
+        return Err(failed(format!(
+            "moving {}: {}",
+            branch.name.as_deref().unwrap_or("HEAD"),
+            String::from_utf8_lossy(&moved.stderr).trim()
+        )));
     }
     Ok(tip)
 }

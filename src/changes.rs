@@ -22,7 +22,7 @@ use git2::{Commit, ErrorCode, Oid, Repository, Tree, TreeEntry};
 
 use crate::commit_graph::CommitGraph;
 use crate::globs::GlobList;
-use crate::repo::{Context, GitError};
+use crate::repo::{Context, GitError, Key};
 
 /// Which changed paths a caller wants: every one, or those some glob of a list matches. The
 /// literal prefixes of the globs tell which directories can hold a match at all.
@@ -111,8 +111,8 @@ pub struct Trees<'r> {
     repo: &'r Repository,
     /// Where a parent's root tree id is read without inflating the parent.
     graph: Option<&'r CommitGraph>,
-    current: HashMap<Oid, Tree<'r>>,
-    previous: HashMap<Oid, Tree<'r>>,
+    current: HashMap<Key, Tree<'r>>,
+    previous: HashMap<Key, Tree<'r>>,
 }
 
 impl<'r> Trees<'r> {
@@ -129,17 +129,17 @@ impl<'r> Trees<'r> {
     }
 
     fn get(&mut self, id: Oid, dir: &str) -> Result<Tree<'r>, GitError> {
-        if let Some(tree) = self.current.get(&id) {
+        if let Some(tree) = self.current.get(&Key(id)) {
             return Ok(tree.clone());
         }
-        let tree = match self.previous.remove(&id) {
+        let tree = match self.previous.remove(&Key(id)) {
             Some(tree) => tree,
             None => {
                 let at = if dir.is_empty() { String::new() } else { format!(" at {dir}") };
                 self.repo.find_tree(id).context(|| format!("reading tree {id}{at}"))?
             }
         };
-        self.current.insert(id, tree.clone());
+        self.current.insert(Key(id), tree.clone());
         Ok(tree)
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use git2::{Oid, Repository, RevparseMode};
+use git2::{Oid, Repository};
 
 use crate::commit_graph::CommitGraph;
 use crate::gate::{self, Judge, Keep};
@@ -12,7 +12,7 @@ use crate::notes::Notes;
 use crate::policy::Policy;
 use crate::policy_source::{Location, LookupError};
 use crate::ref_updates::RefUpdate;
-use crate::repo::{self, Context, GitError};
+use crate::repo::{self, Context, GitError, Key};
 use crate::report::{RefReport, Report};
 use crate::selection;
 use crate::verdict::{CommitVerdict, Engine};
@@ -43,43 +43,33 @@ pub struct Revisions {
     pub exclude: Vec<Oid>,
 }
 
-/// Resolves `A..B`, `A...B`, `^A` and `A` (tags peel to commits).
+/// Resolves `A..B`, `A...B`, `^A` and `A` (tags peel to commits), by `git rev-parse`: what
+/// `git rev-list` reads them with, through whatever stores the refs (libgit2 reads no reftable).
 pub fn resolve(repo: &Repository, specs: &[String]) -> Result<Revisions, CheckError> {
     let mut revisions = Revisions::default();
     for spec in specs {
-        let bad =
-            |e: git2::Error| CheckError::BadRevision { spec: spec.clone(), message: e.message().to_string() };
-        if let Some(excluded) = spec.strip_prefix('^') {
-            let object = repo.revparse_single(excluded).map_err(bad)?;
-            revisions.exclude.push(commit_of(repo, spec, object.id())?);
-            continue;
+        let bad = |message: String| CheckError::BadRevision { spec: spec.clone(), message };
+        // An option is no revision (and rev-parse would take it as one of its own).
+        if spec.is_empty() || spec.starts_with('-') {
+            return Err(bad("not a revision".into()));
         }
-        let parsed = repo.revparse(spec).map_err(bad)?;
-        let from = parsed.from().map(|o| commit_of(repo, spec, o.id())).transpose()?;
-        let to = parsed.to().map(|o| commit_of(repo, spec, o.id())).transpose()?;
-        let mode = parsed.mode();
-        match (from, to) {
-            (Some(from), Some(to)) if mode.contains(RevparseMode::MERGE_BASE) => {
-                revisions.include.extend([from, to]);
-                // Every merge base, as rev-list excludes them all (criss-cross histories have
-                // several); unrelated histories have none and exclude nothing.
-                match repo.merge_bases(from, to) {
-                    Ok(bases) => revisions.exclude.extend(bases.iter().copied()),
-                    Err(e) if e.code() == git2::ErrorCode::NotFound => {}
-                    Err(e) => return Err(bad(e)),
-                }
-            }
-            (Some(from), Some(to)) if mode.contains(RevparseMode::RANGE) => {
-                revisions.exclude.push(from);
-                revisions.include.push(to);
-            }
-            (Some(single), None) => revisions.include.push(single),
-            _ => {
-                return Err(CheckError::BadRevision {
-                    spec: spec.clone(),
-                    message: "unsupported form".into(),
-                });
-            }
+        // The trailing `--` makes git take `spec` as a revision, never a path.
+        let output = repo::git(repo, &["rev-parse", spec, "--"]).map_err(bad)?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let first = stderr.lines().next().unwrap_or("git rev-parse failed");
+            return Err(bad(first.trim_start_matches("fatal: ").to_string()));
+        }
+        // One id a line, `^` before those to exclude (`A...B` lists B, A and every merge
+        // base, as rev-list excludes them all).
+        for line in String::from_utf8_lossy(&output.stdout).lines().filter(|&line| line != "--") {
+            let (excluded, hex) = match line.strip_prefix('^') {
+                Some(hex) => (true, hex),
+                None => (false, line),
+            };
+            let oid = repo::parse_id(hex).ok_or_else(|| bad(format!("git rev-parse printed {line:?}")))?;
+            let commit = commit_of(repo, spec, oid)?;
+            if excluded { revisions.exclude.push(commit) } else { revisions.include.push(commit) }
         }
     }
     if revisions.include.is_empty() {
@@ -110,7 +100,7 @@ pub fn check(
     if !refname.starts_with("refs/") {
         return Err(CheckError::ShortRef(refname.to_string()));
     }
-    let old = revisions.exclude.first().copied().unwrap_or(Oid::ZERO_SHA1);
+    let old = revisions.exclude.first().copied().unwrap_or_else(|| repo::zero_id(repo));
     let mut report = RefReport::new(refname, old, revisions.include[0]);
     let update = RefUpdate { old, new: revisions.include[0], refname: refname.to_string() };
     // In CI the committed policy is read from a remote-tracking ref; the range would land on
@@ -131,7 +121,7 @@ pub fn check(
     // Judged as the walk finds them; a shallow clone's boundary stops the walk.
     let commits = selection::walk_lazily(repo, graph, &revisions.include, &revisions.exclude)?.map(|oid| {
         let oid = oid?;
-        match boundary.contains(&oid) {
+        match boundary.contains(&Key(oid)) {
             true => Err(GitError::new(format!("{oid}"), git2::Error::from_str("a shallow boundary"))),
             false => Ok(oid),
         }
@@ -163,13 +153,13 @@ fn reopen(repo: &Repository) -> impl Fn() -> Result<Repository, GitError> + Sync
 
 /// A shallow clone's boundary commits, which look like root commits and so would change every
 /// path: they are refused rather than judged wrong.
-fn shallow_boundary(repo: &Repository) -> HashSet<Oid> {
+fn shallow_boundary(repo: &Repository) -> HashSet<Key> {
     if !repo.is_shallow() {
         return HashSet::new();
     }
     // The shallow file is shared by every worktree of the repository.
     let shallow = std::fs::read_to_string(repo.commondir().join("shallow")).unwrap_or_default();
-    shallow.lines().filter_map(|line| Oid::from_str(line.trim()).ok()).collect()
+    shallow.lines().filter_map(|line| repo::parse_id(line.trim())).map(Key).collect()
 }
 
 /// Judges one commit, every rule, as if pushed to `refname`.
@@ -189,11 +179,11 @@ pub fn explain(
             message: "explain takes one commit".into(),
         });
     };
-    if shallow_boundary(repo).contains(&oid) {
+    if shallow_boundary(repo).contains(&Key(oid)) {
         return Err(CheckError::Shallow(format!("at {oid}")));
     }
     let baseline = match in_baseline(repo, engine.policy(), oid)? {
-        true => HashSet::from([oid]),
+        true => HashSet::from([Key(oid)]),
         false => HashSet::new(),
     };
     let open = reopen(repo);
@@ -216,7 +206,10 @@ pub fn explain(
 
 fn in_baseline(repo: &Repository, policy: &Policy, oid: Oid) -> Result<bool, GitError> {
     for id in &policy.gate.baseline {
-        let base = Oid::from_str(id).context(|| format!("baseline commit id {id}"))?;
+        // One of the other object format names no commit here.
+        let Some(base) = repo::parse_id(id).filter(|base| base.object_format() == oid.object_format()) else {
+            continue;
+        };
         if base == oid {
             return Ok(true);
         }

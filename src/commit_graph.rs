@@ -51,16 +51,20 @@ impl CommitGraph {
         if !enabled || repo.is_shallow() || common.join("info/grafts").exists() {
             return None;
         }
-        Self::at(&common.join("objects/info"))
+        let kind = match repo.object_format() {
+            git2::ObjectFormat::Sha256 => gix_hash::Kind::Sha256,
+            _ => gix_hash::Kind::Sha1,
+        };
+        Self::at(&common.join("objects/info"), kind)
     }
 
-    fn at(info_dir: &Path) -> Option<CommitGraph> {
+    fn at(info_dir: &Path, kind: gix_hash::Kind) -> Option<CommitGraph> {
         // A missing graph is usual; a broken one costs speed, never correctness.
         let not_read = |why: String| -> Option<CommitGraph> {
             tracing::debug!("not reading the commit-graph in {}: {why}", info_dir.display());
             None
         };
-        let paths = match graph_files(info_dir) {
+        let paths = match graph_files(info_dir, kind) {
             Ok(paths) => paths,
             Err(e) => return not_read(e.to_string()),
         };
@@ -79,8 +83,8 @@ impl CommitGraph {
                 Err(e) => return not_read(format!("{}: {e}", path.display())),
             };
             let file = match gix_commitgraph::File::new(for_gix, path.clone()) {
-                Ok(file) if file.object_hash() == gix_hash::Kind::Sha1 => file,
-                Ok(_) => return not_read(format!("{} is not of SHA-1 ids", path.display())),
+                Ok(file) if file.object_hash() == kind => file,
+                Ok(_) => return not_read(format!("{} is not of {kind} ids", path.display())),
                 Err(e) => return not_read(format!("{}: {e}", path.display())),
             };
             filters.push((first, Filters::read(for_filters, file.num_commits())));
@@ -109,7 +113,7 @@ impl CommitGraph {
 
 /// The graph's files, as git finds them: one `commit-graph` file, or else the chain that
 /// `commit-graphs/commit-graph-chain` lists, base first.
-fn graph_files(info_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+fn graph_files(info_dir: &Path, kind: gix_hash::Kind) -> std::io::Result<Vec<PathBuf>> {
     let single = info_dir.join("commit-graph");
     if single.is_file() {
         return Ok(vec![single]);
@@ -119,7 +123,10 @@ fn graph_files(info_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for line in chain.lines() {
         let hash = line.trim_end_matches('\r');
-        if hash.len() != 40 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) || files.len() == 256 {
+        if hash.len() != kind.len_in_hex()
+            || !hash.bytes().all(|b| b.is_ascii_hexdigit())
+            || files.len() == 256
+        {
             return Err(std::io::Error::other(format!("unexpected commit-graph-chain entry {hash:?}")));
         }
         files.push(dir.join(format!("graph-{hash}.graph")));
@@ -169,8 +176,8 @@ impl GraphCommit<'_> {
 }
 
 fn to_oid(id: &gix_hash::oid) -> Oid {
-    // A SHA-1 graph holds 20-byte ids, which is all `Oid` takes.
-    Oid::from_bytes(id.as_bytes()).expect("a commit-graph of SHA-1 ids")
+    // `Oid` takes the 20 bytes of a SHA-1 id and the 32 of a SHA-256 one: all a graph holds.
+    Oid::from_bytes(id.as_bytes()).expect("a commit-graph of SHA-1 or SHA-256 ids")
 }
 
 /// One graph file's changed-path filters (its `BIDX` and `BDAT` chunks): per commit, a Bloom

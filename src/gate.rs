@@ -18,7 +18,7 @@ use crate::policy_source::{self, Location, LookupError};
 use crate::pusher::Pusher;
 use crate::recorded::{self, Lookup};
 use crate::ref_updates::{self, RefUpdate, Refusal};
-use crate::repo::{self, Context, GitError, PatchIds};
+use crate::repo::{self, Context, GitError, Key, PatchIds};
 use crate::report::{Problem, RefReport, Report, Unlisted};
 use crate::selection::{self, Movement};
 use crate::verdict::{CommitStatus, CommitVerdict, Engine};
@@ -48,7 +48,7 @@ pub struct Judge<'a> {
     rules: Rules<'a>,
     /// Facts kept for commits that several refs of one push bring, read once. `None` when one
     /// ref is judged: keeping 100,000 commits' facts would only cost memory.
-    shared: Option<HashMap<Oid, CommitFacts>>,
+    shared: Option<HashMap<Key, CommitFacts>>,
     max_commits: Option<usize>,
 }
 
@@ -72,7 +72,7 @@ struct Rules<'a> {
     needs_git_signature: bool,
     /// The paths any active rule's `when.paths` can match: no other path is ever read.
     path_scope: PathScope,
-    baseline: HashSet<Oid>,
+    baseline: HashSet<Key>,
     deadline: Option<Instant>,
     keep: Keep,
     /// Set when one thread's batch fails, so the others stop too.
@@ -150,7 +150,7 @@ impl<'a> Judge<'a> {
         graph: Option<&'a CommitGraph>,
         open: Opener<'a>,
         engine: &'a Engine<'a>,
-        baseline: HashSet<Oid>,
+        baseline: HashSet<Key>,
         several_refs: bool,
     ) -> Self {
         let policy = engine.policy();
@@ -246,7 +246,7 @@ impl<'a> Judge<'a> {
             }
             self.rules.keep_going()?;
             let commit = self.repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
-            let mut facts = match self.shared.as_mut().and_then(|shared| shared.remove(&oid)) {
+            let mut facts = match self.shared.as_mut().and_then(|shared| shared.remove(&Key(oid))) {
                 Some(facts) => facts,
                 None => self.rules.read(self.repo, &commit)?,
             };
@@ -256,7 +256,7 @@ impl<'a> Judge<'a> {
             let verdict = self.rules.with_stale_approvals(self.repo, &commit, &mut facts, names, verdict)?;
             judged.add(verdict, self.rules.keep);
             if let Some(shared) = &mut self.shared {
-                shared.insert(oid, facts);
+                shared.insert(Key(oid), facts);
             }
             progress(judged.len());
         }
@@ -414,7 +414,7 @@ impl Rules<'_> {
 
     /// A commit's facts, all but what it changed.
     fn read(&self, repo: &Repository, commit: &Commit<'_>) -> Result<CommitFacts, GitError> {
-        let in_baseline = self.baseline.contains(&commit.id());
+        let in_baseline = self.baseline.contains(&Key(commit.id()));
         let mut facts =
             repo::read_commit(repo, commit, self.patch_ids, self.needs_git_signature, in_baseline)?;
         if let (Some(lookup), Some(patch_id)) = (&self.recorded, &facts.patch_id) {

@@ -280,7 +280,7 @@ fn write_hook(path: &Path) -> Result<(), InstallError> {
 }
 
 fn open(repo: &Path) -> Result<Repository, InstallError> {
-    Repository::open(repo).context(|| format!("opening repository {}", repo.display())).map_err(Into::into)
+    Ok(crate::repo::open(repo)?)
 }
 
 /// The git directory, without the trailing `/` libgit2 gives it.
@@ -329,7 +329,7 @@ pub fn plan_install(options: &InstallOptions, today: Date) -> Result<Plan, Insta
         PolicyChoice::Committed(spec) => {
             let location = Location::parse_committed(spec)?;
             if let Location::Committed { refname, .. } = &location
-                && repo.find_reference(refname).is_err()
+                && crate::repo::resolve_ref(&repo, refname)?.is_none()
             {
                 return Err(InstallError::PolicyRefMissing {
                     refname: refname.clone(),

@@ -9,11 +9,14 @@ use crate::diagnostic::Diagnostic;
 use crate::globs::{self, GlobKind};
 use crate::policy::{Mode, Policy};
 use crate::policy_source::Location;
-use crate::repo::{Context, GitError};
+use crate::repo::{self, Context, GitError};
 
 /// A warning for each `when.paths` glob that matches nothing in HEAD's tree.
 pub fn unmatched_path_globs(policy: &Policy, repo: &Repository) -> Result<Vec<Diagnostic>, GitError> {
-    let head = repo.head().and_then(|h| h.peel_to_commit()).context(|| "reading HEAD".into())?;
+    let head = repo::resolve_ref(repo, "HEAD")?.ok_or_else(|| {
+        GitError::new("reading HEAD".into(), git2::Error::from_str("HEAD names no commit yet"))
+    })?;
+    let head = repo.find_commit(head).context(|| format!("reading HEAD's commit {head}"))?;
     let tree = head.tree().context(|| format!("reading the tree of {}", head.id()))?;
     let mut paths = Vec::new();
     tree.walk(TreeWalkMode::PreOrder, |dir, entry| {

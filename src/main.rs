@@ -678,7 +678,7 @@ fn run_explain(flags: Flags, target: &Target, commit: &str) -> anyhow::Result<Ex
     let (repo, _, policy) = open_with_policy(&flags, target)?;
     let engine = Engine::new(&policy, today());
     let verdict = check::explain(&repo, &engine, &target.refname, commit)?;
-    let head = repo.head().ok().and_then(|head| head.peel_to_commit().ok()).map(|c| c.id().to_string());
+    let head = countersign::repo::resolve_ref(&repo, "HEAD").ok().flatten().map(|id| id.to_string());
     let text =
         report::explain(&verdict, &target.refname, &policy, head.as_deref() == Some(verdict.id.as_str()));
     emit(&for_person(&text, std::io::stdout().is_terminal()));

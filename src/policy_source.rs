@@ -10,7 +10,7 @@ use git2::{ObjectType, Oid, Repository};
 use jiff::civil::Date;
 
 use crate::policy::{MAX_POLICY_BYTES, Policy, PolicyError, PolicySource};
-use crate::repo::{Context, GitError};
+use crate::repo::{self, Context, GitError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -136,15 +136,13 @@ pub fn load(location: &Location, repo: &Repository, today: Date) -> Result<Polic
     match location {
         Location::File(path) => Ok(Policy::load(path, today)?),
         Location::Committed { refname, path } => {
-            let commit = match repo.find_reference(refname) {
-                Ok(reference) => {
-                    reference.peel(ObjectType::Commit).context(|| format!("peeling {refname}"))?.id()
-                }
-                Err(e) if e.code() == git2::ErrorCode::NotFound => {
-                    return Err(LookupError::RefMissing(refname.clone()));
-                }
-                Err(source) => return Err(GitError::new(format!("reading {refname}"), source).into()),
-            };
+            let id =
+                repo::resolve_ref(repo, refname)?.ok_or_else(|| LookupError::RefMissing(refname.clone()))?;
+            let commit = repo
+                .find_object(id, None)
+                .and_then(|object| object.peel(ObjectType::Commit))
+                .context(|| format!("peeling {refname}"))?
+                .id();
             let text = committed_text(repo, commit, path)?
                 .ok_or_else(|| LookupError::FileMissing(location.clone()))?;
             Ok(Policy::parse(PolicySource::new(location.to_string(), text), today)?)

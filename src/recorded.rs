@@ -23,7 +23,7 @@ use crate::patch_id;
 use crate::policy::Policy;
 use crate::pusher::Pusher;
 use crate::ref_updates::RefUpdate;
-use crate::repo::{Context, GitError};
+use crate::repo::{self, Context, GitError};
 use crate::selection::peel_to_commit;
 
 /// Where recorded approvals live.
@@ -222,7 +222,7 @@ impl Lookup {
         let mut stale = Vec::new();
         let others = state.by_patch_id.iter().filter(|(id, _)| *id != patch_id).flat_map(|(_, a)| a);
         for approval in others.take(STALE_SCAN) {
-            let Ok(target) = Oid::from_str(&approval.commit) else { continue };
+            let Some(target) = repo::parse_id(&approval.commit) else { continue };
             // An approved commit the server no longer has tells nothing.
             if let Ok(other) = repo.find_commit(target)
                 && other.id() != commit.id()
@@ -255,7 +255,7 @@ impl Lookup {
         for record in output.stdout.split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
             let text = String::from_utf8_lossy(record);
             let (name, id) = text.split_once('\0').ok_or_else(|| failed(format!("unexpected {text:?}")))?;
-            let id = Oid::from_str(id).map_err(|_| failed(format!("unexpected id in {text:?}")))?;
+            let id = repo::parse_id(id).ok_or_else(|| failed(format!("unexpected id in {text:?}")))?;
             refs.push((name.to_string(), id));
         }
         Ok(refs)

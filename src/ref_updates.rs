@@ -31,7 +31,7 @@ use git2::{Oid, Repository};
 
 use crate::policy::Policy;
 use crate::recorded;
-use crate::repo::GitError;
+use crate::repo::{self, GitError};
 use crate::selection::peel_to_commit;
 
 /// One `<old> <new> <refname>` line of pre-receive's standard input.
@@ -68,12 +68,10 @@ pub fn parse_updates(input: &[u8]) -> Result<Vec<RefUpdate>, InputError> {
         let (Some(old), Some(new), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
             return Err(malformed());
         };
-        let id = |field: &[u8]| {
-            let hex = std::str::from_utf8(field).ok().filter(|s| matches!(s.len(), 40 | 64))?;
-            hex.bytes().all(|b| b.is_ascii_hexdigit()).then(|| Oid::from_str(hex).ok()).flatten()
-        };
+        // 40 hex digits in a SHA-1 repository, 64 in a SHA-256 one.
+        let id = |field: &[u8]| std::str::from_utf8(field).ok().and_then(repo::parse_id);
         let (Some(old), Some(new)) = (id(old), id(new)) else { return Err(malformed()) };
-        if name.is_empty() {
+        if name.is_empty() || old.object_format() != new.object_format() {
             return Err(malformed());
         }
         if let Err(why) = check_pushed_name(name, new.is_zero()) {
@@ -171,6 +169,16 @@ impl RefStore {
 
     fn read_with_libgit2(repo: &Repository) -> Result<RefStore, GitError> {
         use crate::repo::Context;
+        // libgit2 would find no ref at all there.
+        if repo::ref_storage(repo).context(|| "listing refs".into())? == repo::RefStorage::Reftable {
+            return Err(GitError::new(
+                "listing refs".into(),
+                git2::Error::from_str(
+                    "no git binary here, and only git reads this repository's reftable refs: the \
+                     push is refused; put git on the PATH the hook runs with",
+                ),
+            ));
+        }
         let mut values = HashMap::new();
         let mut symbolic = HashMap::new();
         for reference in repo.references().context(|| "listing refs".into())? {
@@ -248,7 +256,7 @@ fn for_each_ref(repo: &Repository, patterns: &[&str]) -> Result<Option<Vec<Liste
         let [name, id, symref] = fields[..] else {
             return Err(failed(format!("unexpected output {:?}", String::from_utf8_lossy(record))));
         };
-        let id = std::str::from_utf8(id).ok().and_then(|id| Oid::from_str(id).ok());
+        let id = std::str::from_utf8(id).ok().and_then(repo::parse_id);
         let Some(id) = id else {
             return Err(failed(format!("unexpected id in {:?}", String::from_utf8_lossy(record))));
         };

@@ -2,9 +2,10 @@
 //! knows how git stores what the engine judges.
 
 use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::sync::Once;
 
-use git2::{Commit, Repository};
+use git2::{Commit, ObjectFormat, Oid, Repository};
 
 use crate::facts::{Changes, CommitFacts, GitSignature, Signature};
 use crate::{patch_id, signature};
@@ -40,13 +41,173 @@ impl<T> Context<T> for Result<T, git2::Error> {
 /// GIT_ALTERNATE_OBJECT_DIRECTORIES): a plain `Repository::open` cannot see the pushed objects.
 pub fn open_for_hook() -> Result<Repository, GitError> {
     read_like_git();
-    Repository::open_from_env().context(|| "opening the repository from the hook environment".into())
+    checked(Repository::open_from_env(), || "opening the repository from the hook environment".into())
 }
 
 /// Opens the repository at `path` (bare or not), for the verbs that read history.
 pub fn open(path: &Path) -> Result<Repository, GitError> {
     read_like_git();
-    Repository::open(path).context(|| format!("opening repository {}", path.display()))
+    checked(Repository::open(path), || format!("opening repository {}", path.display()))
+}
+
+/// Opens the repository `path` is in, as git finds it from a working directory (`approve`).
+pub fn discover(path: &Path) -> Result<Repository, GitError> {
+    read_like_git();
+    checked(Repository::discover(path), || format!("opening the repository at {}", path.display()))
+}
+
+/// The repository, if it is stored in a format countersign reads.
+fn checked(
+    opened: Result<Repository, git2::Error>,
+    what: impl Fn() -> String,
+) -> Result<Repository, GitError> {
+    let repo = opened.map_err(|e| unreadable_format(what(), e))?;
+    ref_storage(&repo).map_err(|e| GitError::new(what(), e))?;
+    Ok(repo)
+}
+
+/// libgit2 refuses a repository whose `extensions.*` it does not know with its own words; the
+/// admin is told it is the repository's format, and that nothing is accepted until it is read.
+fn unreadable_format(what: String, cause: git2::Error) -> GitError {
+    if cause.class() != git2::ErrorClass::Repository
+        || !(cause.message().starts_with("unsupported extension")
+            || cause.message().contains("object format"))
+    {
+        return GitError::new(what, cause);
+    }
+    GitError::new(
+        what,
+        git2::Error::from_str(&format!(
+            "{}: a repository format countersign does not read (it reads SHA-1 and SHA-256 objects, \
+             files and reftable refs), so every push is refused; `git config --get-regexp \
+             '^extensions\\.'` shows what the repository uses",
+            cause.message()
+        )),
+    )
+}
+
+/// How the repository stores its refs (`extensions.refStorage`).
+///
+/// libgit2 reads only the files backend, and in a reftable repository would find no ref at
+/// all (HEAD there points at `refs/heads/.invalid`, a guard against readers that do not know
+/// reftable). gitoxide does not read reftable either, so there refs are read by the server's
+/// own git, which does ([`resolve_ref`]); objects are still read by libgit2, which is told to
+/// accept the extension ([`read_like_git`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefStorage {
+    Files,
+    Reftable,
+}
+
+pub fn ref_storage(repo: &Repository) -> Result<RefStorage, git2::Error> {
+    // Only the repository's own config says how it is stored (git reads extensions from it
+    // alone), and a worktree's lives in the common directory.
+    let config = git2::Config::open(&repo.commondir().join("config"))?;
+    let value = match config.get_string("extensions.refstorage") {
+        Ok(value) => value,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(RefStorage::Files),
+        Err(e) => return Err(e),
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "files" => Ok(RefStorage::Files),
+        "reftable" => Ok(RefStorage::Reftable),
+        _ => Err(git2::Error::from_str(&format!(
+            "extensions.refStorage = {value}: a ref format countersign does not read (it reads \
+             files and reftable), so every push is refused"
+        ))),
+    }
+}
+
+/// The object `name` (a full ref name, or `HEAD`) points at, symbolic refs followed; `None`
+/// when there is no such ref (or HEAD is unborn).
+///
+/// A files-backed repository is read by libgit2, which needs no git binary (a hook in a chroot
+/// may have none) and starts no process (a `git show-ref` took 6 ms on a loaded 2-core
+/// machine); a reftable one by `git show-ref`.
+pub fn resolve_ref(repo: &Repository, name: &str) -> Result<Option<Oid>, GitError> {
+    match ref_storage(repo).context(|| format!("reading {name}"))? {
+        RefStorage::Files => match repo.find_reference(name).and_then(|r| r.resolve()) {
+            Ok(reference) => Ok(reference.target()),
+            Err(e) if matches!(e.code(), git2::ErrorCode::NotFound | git2::ErrorCode::UnbornBranch) => {
+                Ok(None)
+            }
+            Err(source) => Err(GitError::new(format!("reading {name}"), source)),
+        },
+        RefStorage::Reftable => {
+            // `show-ref --verify` reads exactly this name (`rev-parse` would also try
+            // `refs/tags/<name>` and the like, names a pusher may create), symbolic refs
+            // followed. It fails alike for a missing ref and a broken one; `--exists` (git
+            // 2.43, reftable came in 2.45) tells them apart, with 2 for "no such ref".
+            let failed =
+                |why: String| GitError::new(format!("reading {name} with git"), git2::Error::from_str(&why));
+            let output = git(repo, &["show-ref", "--verify", "--hash", name]).map_err(failed)?;
+            if !output.status.success() {
+                let exists = git(repo, &["show-ref", "--exists", name]).map_err(failed)?;
+                // No such ref; or a symbolic one to nothing (an unborn HEAD), as libgit2 says.
+                let dangling = || git(repo, &["symbolic-ref", "--quiet", name]).map(|o| o.status.success());
+                if exists.status.code() == Some(2) || dangling().map_err(failed)? {
+                    return Ok(None);
+                }
+                return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string()));
+            }
+            let text = String::from_utf8_lossy(&output.stdout);
+            parse_id(text.trim()).map(Some).ok_or_else(|| {
+                GitError::new(
+                    format!("reading {name} with git"),
+                    git2::Error::from_str(&format!("unexpected output {:?}", text.trim())),
+                )
+            })
+        }
+    }
+}
+
+/// The branch HEAD is on (`refs/heads/...`), `None` when it is detached.
+pub fn head_branch(repo: &Repository) -> Result<Option<String>, GitError> {
+    match ref_storage(repo).context(|| "reading HEAD".into())? {
+        RefStorage::Files => {
+            let head = repo.find_reference("HEAD").context(|| "reading HEAD".into())?;
+            Ok(head.symbolic_target_bytes().map(|name| String::from_utf8_lossy(name).into_owned()))
+        }
+        RefStorage::Reftable => {
+            let output = git(repo, &["symbolic-ref", "--quiet", "HEAD"])
+                .map_err(|why| GitError::new("reading HEAD with git".into(), git2::Error::from_str(&why)))?;
+            let name = String::from_utf8_lossy(&output.stdout).trim().to_string();
+            Ok((output.status.success() && !name.is_empty()).then_some(name))
+        }
+    }
+}
+
+/// Runs the server's (or the developer's) git on `repo`; an error when there is none.
+pub fn git(repo: &Repository, args: &[&str]) -> Result<Output, String> {
+    let output =
+        Command::new("git").arg("--git-dir").arg(repo.path()).args(args).stdin(Stdio::null()).output();
+    output.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "no git on the PATH, and countersign reads revisions and reftable refs with it".to_string()
+        }
+        _ => format!("running git: {e}"),
+    })
+}
+
+/// An object id as git prints it: 40 hex digits (SHA-1) or 64 (SHA-256).
+pub fn parse_id(hex: &str) -> Option<Oid> {
+    let format = match hex.len() {
+        40 => ObjectFormat::Sha1,
+        64 => ObjectFormat::Sha256,
+        _ => return None,
+    };
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Oid::from_str_ext(hex, format).ok()
+}
+
+/// The all-zero id of the repository's object format (git's "no object").
+pub fn zero_id(repo: &Repository) -> Oid {
+    match repo.object_format() {
+        ObjectFormat::Sha256 => Oid::ZERO_SHA256,
+        _ => Oid::ZERO_SHA1,
+    }
 }
 
 /// How libgit2 reads, set once for the process before the first repository is opened (and so
@@ -80,6 +241,11 @@ fn read_like_git() {
         };
         if let Err(e) = sized {
             tracing::warn!("could not bound libgit2's mapped packs: {e}");
+        }
+        // SAFETY: as above. The extension only lets libgit2 open a reftable repository for its
+        // objects; no ref of one is read through libgit2 ([`RefStorage`]).
+        if let Err(e) = unsafe { git2::opts::set_extensions(&["refstorage"]) } {
+            tracing::warn!("could not let libgit2 open reftable repositories: {e}");
         }
     });
 }
@@ -119,7 +285,14 @@ pub fn read_commit(
     };
     let patch_id = if hashed && !in_baseline { Some(patch_id::patch_id(repo, commit)?) } else { None };
     let git_signature = if needs_git_signature && !in_baseline {
-        match repo.extract_signature(&oid, None) {
+        // git signs a SHA-256 commit in a header of its own. A commit carrying both headers (a
+        // repository kept in both hashes, which countersign refuses to open anyway) would keep
+        // the other in what libgit2 calls the signed data, and fail to verify: closed.
+        let field = match repo.object_format() {
+            ObjectFormat::Sha256 => "gpgsig-sha256",
+            _ => "gpgsig",
+        };
+        match repo.extract_signature(&oid, Some(field)) {
             Ok((armored, signed_data)) => {
                 GitSignature::Signed { armored: armored.to_vec(), signed_data: signed_data.to_vec() }
             }
@@ -171,6 +344,21 @@ pub fn decode_message(raw: &[u8], encoding: Option<&str>) -> String {
     }
 }
 
+/// An object id that keys a hash table.
+///
+/// git2's SHA-256 build (`unstable-sha256`) hashes all 32 bytes an `Oid` can hold, but libgit2
+/// writes only the 20 of a SHA-1 id: an id copied out of its own arrays (a commit's parents, a
+/// tree's entries) keeps whatever the other 12 held. Two equal ids could then hash apart, and a
+/// walk take a commit it had hidden. A `Key` hashes the id's own bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key(pub Oid);
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state);
+    }
+}
+
 /// Short id for reports.
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(7)]
@@ -178,7 +366,22 @@ pub fn short(id: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::decode_message;
+    use super::{decode_message, parse_id};
+    use git2::ObjectFormat;
+
+    #[test]
+    fn ids_of_either_hash_are_parsed_by_their_length() {
+        let sha1 = parse_id(&"ab".repeat(20)).unwrap();
+        assert_eq!((sha1.object_format(), sha1.to_string()), (ObjectFormat::Sha1, "ab".repeat(20)));
+        let sha256 = parse_id(&"0f".repeat(32)).unwrap();
+        assert_eq!((sha256.object_format(), sha256.to_string()), (ObjectFormat::Sha256, "0f".repeat(32)));
+        assert!(parse_id(&"0".repeat(64)).unwrap().is_zero());
+        for bad in
+            ["", "abc", &"a".repeat(39), &"a".repeat(41), &"a".repeat(63), &"g".repeat(40), &"+1".repeat(20)]
+        {
+            assert_eq!(parse_id(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn encoding_header_is_honoured_like_git_log() {

@@ -10,7 +10,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
 
 use crate::commit_graph::CommitGraph;
-use crate::repo::{Context, GitError};
+use crate::repo::{self, Context, GitError, Key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Movement {
@@ -100,11 +100,11 @@ struct GraphWalk<'r> {
     graph: &'r CommitGraph,
     queue: BinaryHeap<Queued>,
     /// Every commit queued so far, and where it stands.
-    marks: HashMap<Oid, Mark>,
+    marks: HashMap<Key, Mark>,
     /// Wanted commits in the queue: none left, the walk is over.
     wanted_queued: usize,
     /// Commits the graph does not hold (pushed, or newer than the graph), read from their objects.
-    outside: HashMap<Oid, Outside>,
+    outside: HashMap<Key, Outside>,
     parents: Vec<Oid>,
 }
 
@@ -165,7 +165,7 @@ impl<'r> GraphWalk<'r> {
 
     /// Queues `oid` if it is new; hides it if it is queued and `hide`.
     fn enqueue(&mut self, oid: Oid, hide: bool) -> Result<(), GitError> {
-        match self.marks.get_mut(&oid) {
+        match self.marks.get_mut(&Key(oid)) {
             // Queued: a commit has a lower generation than its children, so none is taken
             // before them. (Were the graph's numbers wrong, a hidden commit could be handed out:
             // judged, never skipped.)
@@ -179,11 +179,11 @@ impl<'r> GraphWalk<'r> {
                     Some(commit) => (commit.generation(), commit.committer_time()),
                     // Numbered when the walk started, with every commit outside the graph below.
                     None => {
-                        let outside = &self.outside[&oid];
+                        let outside = &self.outside[&Key(oid)];
                         (outside.generation.expect("numbered at the start"), outside.time)
                     }
                 };
-                self.marks.insert(oid, if hide { Mark::Hidden } else { Mark::Wanted });
+                self.marks.insert(Key(oid), if hide { Mark::Hidden } else { Mark::Wanted });
                 self.wanted_queued += usize::from(!hide);
                 self.queue.push(Queued { generation, time, oid });
             }
@@ -199,28 +199,29 @@ impl<'r> GraphWalk<'r> {
         // (so a merge with many parents is scanned once, not once per parent read).
         let mut stack: Vec<(Oid, usize, u32)> = vec![(start, 0, 0)];
         while let Some(&(oid, numbered, highest)) = stack.last() {
-            if !self.outside.contains_key(&oid) {
+            if !self.outside.contains_key(&Key(oid)) {
                 if self.outside.len() == MAX_OUTSIDE {
                     return Ok(None);
                 }
                 let commit = self.repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
                 let parents = commit.parent_ids().collect();
                 let outside = Outside { generation: None, time: commit.time().seconds(), parents };
-                self.outside.insert(oid, outside);
+                self.outside.insert(Key(oid), outside);
             }
-            let outside = &self.outside[&oid];
+            let outside = &self.outside[&Key(oid)];
             if outside.generation.is_some() {
                 stack.pop();
                 continue;
             }
             let Some(&parent) = outside.parents.get(numbered) else {
                 stack.pop();
-                self.outside.get_mut(&oid).expect("read above").generation = Some(highest.saturating_add(1));
+                self.outside.get_mut(&Key(oid)).expect("read above").generation =
+                    Some(highest.saturating_add(1));
                 continue;
             };
             let generation = match self.graph.get(parent) {
                 Some(commit) => Some(commit.generation()),
-                None => self.outside.get(&parent).and_then(|o| o.generation),
+                None => self.outside.get(&Key(parent)).and_then(|o| o.generation),
             };
             match generation {
                 Some(generation) => {
@@ -229,19 +230,19 @@ impl<'r> GraphWalk<'r> {
                 None => stack.push((parent, 0, 0)),
             }
         }
-        Ok(self.outside[&start].generation)
+        Ok(self.outside[&Key(start)].generation)
     }
 
     fn step(&mut self) -> Result<Option<Oid>, GitError> {
         while self.wanted_queued > 0 {
             let Some(Queued { oid, .. }) = self.queue.pop() else { break };
-            let mark = self.marks.insert(oid, Mark::Taken);
+            let mark = self.marks.insert(Key(oid), Mark::Taken);
             let hidden = mark == Some(Mark::Hidden);
             self.wanted_queued -= usize::from(mark == Some(Mark::Wanted));
             let mut parents = std::mem::take(&mut self.parents);
             match self.graph.get(oid) {
                 Some(commit) => commit.parents(&mut parents)?,
-                None => parents.clone_from(&self.outside[&oid].parents),
+                None => parents.clone_from(&self.outside[&Key(oid)].parents),
             }
             for &parent in &parents {
                 self.enqueue(parent, hidden)?;
@@ -270,10 +271,17 @@ pub fn baseline(
     graph: Option<&CommitGraph>,
     baseline: &[String],
     hidden: &[Oid],
-) -> Result<HashSet<Oid>, GitError> {
+) -> Result<HashSet<Key>, GitError> {
     let mut tips = Vec::new();
     for id in baseline {
-        let oid = Oid::from_str(id).context(|| format!("baseline commit id {id}"))?;
+        // The policy allows either format; one that is not this repository's names no commit here.
+        let oid = repo::parse_id(id).ok_or_else(|| {
+            GitError::new(format!("baseline commit id {id}"), git2::Error::from_str("not an id"))
+        })?;
+        if oid.object_format() != repo.object_format() {
+            tracing::debug!("baseline {id} is not an id of this repository's format");
+            continue;
+        }
         match repo.find_commit(oid) {
             Ok(_) => tips.push(oid),
             // Not here (yet): it exempts nothing.
@@ -286,5 +294,5 @@ pub fn baseline(
     if tips.is_empty() {
         return Ok(HashSet::new());
     }
-    Ok(walk(repo, graph, &tips, hidden)?.into_iter().collect())
+    Ok(walk(repo, graph, &tips, hidden)?.into_iter().map(Key).collect())
 }

@@ -8,6 +8,7 @@ mod breakglass;
 mod ci;
 mod cli;
 mod fail_closed;
+mod formats;
 mod ghes;
 mod hostile;
 mod install;

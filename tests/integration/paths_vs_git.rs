@@ -58,16 +58,35 @@ const POLICIES: &[&[(&str, &str)]] = &[
 /// Commits in the generated history, about (merges finish the open branches at the end).
 const COMMITS: usize = 320;
 
-const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+/// How the history is read: from the commits, then through commit-graphs of each kind.
+const WAYS: [&str; 4] =
+    ["without a commit-graph", "with a commit-graph", "with filters v1", "with filters v2"];
 
 #[test]
 fn changed_paths_match_git_on_a_random_history() {
+    changed_paths_match_git("sha1", &WAYS, POLICIES);
+}
+
+/// The same history in a SHA-256 repository, read from the commits and through a graph with
+/// filters (of 32-byte ids), under the policy of every glob and one of a single prefix.
+#[test]
+fn changed_paths_match_git_in_a_sha256_repository() {
+    changed_paths_match_git("sha256", &[WAYS[0], WAYS[3]], &POLICIES[..3]);
+}
+
+fn changed_paths_match_git(object_format: &str, ways: &[&str], policies: &[&[(&str, &str)]]) {
     let tier1 = oracle_globs(GLOBS);
-    let history = History::generate(0x0dd_ba11_5eed_1e55, &tier1);
+    let hex_digits = if object_format == "sha256" { 64 } else { 40 };
+    let history = History::generate(0x0dd_ba11_5eed_1e55, &tier1, hex_digits);
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo.git");
     let git = Git { home: dir.path(), repo: &repo };
-    git.run(&["init", "-q", "--bare", repo.to_str().unwrap()], b"");
+    git.run(
+        &["init", "-q", "--bare", &format!("--object-format={object_format}"), repo.to_str().unwrap()],
+        b"",
+    );
+    let empty_tree = String::from_utf8(git.run(&["hash-object", "-t", "tree", "--stdin"], b"")).unwrap();
+    let empty_tree = empty_tree.trim();
     let marks = dir.path().join("marks");
     git.run(&["fast-import", "--quiet", &format!("--export-marks={}", marks.display())], &history.stream);
     let mut ids = vec![String::new(); history.commits.len()];
@@ -88,7 +107,7 @@ fn changed_paths_match_git_on_a_random_history() {
         assert_eq!(fields.map(str::to_string).collect::<Vec<_>>(), parents, "parents of {commit}");
     }
     assert_eq!(tree_of.len(), ids.len(), "every generated commit is reachable from main");
-    let tree = |mark: Option<usize>| mark.map_or(EMPTY_TREE.to_string(), |m| tree_of[&ids[m]].clone());
+    let tree = |mark: Option<usize>| mark.map_or(empty_tree.to_string(), |m| tree_of[&ids[m]].clone());
 
     // Every merge's base, checked against the one the generator meant (and unique, so "the"
     // merge base is well defined).
@@ -170,7 +189,7 @@ fn changed_paths_match_git_on_a_random_history() {
     // with changed-path filters, which rule directories out without reading trees (both hash
     // versions: version 1 hashed non-ASCII bytes wrongly, and `ü/**` is among the globs).
     let graph = repo.join("objects/info/commit-graph");
-    for how in ["without a commit-graph", "with a commit-graph", "with filters v1", "with filters v2"] {
+    for &how in ways {
         match how.strip_prefix("with filters v") {
             _ if how == "without a commit-graph" => {}
             None => {
@@ -186,7 +205,7 @@ fn changed_paths_match_git_on_a_random_history() {
             }
         }
         // What countersign says, under each policy. Run side by side: each is one process.
-        let runs: Vec<_> = POLICIES
+        let runs: Vec<_> = policies
             .iter()
             .enumerate()
             .map(|(i, globs)| {
@@ -202,7 +221,7 @@ fn changed_paths_match_git_on_a_random_history() {
                     .unwrap()
             })
             .collect();
-        for (globs, run) in POLICIES.iter().zip(runs) {
+        for (globs, run) in policies.iter().zip(runs) {
             let output = run.wait_with_output().unwrap();
             assert_eq!(
                 output.status.code(),
@@ -468,6 +487,8 @@ struct History<'g> {
     rng: XorShift,
     serial: usize,
     tier1: &'g GlobSet,
+    /// How long an object id is: a gitlink names a commit of the repository's format.
+    hex_digits: usize,
 }
 
 const TOP: &[&str] = &[
@@ -509,7 +530,7 @@ const LEAF: &[&str] = &[
 static EMPTY: Tree = BTreeMap::new();
 
 impl<'g> History<'g> {
-    fn generate(seed: u64, tier1: &'g GlobSet) -> Self {
+    fn generate(seed: u64, tier1: &'g GlobSet, hex_digits: usize) -> Self {
         let mut h = History {
             stream: Vec::new(),
             commits: Vec::new(),
@@ -517,6 +538,7 @@ impl<'g> History<'g> {
             rng: XorShift(seed),
             serial: 0,
             tier1,
+            hex_digits,
         };
         let root = h.root("refs/heads/main", 30);
         let mut main = Branch { name: "refs/heads/main".into(), tip: root, base: None };
@@ -804,7 +826,8 @@ impl<'g> History<'g> {
 
     fn gitlink(&mut self) -> Entry {
         self.serial += 1;
-        Entry { mode: GITLINK, data: format!("{:040x}", self.serial as u128 * 0x9e37_79b9_7f4a_7c15) }
+        let id = self.serial as u128 * 0x9e37_79b9_7f4a_7c15;
+        Entry { mode: GITLINK, data: format!("{id:0width$x}", width = self.hex_digits) }
     }
 
     /// One random change, in fast-import commands and in the model.

@@ -145,10 +145,14 @@ struct Signed {
 
 /// A server whose policy requires signatures, Alice's ed25519 key and Dana's ECDSA key.
 fn signed_server() -> Signed {
+    signed_server_in(Format::Files)
+}
+
+fn signed_server_in(format: Format) -> Signed {
     let keys = tempfile::tempdir().unwrap();
     let (alice, alice_public) = keygen(keys.path(), "alice", &["ed25519"]);
     let (_, dana_public) = keygen(keys.path(), "dana", &["ecdsa"]);
-    let server = Server::new(&signed_policy(&[&alice_public], &dana_public));
+    let server = Server::new_in(format, &signed_policy(&[&alice_public], &dana_public));
     let main = server.server_ref("refs/heads/main").unwrap();
     Signed { server, keys, alice, main }
 }
@@ -442,11 +446,15 @@ fn rewrite_refuses_a_dirty_tree_a_range_not_at_head_and_merges_changing_nothing(
 /// A server that requires signed commits, listing `bob_key` for Bob; the clone signs its commits
 /// with `signing_key` (none: unsigned).
 fn signed_commits_server(bob_key: &str, signing_key: Option<&Path>) -> Server {
+    signed_commits_server_in(Format::Files, bob_key, signing_key)
+}
+
+fn signed_commits_server_in(format: Format, bob_key: &str, signing_key: Option<&Path>) -> Server {
     let policy = POLICY.replace("[gate]\n", "[gate]\nsigned_commits = \"required\"\n").replace(
         "emails = [\"bob@example.com\"]\n",
         &format!("emails = [\"bob@example.com\"]\nkeys = [\"{bob_key}\"]\n"),
     );
-    let server = Server::new(&policy);
+    let server = Server::new_in(format, &policy);
     if let Some(key) = signing_key {
         server.git_work(&["config", "gpg.format", "ssh"]);
         server.git_work(&["config", "user.signingkey", key.to_str().unwrap()]);
@@ -584,4 +592,51 @@ fn approve_warns_about_your_own_change_and_a_pushed_commit() {
         "{stdout}"
     );
     assert!(stdout.contains("push it as usual"), "a commit never pushed: {stdout}");
+}
+
+#[test]
+fn approve_amends_and_rewrites_in_reftable_and_sha256_clones() {
+    for format in [Format::Reftable, Format::Sha256] {
+        let Signed { server, alice, main, keys: _keys } = signed_server_in(format);
+        // HEAD amended: HEAD is read through the clone's ref store.
+        ai_change(&server, "fn app() { 1 }\n", "");
+        approve_ok(&server, &alice, "HEAD");
+        // A range rewritten: the branch moves through git, compare-and-swap.
+        server.write("app/two.rs", "fn two() {}\n");
+        server.commit(BOB, "Second\n\nAssisted-by: Claude:claude-opus-4-6\n");
+        server.write("app/three.rs", "fn three() {}\n");
+        server.commit(BOB, "Third\n\nAssisted-by: Claude:claude-opus-4-6\n");
+        let output =
+            approve(&server, &["--yes", "--rewrite", "--key", alice.to_str().unwrap(), "HEAD~2..HEAD"]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{format:?}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.contains("refs/heads/main is now"), "{format:?}: {stdout}");
+        let signed = log(&server, "%(trailers:key=Approval-Signature,valueonly)", &format!("{main}..HEAD"));
+        assert_eq!(signed.iter().filter(|line| line.starts_with("v1 ")).count(), 3, "{format:?}: {signed:?}");
+        let push = server.push(&["origin", "main"]);
+        assert_accepted(&server, &push, "refs/heads/main");
+        assert!(
+            push.stderr.contains("push accepted: 3 new commit(s) checked"),
+            "{format:?}: {}",
+            push.stderr
+        );
+    }
+}
+
+#[test]
+fn a_sha256_commit_is_signed_in_gpgsig_sha256_and_checked_there() {
+    let keys = tempfile::tempdir().unwrap();
+    let (bob, bob_public) = keygen(keys.path(), "bob", &["ed25519"]);
+    let (other, _) = keygen(keys.path(), "other", &["ed25519"]);
+    let server = signed_commits_server_in(Format::Sha256, &bob_public, Some(&other));
+    let main = server.server_ref("refs/heads/main").unwrap();
+    let commit = reviewed_change(&server);
+    let raw = server.git_work(&["cat-file", "commit", &commit]);
+    assert!(raw.contains("\ngpgsig-sha256 -----BEGIN SSH SIGNATURE-----"), "{raw}");
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["signed by a key not listed for bob@example.com (SHA256:"], &main);
+
+    server.git_work(&["config", "user.signingkey", bob.to_str().unwrap()]);
+    server.git_work(&["commit", "-q", "--amend", "-S", "--no-edit"]);
+    assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
 }

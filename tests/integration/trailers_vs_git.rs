@@ -49,14 +49,49 @@ fn parse_matches_git() {
     let mut rng = XorShift(0x5eed_c0ff_ee15_600d);
     cases.extend((0..count).map(|i| Case::new(format!("generated #{i}"), random_message(&mut rng))));
 
-    let expected = git_trailers(&cases);
+    let (_dir, expected) = git_trailers(&cases, &[]);
+    let ours = cases.iter().map(|case| {
+        parse(&case.decoded()).into_iter().map(|t| (t.key.to_owned(), t.value.into_owned())).collect()
+    });
+    assert_same(&cases, ours, &expected);
+}
+
+/// The same comparison in a SHA-256 repository (the hand-written cases and a few hundred
+/// random ones), each message read as the hook reads it: the commit opened by its 64-digit id
+/// and decoded by `repo::read_commit`.
+#[test]
+fn commits_read_from_a_sha256_repository_give_gits_trailers() {
+    let mut cases = hand_written();
+    let mut rng = XorShift(0x5a2_5600d);
+    cases.extend((0..300).map(|i| Case::new(format!("generated #{i}"), random_message(&mut rng))));
+    let (dir, expected) = git_trailers(&cases, &["--object-format=sha256"]);
+    let repo = countersign::repo::open(&dir.path().join("repo.git")).unwrap();
+    let ours: Vec<Pairs> = expected
+        .iter()
+        .map(|(id, _)| {
+            assert_eq!(id.len(), 64, "{id}");
+            let commit = repo.find_commit(countersign::repo::parse_id(id).unwrap()).unwrap();
+            let facts = countersign::repo::read_commit(
+                &repo,
+                &commit,
+                countersign::repo::PatchIds::Never,
+                false,
+                false,
+            )
+            .unwrap();
+            assert_eq!(facts.id, *id);
+            facts.trailers.into_iter().map(|t| (t.key, t.value)).collect()
+        })
+        .collect();
+    assert_same(&cases, ours.into_iter(), &expected);
+}
+
+fn assert_same(cases: &[Case], ours: impl Iterator<Item = Pairs>, expected: &[(String, Pairs)]) {
     let failures: Vec<String> = cases
         .iter()
-        .zip(&expected)
-        .filter_map(|(case, git)| {
-            let decoded = case.decoded();
-            let ours: Pairs =
-                parse(&decoded).into_iter().map(|t| (t.key.to_owned(), t.value.into_owned())).collect();
+        .zip(ours)
+        .zip(expected)
+        .filter_map(|((case, ours), (_, git))| {
             (&ours != git).then(|| {
                 format!(
                     "{}\n  message: \"{}\"\n  ours:    {ours:?}\n  git:     {git:?}",
@@ -75,8 +110,9 @@ fn parse_matches_git() {
     );
 }
 
-/// What git prints for each case, in order.
-fn git_trailers(cases: &[Case]) -> Vec<Pairs> {
+/// Each case's commit id and what git prints for it, in order, from a repository made with
+/// `init_flags` (kept in the returned directory, as `repo.git`).
+fn git_trailers(cases: &[Case], init_flags: &[&str]) -> (tempfile::TempDir, Vec<(String, Pairs)>) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let repo = dir.path().join("repo.git");
     let git = |args: &[&str], stdin: &Path| {
@@ -96,7 +132,7 @@ fn git_trailers(cases: &[Case]) -> Vec<Pairs> {
 
     let empty = dir.path().join("empty");
     fs::write(&empty, "").unwrap();
-    git(&["init", "--quiet", "--bare", repo.to_str().unwrap()], &empty);
+    git(&[&["init", "--quiet", "--bare"][..], init_flags, &[repo.to_str().unwrap()]].concat(), &empty);
 
     // The stream fixes committer and dates, so nothing depends on the machine; distinct
     // dates keep equal messages distinct commits.
@@ -126,10 +162,10 @@ fn git_trailers(cases: &[Case]) -> Vec<Pairs> {
     for line in fs::read_to_string(&marks).unwrap().lines() {
         let (mark, hash) = line.split_once(' ').unwrap();
         let index: usize = mark[1..].parse().unwrap();
-        hashes[index - 1] = format!("{hash}\n");
+        hashes[index - 1] = hash.to_string();
     }
     let revs = dir.path().join("revs");
-    fs::write(&revs, hashes.concat()).unwrap();
+    fs::write(&revs, hashes.iter().map(|hash| format!("{hash}\n")).collect::<String>()).unwrap();
     let stdout =
         git(&["log", "--no-walk=unsorted", "--stdin", "--format=%x00%(trailers:only,unfold)"], &revs);
 
@@ -151,7 +187,7 @@ fn git_trailers(cases: &[Case]) -> Vec<Pairs> {
         })
         .collect();
     assert_eq!(records.len(), cases.len(), "one git record per commit");
-    records
+    (dir, hashes.into_iter().zip(records).collect())
 }
 
 fn truncated(text: &str) -> Cow<'_, str> {

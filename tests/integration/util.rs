@@ -47,6 +47,27 @@ from_role = "director"
 pub const BOB: &str = "Bob Dev <bob@example.com>";
 pub const REVIEWED: &str = "Reviewed-by: Carol Dev <carol@example.com>";
 
+/// How a repository stores its refs and names its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// git's default: loose and packed refs, SHA-1 ids.
+    Files,
+    /// `git init --ref-format=reftable`.
+    Reftable,
+    /// `git init --object-format=sha256` (refs in files).
+    Sha256,
+}
+
+impl Format {
+    pub fn init_flags(self) -> &'static [&'static str] {
+        match self {
+            Format::Files => &[],
+            Format::Reftable => &["--ref-format=reftable"],
+            Format::Sha256 => &["--object-format=sha256"],
+        }
+    }
+}
+
 pub struct Push {
     pub ok: bool,
     /// What the pusher saw (git's `remote:` lines included).
@@ -71,14 +92,27 @@ impl Server {
         server
     }
 
+    /// [`Server::new`], the server and its clone in `format`.
+    pub fn new_in(format: Format, policy: &str) -> Server {
+        let server = Server::without_hook_in(format);
+        server.set_policy(policy);
+        server.install_hook();
+        server
+    }
+
     /// The same server and clone, before any hook or policy (for `countersign install`).
     pub fn without_hook() -> Server {
+        Server::without_hook_in(Format::Files)
+    }
+
+    pub fn without_hook_in(format: Format) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let server =
             Server { bare: root.join("server.git"), work: root.join("work"), home: root.clone(), _dir: dir };
-        server.git(&root, &["init", "-q", "--bare", "-b", "main", "server.git"]);
-        server.git(&root, &["init", "-q", "-b", "main", "work"]);
+        let format = format.init_flags();
+        server.git(&root, &[&["init", "-q", "--bare", "-b", "main"][..], format, &["server.git"]].concat());
+        server.git(&root, &[&["init", "-q", "-b", "main"][..], format, &["work"]].concat());
         server.git_work(&["remote", "add", "origin", server.bare.to_str().unwrap()]);
         server.write("README.md", "hello\n");
         server.write("infra/main.tf", "resource {}\n");
