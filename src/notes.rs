@@ -15,7 +15,7 @@ use git2::{ObjectType, Oid, Repository};
 
 use crate::facts::NoteFact;
 use crate::provenance::trace;
-use crate::repo::Context as _;
+use crate::repo::{Context as _, Key};
 
 /// Bigger notes are reported unread: git-ai's logs are kilobytes, and the pusher chooses the size.
 const MAX_NOTE_BYTES: usize = 1 << 20;
@@ -39,7 +39,7 @@ pub struct Notes {
     /// Commit id to its records' lines ([`trace::index`]).
     traces: HashMap<String, String>,
     /// Trees listed so far (shared by the judging threads), and how many entries they hold.
-    listed: Mutex<(HashMap<Oid, Arc<Listing>>, usize)>,
+    listed: Mutex<(HashMap<Key, Arc<Listing>>, usize)>,
 }
 
 impl Notes {
@@ -129,7 +129,7 @@ impl Notes {
 
     fn listing(&self, repo: &Repository, id: Oid) -> Result<Arc<Listing>, String> {
         let mut listed = self.listed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(listing) = listed.0.get(&id) {
+        if let Some(listing) = listed.0.get(&Key(id)) {
             return Ok(Arc::clone(listing));
         }
         let tree = repo
@@ -145,7 +145,7 @@ impl Notes {
             .collect();
         let listing = Arc::new(listing);
         listed.1 += tree.len();
-        listed.0.insert(id, Arc::clone(&listing));
+        listed.0.insert(Key(id), Arc::clone(&listing));
         Ok(listing)
     }
 }

@@ -31,7 +31,7 @@ use git2::{Oid, Repository};
 
 use crate::policy::Policy;
 use crate::recorded;
-use crate::repo::{self, GitError};
+use crate::repo::{self, Context, GitError};
 use crate::selection::peel_to_commit;
 
 /// One `<old> <new> <refname>` line of pre-receive's standard input.
@@ -124,7 +124,8 @@ impl RefStore {
         prefixes: impl IntoIterator<Item = &'p str>,
         names: impl IntoIterator<Item = &'p str>,
     ) -> Result<RefStore, GitError> {
-        let reftable = repo.path().join("reftable").is_dir();
+        let storage = repo::ref_storage(repo).context(|| "reading how refs are stored".into())?;
+        let reftable = storage == repo::RefStorage::Reftable;
         let mut symbolic = match reftable {
             false => loose_symbolic_refs(repo.path())?,
             true => HashMap::new(),
@@ -140,7 +141,8 @@ impl RefStore {
             }
         }
         let names: Vec<&str> = names.into_iter().collect();
-        // reftable keeps symbolic refs with the others: only a full listing finds them.
+        // In reftable, symbolic refs are listed with the others: a protected alias is under the
+        // protected prefixes, and a pushed name outside them is asked for below.
         if !patterns.is_empty() && !reftable {
             patterns.extend(&names);
             patterns.extend(symbolic.iter().flat_map(|(name, target)| [name.as_str(), target.as_str()]));
@@ -168,7 +170,6 @@ impl RefStore {
     }
 
     fn read_with_libgit2(repo: &Repository) -> Result<RefStore, GitError> {
-        use crate::repo::Context;
         // libgit2 would find no ref at all there.
         if repo::ref_storage(repo).context(|| "listing refs".into())? == repo::RefStorage::Reftable {
             return Err(GitError::new(
