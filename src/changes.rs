@@ -17,9 +17,11 @@
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use git2::{Commit, ErrorCode, Oid, Repository, Tree, TreeEntry};
 
+use crate::ancestry::History;
 use crate::commit_graph::CommitGraph;
 use crate::globs::GlobList;
 use crate::repo::{Context, GitError};
@@ -111,13 +113,25 @@ pub struct Trees<'r> {
     repo: &'r Repository,
     /// Where a parent's root tree id is read without inflating the parent.
     graph: Option<&'r CommitGraph>,
+    /// Where merge bases are found; shared by every thread of a run.
+    history: Arc<History<'r>>,
     current: HashMap<Oid, Tree<'r>>,
     previous: HashMap<Oid, Tree<'r>>,
 }
 
 impl<'r> Trees<'r> {
     pub fn new(repo: &'r Repository, graph: Option<&'r CommitGraph>) -> Self {
-        Trees { repo, graph, current: HashMap::new(), previous: HashMap::new() }
+        Self::sharing(repo, Arc::new(History::new(graph)))
+    }
+
+    /// Trees read through `repo` (a thread's own handle), with the history another reader
+    /// has already learned.
+    pub fn sharing(repo: &'r Repository, history: Arc<History<'r>>) -> Self {
+        Trees { repo, graph: history.graph(), history, current: HashMap::new(), previous: HashMap::new() }
+    }
+
+    pub fn history(&self) -> Arc<History<'r>> {
+        Arc::clone(&self.history)
     }
 
     /// The root tree id of commit `id`.
@@ -244,15 +258,18 @@ type Side = Option<(Oid, i32)>;
 /// The tree of the parents' merge base; `None` (the empty tree) for unrelated histories.
 fn merge_base_tree(trees: &Trees<'_>, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
     let repo = trees.repo;
-    match repo.merge_base_many(ids) {
-        Ok(base) => Ok(Some(trees.root_of(base)?)),
+    match trees.history.merge_base(repo, ids)? {
+        Some(base) => Ok(Some(trees.root_of(base)?)),
         // In a shallow clone the base may lie beyond the cut: guessing "unrelated" would count
         // every path either side ever changed.
-        Err(e) if e.code() == ErrorCode::NotFound && repo.is_shallow() => Err(e).context(|| {
-            format!("history is cut off (a shallow clone): the merge base of {}'s parents is missing", ids[0])
-        }),
-        Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
-        Err(source) => Err(source).context(|| "finding the merge base of a merge's parents".into()),
+        None if repo.is_shallow() => Err(GitError::new(
+            format!(
+                "history is cut off (a shallow clone): the merge base of {}'s parents is missing",
+                ids[0]
+            ),
+            git2::Error::new(ErrorCode::NotFound, git2::ErrorClass::Merge, "no merge base found"),
+        )),
+        None => Ok(None),
     }
 }
 
