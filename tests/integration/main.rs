@@ -13,6 +13,7 @@ mod install;
 mod limits;
 mod linkage;
 mod load;
+mod merges_vs_git;
 mod paths;
 mod paths_vs_git;
 mod push;
