@@ -9,34 +9,85 @@
 //!
 //! Here a commit's parents and its place in the order of the search come from the commit-graph
 //! where it holds the commit (nothing is inflated); any other commit is read once per run and
-//! kept. The search is git's and libgit2's `paint_down_to_common`, then `remove_redundant`, so
-//! the base is the one libgit2 chose: of the best common ancestors, the one with the newest
-//! committer date.
+//! kept. The search is git's `paint_down_to_common`, then `remove_redundant`, and the base is
+//! the one libgit2 chose: of the best common ancestors, the one with the newest committer date.
+//!
+//! The search goes down in the order git's does: by corrected commit date (generation v2)
+//! where the graph holds them, else by topological level, else (no graph) by committer date.
+//! Order matters for speed, not for the answer (but where dates lie, without a graph, as for
+//! git): in git's history a topic forked from an old release has low levels, and going down by
+//! level walks most of the mainline to reach them, where corrected dates stop near the base.
 
 use std::cmp::Ordering;
-use std::collections::hash_map::Entry;
+use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
 
 use git2::{Oid, Repository};
 
-use crate::commit_graph::CommitGraph;
+use crate::commit_graph::{CommitGraph, GraphCommit};
 use crate::repo::{Context, GitError};
 
 /// The history a run asks about: the commit-graph, and the commits read because it lacks them.
 pub struct History<'g> {
     graph: Option<&'g CommitGraph>,
+    /// Whether the graph's generations are corrected commit dates rather than levels.
+    corrected: bool,
     /// Every commit read from its object so far, by any thread: its parents, its committer date
     /// and, when there is a graph, its generation (computed as git would have stored it).
-    read: Mutex<HashMap<Oid, Node>>,
+    read: Mutex<Map<Node>>,
+    /// Seeds the hashing of ids (see [`Ids`]).
+    seed: u64,
+}
+
+/// A commit id as bytes: `Oid`'s comparisons and hashing go through libgit2, several calls per
+/// commit a search passes.
+type Id = [u8; 20];
+
+type Map<T> = HashMap<Id, T, Ids>;
+
+/// Hashes an id by its first eight bytes, already random. Mixed with a seed chosen per run, so
+/// a pusher cannot grind ids that all land in one bucket.
+#[derive(Clone, Copy)]
+struct Ids(u64);
+
+struct IdHasher(u64, u64);
+
+impl BuildHasher for Ids {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(self.0, 0)
+    }
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // An id's bytes come in one write (arrays hash without their length).
+        let head = bytes.get(..8).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("eight bytes")));
+        let mixed = (head ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.1 ^= mixed ^ (mixed >> 29);
+    }
+
+    fn finish(&self) -> u64 {
+        self.1
+    }
+}
+
+fn id(oid: Oid) -> Id {
+    oid.as_bytes().try_into().expect("SHA-1 ids")
+}
+
+fn oid(id: &Id) -> Oid {
+    Oid::from_bytes(id).expect("twenty bytes")
 }
 
 #[derive(Clone)]
 struct Node {
-    parents: Vec<Oid>,
+    parents: Vec<Id>,
     time: i64,
     /// `None` without a graph: the search then goes by date, as git does without one.
-    generation: Option<u32>,
+    generation: Option<u64>,
 }
 
 const PARENT1: u8 = 1;
@@ -45,7 +96,9 @@ const STALE: u8 = 4;
 
 impl<'g> History<'g> {
     pub fn new(graph: Option<&'g CommitGraph>) -> Self {
-        History { graph, read: Mutex::new(HashMap::new()) }
+        let corrected = graph.is_some_and(CommitGraph::has_corrected_dates);
+        let seed = RandomState::new().hash_one(0u8);
+        History { graph, corrected, read: Mutex::new(HashMap::with_hasher(Ids(seed))), seed }
     }
 
     pub fn graph(&self) -> Option<&'g CommitGraph> {
@@ -55,14 +108,14 @@ impl<'g> History<'g> {
     /// The merge base of `ids[0]` and the others (as `git merge-base ids[0] ids[1..]`), as
     /// libgit2's `merge_base_many` picks it; `None` when they share no history.
     pub fn merge_base(&self, repo: &Repository, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
+        let ids: Vec<Id> = ids.iter().map(|&o| id(o)).collect();
         let Some((&one, twos)) = ids.split_first() else { return Ok(None) };
         if twos.contains(&one) {
-            return Ok(Some(one));
+            return Ok(Some(oid(&one)));
         }
         let mut search = Search::new(self, repo);
         let found = search.paint(one, twos)?;
-        let mut bases: Vec<Oid> =
-            found.into_iter().filter(|oid| search.flags[oid].flags & STALE == 0).collect();
+        let mut bases: Vec<Id> = found.into_iter().filter(|id| search.flags_of(id) & STALE == 0).collect();
         if bases.len() > 1 {
             bases = self.remove_redundant(repo, bases)?;
         }
@@ -70,73 +123,83 @@ impl<'g> History<'g> {
         // date, and takes the first.
         bases.reverse();
         let mut dated = Vec::with_capacity(bases.len());
-        for oid in bases {
-            dated.push((self.node(repo, oid)?.time, oid));
+        for base in bases {
+            dated.push((self.node(repo, &base)?.time, base));
         }
         dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
-        Ok(dated.first().map(|&(_, oid)| oid))
+        Ok(dated.first().map(|(_, base)| oid(base)))
     }
 
     /// Drops each candidate that is an ancestor of another (several candidates remain only
     /// when histories cross).
-    fn remove_redundant(&self, repo: &Repository, candidates: Vec<Oid>) -> Result<Vec<Oid>, GitError> {
+    fn remove_redundant(&self, repo: &Repository, candidates: Vec<Id>) -> Result<Vec<Id>, GitError> {
         let mut redundant = vec![false; candidates.len()];
         for i in 0..candidates.len() {
             if redundant[i] {
                 continue;
             }
-            let others: Vec<(usize, Oid)> =
+            let others: Vec<(usize, Id)> =
                 candidates.iter().copied().enumerate().filter(|&(j, _)| j != i && !redundant[j]).collect();
-            let twos: Vec<Oid> = others.iter().map(|&(_, oid)| oid).collect();
+            let twos: Vec<Id> = others.iter().map(|&(_, id)| id).collect();
             let mut search = Search::new(self, repo);
             search.paint(candidates[i], &twos)?;
-            if search.flags_of(candidates[i]) & PARENT2 != 0 {
+            if search.flags_of(&candidates[i]) & PARENT2 != 0 {
                 redundant[i] = true;
             }
-            for (j, oid) in others {
-                if search.flags_of(oid) & PARENT1 != 0 {
+            for (j, id) in others {
+                if search.flags_of(&id) & PARENT1 != 0 {
                     redundant[j] = true;
                 }
             }
         }
-        Ok(candidates.into_iter().zip(redundant).filter(|(_, r)| !r).map(|(oid, _)| oid).collect())
+        Ok(candidates.into_iter().zip(redundant).filter(|(_, r)| !r).map(|(id, _)| id).collect())
     }
 
     /// A commit's parents and place in the search order.
-    fn node(&self, repo: &Repository, oid: Oid) -> Result<Node, GitError> {
+    fn node(&self, repo: &Repository, id: &Id) -> Result<Node, GitError> {
         if let Some(graph) = self.graph
-            && let Some(commit) = graph.get(oid)
+            && let Some(commit) = graph.get_by_bytes(id)
         {
             let mut parents = Vec::new();
-            commit.parents(&mut parents)?;
-            let generation = Some(commit.generation());
+            commit.parent_bytes(&mut parents)?;
+            let generation = Some(self.generation_in_graph(&commit));
             return Ok(Node { parents, time: commit.committer_time(), generation });
         }
-        if let Some(node) = self.lock().get(&oid) {
+        if let Some(node) = self.lock().get(id) {
             return Ok(node.clone());
         }
         match self.graph {
-            Some(_) => self.read_numbered(repo, oid),
+            Some(_) => self.read_numbered(repo, *id),
             None => {
-                let node = read(repo, oid)?;
-                self.lock().insert(oid, node.clone());
+                let node = read(repo, id)?;
+                self.lock().insert(*id, node.clone());
                 Ok(node)
             }
         }
     }
 
+    fn generation_in_graph(&self, commit: &GraphCommit<'_>) -> u64 {
+        match self.corrected {
+            // The file is trusted as git trusts it (see `commit_graph`); an offset it cannot
+            // give leaves the committer date.
+            true => commit.corrected_date().unwrap_or(commit.committer_time().max(0) as u64),
+            false => u64::from(commit.generation()),
+        }
+    }
+
     /// Reads a commit the graph lacks, and every ancestor it lacks too, numbering each as git
-    /// would have (one more than its highest parent). Depth first without recursion: the
+    /// would have: a level one more than its highest parent's, or a corrected date at least
+    /// its own and one more than its highest parent's. Depth first without recursion: the
     /// pusher chooses how deep that goes.
-    fn read_numbered(&self, repo: &Repository, start: Oid) -> Result<Node, GitError> {
+    fn read_numbered(&self, repo: &Repository, start: Id) -> Result<Node, GitError> {
         let graph = self.graph.expect("only with a graph");
-        let generation_of = |oid: Oid, read: &HashMap<Oid, Node>| match graph.get(oid) {
-            Some(commit) => Some(commit.generation()),
-            None => read.get(&oid).and_then(|node| node.generation),
+        let generation_of = |id: &Id, read: &Map<Node>| match graph.get_by_bytes(id) {
+            Some(commit) => Some(self.generation_in_graph(&commit)),
+            None => read.get(id).and_then(|node| node.generation),
         };
         let mut stack = vec![start];
-        while let Some(&oid) = stack.last() {
-            let parents = match self.lock().get(&oid) {
+        while let Some(&id) = stack.last() {
+            let parents = match self.lock().get(&id) {
                 Some(node) if node.generation.is_some() => {
                     stack.pop();
                     continue;
@@ -147,22 +210,28 @@ impl<'g> History<'g> {
             let parents = match parents {
                 Some(parents) => parents,
                 None => {
-                    let node = read(repo, oid)?;
+                    let node = read(repo, &id)?;
                     let parents = node.parents.clone();
-                    self.lock().entry(oid).or_insert(node);
+                    self.lock().entry(id).or_insert(node);
                     parents
                 }
             };
             let mut read = self.lock();
-            let unnumbered = parents.iter().find(|&&p| generation_of(p, &read).is_none());
+            let unnumbered = parents.iter().find(|p| generation_of(p, &read).is_none());
             match unnumbered {
                 Some(&parent) => {
                     drop(read);
                     stack.push(parent);
                 }
                 None => {
-                    let highest = parents.iter().filter_map(|&p| generation_of(p, &read)).max().unwrap_or(0);
-                    read.get_mut(&oid).expect("read above").generation = Some(highest.saturating_add(1));
+                    let highest = parents.iter().filter_map(|p| generation_of(p, &read)).max();
+                    let node = read.get_mut(&id).expect("read above");
+                    let above_parents =
+                        highest.map_or(if self.corrected { 0 } else { 1 }, |h| h.saturating_add(1));
+                    node.generation = Some(match self.corrected {
+                        true => above_parents.max(node.time.max(0) as u64),
+                        false => above_parents,
+                    });
                     stack.pop();
                 }
             }
@@ -170,16 +239,18 @@ impl<'g> History<'g> {
         Ok(self.lock()[&start].clone())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Oid, Node>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Map<Node>> {
         // A thread that panicked holding the lock left a map of whole entries: still sound.
         self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 /// A commit read from its object; numbered later where there is a graph.
-fn read(repo: &Repository, oid: Oid) -> Result<Node, GitError> {
+fn read(repo: &Repository, id: &Id) -> Result<Node, GitError> {
+    let oid = oid(id);
     let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
-    Ok(Node { parents: commit.parent_ids().collect(), time: commit.time().seconds(), generation: None })
+    let parents = commit.parent_ids().map(self::id).collect();
+    Ok(Node { parents, time: commit.time().seconds(), generation: None })
 }
 
 /// One `paint_down_to_common`: commits reachable from `one` get PARENT1, from the others
@@ -187,7 +258,7 @@ fn read(repo: &Repository, oid: Oid) -> Result<Node, GitError> {
 struct Search<'h, 'g> {
     history: &'h History<'g>,
     repo: &'h Repository,
-    flags: HashMap<Oid, Mark>,
+    flags: Map<Mark>,
     queue: BinaryHeap<Queued>,
     /// Queued commits not (yet) stale: none left, nothing queued can be a base.
     fresh: usize,
@@ -201,9 +272,9 @@ struct Mark {
 
 #[derive(PartialEq, Eq)]
 struct Queued {
-    generation: Option<u32>,
+    generation: Option<u64>,
     time: i64,
-    oid: Oid,
+    id: Id,
 }
 
 impl Ord for Queued {
@@ -213,7 +284,7 @@ impl Ord for Queued {
             (Some(a), Some(b)) => a.cmp(&b),
             _ => Ordering::Equal,
         };
-        by_generation.then(self.time.cmp(&other.time)).then(self.oid.cmp(&other.oid))
+        by_generation.then(self.time.cmp(&other.time)).then(self.id.cmp(&other.id))
     }
 }
 
@@ -225,19 +296,20 @@ impl PartialOrd for Queued {
 
 impl<'h, 'g> Search<'h, 'g> {
     fn new(history: &'h History<'g>, repo: &'h Repository) -> Self {
-        Search { history, repo, flags: HashMap::new(), queue: BinaryHeap::new(), fresh: 0 }
+        let flags = HashMap::with_hasher(Ids(history.seed));
+        Search { history, repo, flags, queue: BinaryHeap::new(), fresh: 0 }
     }
 
-    fn flags_of(&self, oid: Oid) -> u8 {
-        self.flags.get(&oid).map_or(0, |mark| mark.flags)
+    fn flags_of(&self, id: &Id) -> u8 {
+        self.flags.get(id).map_or(0, |mark| mark.flags)
     }
 
     /// Adds `flags` to `oid` and queues it if it is not queued already.
-    fn mark(&mut self, oid: Oid, flags: u8) -> Result<(), GitError> {
-        let mark = match self.flags.entry(oid) {
+    fn mark(&mut self, id: Id, flags: u8) -> Result<(), GitError> {
+        let mark = match self.flags.entry(id) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
-                let node = self.history.node(self.repo, oid)?;
+                let node = self.history.node(self.repo, &id)?;
                 entry.insert(Mark { flags: 0, queued: false, node })
             }
         };
@@ -252,40 +324,40 @@ impl<'h, 'g> Search<'h, 'g> {
         }
         mark.queued = true;
         self.fresh += usize::from(is_fresh);
-        self.queue.push(Queued { generation: mark.node.generation, time: mark.node.time, oid });
+        self.queue.push(Queued { generation: mark.node.generation, time: mark.node.time, id });
         Ok(())
     }
 
     /// Paints down from `one` and `twos` until only stale commits are queued; returns the
     /// commits found reachable from both, in the order found (some may be stale by the end).
-    fn paint(&mut self, one: Oid, twos: &[Oid]) -> Result<Vec<Oid>, GitError> {
+    fn paint(&mut self, one: Id, twos: &[Id]) -> Result<Vec<Id>, GitError> {
         self.mark(one, PARENT1)?;
         for &two in twos {
             self.mark(two, PARENT2)?;
         }
         let mut found = Vec::new();
         while self.fresh > 0 {
-            let Some(Queued { oid, .. }) = self.queue.pop() else { break };
-            let mark = self.flags.get_mut(&oid).expect("marked when queued");
+            let Some(Queued { id, .. }) = self.queue.pop() else { break };
+            let mark = self.flags.get_mut(&id).expect("marked when queued");
             mark.queued = false;
             let mut flags = mark.flags & (PARENT1 | PARENT2 | STALE);
             if flags & STALE == 0 {
                 self.fresh -= 1;
             }
             if flags == PARENT1 | PARENT2 {
-                if !found.contains(&oid) {
-                    found.push(oid);
+                if !found.contains(&id) {
+                    found.push(id);
                 }
                 // Below a common ancestor, every commit is a worse one.
                 flags |= STALE;
             }
             let parents = std::mem::take(&mut mark.node.parents);
             for &parent in &parents {
-                if self.flags_of(parent) & flags != flags {
+                if self.flags_of(&parent) & flags != flags {
                     self.mark(parent, flags)?;
                 }
             }
-            self.flags.get_mut(&oid).expect("marked").node.parents = parents;
+            self.flags.get_mut(&id).expect("marked").node.parents = parents;
         }
         Ok(found)
     }
