@@ -11,7 +11,8 @@
 //! resolved cleanly against the base the rule picks, or now and then against another base, or
 //! with a change of its own, or dropping a parent's change, so a wrong base, or a base remembered
 //! from another merge, changes verdicts. Judged without a commit-graph, with one of the older
-//! half (newer commits read from their objects, as pushed ones are), and with one of everything.
+//! half (newer commits read from their objects, as pushed ones are), with one of everything, and
+//! with one of levels only (no corrected commit dates, as git wrote before 2.31).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -316,7 +317,13 @@ fn merge_exemptions_match_git_on_a_merge_heavy_history() {
     fs::write(&policy, POLICY).unwrap();
     let git_dir = server.work.join(".git");
     let older_half: String = ids[..ids.len() / 2].iter().map(|id| format!("{id}\n")).collect();
-    for way in ["no commit-graph", "a commit-graph of the older half", "a commit-graph of everything"] {
+    let ways = [
+        "no commit-graph",
+        "a commit-graph of the older half",
+        "a commit-graph of everything",
+        "a commit-graph of levels only",
+    ];
+    for way in ways {
         match way {
             "no commit-graph" => {}
             "a commit-graph of the older half" => {
@@ -326,7 +333,14 @@ fn merge_exemptions_match_git_on_a_merge_heavy_history() {
                     older_half.as_bytes(),
                 );
             }
-            _ => _ = server.git_work(&["commit-graph", "write", "--reachable"]),
+            "a commit-graph of everything" => _ = server.git_work(&["commit-graph", "write", "--reachable"]),
+            _ => {
+                // As git before 2.31 wrote it: no corrected commit dates, the search goes by level.
+                let v1 = ["-c", "commitGraph.generationVersion=1", "commit-graph", "write", "--reachable"];
+                server.git_work(&v1);
+                let graph = fs::read(git_dir.join("objects/info/commit-graph")).unwrap();
+                assert!(!graph.windows(4).any(|w| w == b"GDA2"), "{way}: corrected dates written");
+            }
         }
         assert_eq!(git_dir.join("objects/info/commit-graph").exists(), way != "no commit-graph");
         let output = std::process::Command::new(BIN)
