@@ -262,6 +262,10 @@ struct Search<'h, 'g> {
     queue: BinaryHeap<Queued>,
     /// Queued commits not (yet) stale: none left, nothing queued can be a base.
     fresh: usize,
+    /// Of those, how many carry PARENT1, and PARENT2.
+    fresh_with: [usize; 2],
+    /// Whether commits come off the queue by generation, never before a descendant.
+    by_generation: bool,
 }
 
 struct Mark {
@@ -297,7 +301,8 @@ impl PartialOrd for Queued {
 impl<'h, 'g> Search<'h, 'g> {
     fn new(history: &'h History<'g>, repo: &'h Repository) -> Self {
         let flags = HashMap::with_hasher(Ids(history.seed));
-        Search { history, repo, flags, queue: BinaryHeap::new(), fresh: 0 }
+        let by_generation = history.graph.is_some();
+        Search { history, repo, flags, queue: BinaryHeap::new(), fresh: 0, fresh_with: [0; 2], by_generation }
     }
 
     fn flags_of(&self, id: &Id) -> u8 {
@@ -313,19 +318,49 @@ impl<'h, 'g> Search<'h, 'g> {
                 entry.insert(Mark { flags: 0, queued: false, node })
             }
         };
-        let was_fresh = mark.queued && mark.flags & STALE == 0;
+        let before = mark.flags;
         mark.flags |= flags;
-        let is_fresh = mark.flags & STALE == 0;
+        let after = mark.flags;
         if mark.queued {
-            if was_fresh && !is_fresh {
-                self.fresh -= 1;
-            }
+            self.count(before, false);
+            self.count(after, true);
             return Ok(());
         }
         mark.queued = true;
-        self.fresh += usize::from(is_fresh);
         self.queue.push(Queued { generation: mark.node.generation, time: mark.node.time, id });
+        self.count(after, true);
         Ok(())
+    }
+
+    /// Counts a queued commit of `flags` in or out of the fresh ones.
+    fn count(&mut self, flags: u8, queued: bool) {
+        if flags & STALE != 0 {
+            return;
+        }
+        let change = |n: &mut usize| if queued { *n += 1 } else { *n -= 1 };
+        change(&mut self.fresh);
+        if flags & PARENT1 != 0 {
+            change(&mut self.fresh_with[0]);
+        }
+        if flags & PARENT2 != 0 {
+            change(&mut self.fresh_with[1]);
+        }
+    }
+
+    /// Whether a common ancestor not yet known to be worse than another can still be found.
+    ///
+    /// Going by date, while anything fresh is queued (git's rule: dates can lie, and a commit
+    /// taken early can turn out to lie below another). Going by generation, a commit is taken
+    /// only after all its descendants, so what it is marked when taken is final; a new common
+    /// ancestor then needs both marks to go on down through fresh commits, and once no fresh
+    /// commit carries one of them, none can be found. The rest of the walk would only mark
+    /// stale what lies below: in git's history, where a topic forked from an old release
+    /// keeps part of the mainline unmarked down to that release, most of the walk.
+    fn may_find_more(&self) -> bool {
+        match self.by_generation {
+            true => self.fresh_with[0] > 0 && self.fresh_with[1] > 0,
+            false => self.fresh > 0,
+        }
     }
 
     /// Paints down from `one` and `twos` until only stale commits are queued; returns the
@@ -336,14 +371,13 @@ impl<'h, 'g> Search<'h, 'g> {
             self.mark(two, PARENT2)?;
         }
         let mut found = Vec::new();
-        while self.fresh > 0 {
+        while self.may_find_more() {
             let Some(Queued { id, .. }) = self.queue.pop() else { break };
             let mark = self.flags.get_mut(&id).expect("marked when queued");
             mark.queued = false;
             let mut flags = mark.flags & (PARENT1 | PARENT2 | STALE);
-            if flags & STALE == 0 {
-                self.fresh -= 1;
-            }
+            let parents = std::mem::take(&mut mark.node.parents);
+            self.count(flags, false);
             if flags == PARENT1 | PARENT2 {
                 if !found.contains(&id) {
                     found.push(id);
@@ -351,7 +385,6 @@ impl<'h, 'g> Search<'h, 'g> {
                 // Below a common ancestor, every commit is a worse one.
                 flags |= STALE;
             }
-            let parents = std::mem::take(&mut mark.node.parents);
             for &parent in &parents {
                 if self.flags_of(&parent) & flags != flags {
                     self.mark(parent, flags)?;
