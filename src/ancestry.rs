@@ -22,7 +22,7 @@ use std::cmp::Ordering;
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use git2::{Oid, Repository};
 
@@ -84,7 +84,8 @@ fn oid(id: &Id) -> Oid {
 
 #[derive(Clone)]
 struct Node {
-    parents: Vec<Id>,
+    /// Shared, so that handing a node out of the map copies no list.
+    parents: Arc<[Id]>,
     time: i64,
     /// `None` without a graph: the search then goes by date, as git does without one.
     generation: Option<u64>,
@@ -163,7 +164,7 @@ impl<'g> History<'g> {
             let mut parents = Vec::new();
             commit.parent_bytes(&mut parents)?;
             let generation = Some(self.generation_in_graph(&commit));
-            return Ok(Node { parents, time: commit.committer_time(), generation });
+            return Ok(Node { parents: parents.into(), time: commit.committer_time(), generation });
         }
         if let Some(node) = self.lock().get(id) {
             return Ok(node.clone());
@@ -264,8 +265,9 @@ struct Search<'h, 'g> {
     fresh: usize,
     /// Of those, how many carry PARENT1, and PARENT2.
     fresh_with: [usize; 2],
-    /// Whether commits come off the queue by generation, never before a descendant.
-    by_generation: bool,
+    /// Whether to stop once no new common ancestor can be found: only when going by
+    /// generation ([`Search::may_find_more`]).
+    stop_early: bool,
 }
 
 struct Mark {
@@ -301,8 +303,8 @@ impl PartialOrd for Queued {
 impl<'h, 'g> Search<'h, 'g> {
     fn new(history: &'h History<'g>, repo: &'h Repository) -> Self {
         let flags = HashMap::with_hasher(Ids(history.seed));
-        let by_generation = history.graph.is_some();
-        Search { history, repo, flags, queue: BinaryHeap::new(), fresh: 0, fresh_with: [0; 2], by_generation }
+        let stop_early = history.graph.is_some();
+        Search { history, repo, flags, queue: BinaryHeap::new(), fresh: 0, fresh_with: [0; 2], stop_early }
     }
 
     fn flags_of(&self, id: &Id) -> u8 {
@@ -347,17 +349,19 @@ impl<'h, 'g> Search<'h, 'g> {
         }
     }
 
-    /// Whether a common ancestor not yet known to be worse than another can still be found.
+    /// Whether a common ancestor can still be found that no other found is known to be above.
     ///
-    /// Going by date, while anything fresh is queued (git's rule: dates can lie, and a commit
-    /// taken early can turn out to lie below another). Going by generation, a commit is taken
-    /// only after all its descendants, so what it is marked when taken is final; a new common
-    /// ancestor then needs both marks to go on down through fresh commits, and once no fresh
-    /// commit carries one of them, none can be found. The rest of the walk would only mark
-    /// stale what lies below: in git's history, where a topic forked from an old release
-    /// keeps part of the mainline unmarked down to that release, most of the walk.
+    /// git's rule: while anything fresh is queued. Going by generation, a commit is taken only
+    /// after all its descendants, so its marks are final when it is taken: a new common
+    /// ancestor needs both marks still coming down through fresh queued commits, and once no
+    /// fresh commit carries one of them, none can be found, and all found are settled. What
+    /// the rest of git's walk does is mark stale what lies below: in git's history, where
+    /// topics forked from old releases keep part of the mainline unmarked down to those
+    /// releases, most of the walk, for every merge. Going by date (no graph) this does not
+    /// hold: dates that lie let one side's mark pass a commit, and leave the queue, before the
+    /// other's arrives (tests/integration/merges_vs_git.rs catches that).
     fn may_find_more(&self) -> bool {
-        match self.by_generation {
+        match self.stop_early {
             true => self.fresh_with[0] > 0 && self.fresh_with[1] > 0,
             false => self.fresh > 0,
         }
@@ -376,7 +380,7 @@ impl<'h, 'g> Search<'h, 'g> {
             let mark = self.flags.get_mut(&id).expect("marked when queued");
             mark.queued = false;
             let mut flags = mark.flags & (PARENT1 | PARENT2 | STALE);
-            let parents = std::mem::take(&mut mark.node.parents);
+            let parents = Arc::clone(&mark.node.parents);
             self.count(flags, false);
             if flags == PARENT1 | PARENT2 {
                 if !found.contains(&id) {
@@ -385,12 +389,11 @@ impl<'h, 'g> Search<'h, 'g> {
                 // Below a common ancestor, every commit is a worse one.
                 flags |= STALE;
             }
-            for &parent in &parents {
+            for &parent in parents.iter() {
                 if self.flags_of(&parent) & flags != flags {
                     self.mark(parent, flags)?;
                 }
             }
-            self.flags.get_mut(&id).expect("marked").node.parents = parents;
         }
         Ok(found)
     }
