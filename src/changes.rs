@@ -16,10 +16,10 @@
 //! path glob of the policy can reach ([`PathScope`]), nor any blob.
 
 use std::collections::HashMap;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 
-use git2::{Commit, ErrorCode, Oid, Repository, Tree, TreeEntry};
+use git2::{Commit, ErrorCode, Oid, Repository, Tree};
 
 use crate::ancestry::History;
 use crate::commit_graph::CommitGraph;
@@ -252,8 +252,9 @@ fn walk_changes(
 /// parents a commit has (git's largest real octopus merges have a few dozen).
 const MAX_PARENTS: usize = 128;
 
-/// What one tree holds under one name: an entry's id and mode, or nothing.
-type Side = Option<(Oid, i32)>;
+/// What one tree holds under one name: an entry's id (as bytes: libgit2 compares `Oid`s by a
+/// call) and mode, or nothing.
+type Side = Option<([u8; 20], i32)>;
 
 /// The tree of the parents' merge base; `None` (the empty tree) for unrelated histories.
 fn merge_base_tree(trees: &Trees<'_>, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
@@ -290,49 +291,44 @@ fn walk_trees(
     found: &mut dyn FnMut(String) -> ControlFlow<()>,
 ) -> Result<(), GitError> {
     let mut pending = vec![(String::new(), roots)];
+    // Reused for every name: most trees of a walk hold hundreds.
+    let (mut leaves, mut subtrees): (Vec<Side>, Vec<Side>) = (Vec::new(), Vec::new());
     while let Some((dir, ids)) = pending.pop() {
         let trees = ids
             .iter()
             .map(|id| id.map(|id| cache.get(id, &dir)).transpose())
             .collect::<Result<Vec<_>, _>>()?;
-        let listings: Vec<Vec<TreeEntry<'_>>> =
-            trees.iter().map(|tree| sorted_entries(tree.as_ref())).collect();
+        let listings: Vec<Listing> = trees.iter().map(|tree| sorted_entries(tree.as_ref())).collect();
         let mut next = vec![0; listings.len()];
         // Each name once, in byte order, with what every tree holds under it.
-        while let Some(name) = listings
-            .iter()
-            .zip(&next)
-            .filter_map(|(entries, &i)| entries.get(i))
-            .map(TreeEntry::name_bytes)
-            .min()
+        while let Some(name) =
+            listings.iter().zip(&next).filter_map(|(l, &i)| l.entries.get(i).map(|e| l.name(e))).min()
         {
-            let name = name.to_vec();
-            let here: Vec<Option<&TreeEntry<'_>>> = listings
-                .iter()
-                .zip(next.iter_mut())
-                .map(|(entries, i)| {
-                    let entry = entries.get(*i).filter(|e| e.name_bytes() == name.as_slice());
-                    *i += usize::from(entry.is_some());
-                    entry
-                })
-                .collect();
-            let leaves: Vec<Side> =
-                here.iter().map(|e| e.filter(|e| !is_tree(e)).map(|e| (e.id(), e.filemode()))).collect();
-            let subtrees: Vec<Side> =
-                here.iter().map(|e| e.filter(|e| is_tree(e)).map(|e| (e.id(), TREE_MODE))).collect();
+            leaves.clear();
+            subtrees.clear();
+            for (listing, i) in listings.iter().zip(next.iter_mut()) {
+                let entry = listing.entries.get(*i).filter(|e| listing.name(e) == name);
+                *i += usize::from(entry.is_some());
+                let side = entry.map(|e| (e.id, e.mode));
+                let is_tree = entry.is_some_and(|e| e.mode == TREE_MODE);
+                leaves.push(side.filter(|_| !is_tree));
+                subtrees.push(side.filter(|_| is_tree));
+            }
             let leaf_changed = changed(&leaves);
             let subtree_changed = changed(&subtrees);
             if !leaf_changed && !subtree_changed {
                 continue;
             }
-            let name = String::from_utf8_lossy(&name);
+            let name = String::from_utf8_lossy(name);
             let path = if dir.is_empty() { name.into_owned() } else { format!("{dir}/{name}") };
             if subtree_changed && detail == Detail::Verdict && scope.summarizes(&path) {
                 if found(path.clone()).is_break() {
                     return Ok(());
                 }
             } else if subtree_changed && scope.may_reach(&path) {
-                pending.push((path.clone(), subtrees.iter().map(|side| side.map(|(id, _)| id)).collect()));
+                let ids =
+                    subtrees.iter().map(|side| side.map(|(id, _)| Oid::from_bytes(&id).expect("20 bytes")));
+                pending.push((path.clone(), ids.collect()));
             }
             if leaf_changed && scope.contains(&path) && found(path).is_break() {
                 return Ok(());
@@ -342,17 +338,42 @@ fn walk_trees(
     Ok(())
 }
 
-fn is_tree(entry: &TreeEntry<'_>) -> bool {
-    entry.filemode() == TREE_MODE
+/// A tree's entries as the walk compares them, each read once: libgit2's accessors are calls
+/// (a name's, a `strlen` too), and the walk compares every entry several times. Names are kept
+/// back to back in one buffer.
+#[derive(Default)]
+struct Listing {
+    names: Vec<u8>,
+    entries: Vec<Listed>,
+}
+
+struct Listed {
+    name: Range<usize>,
+    id: [u8; 20],
+    mode: i32,
+}
+
+impl Listing {
+    fn name(&self, entry: &Listed) -> &[u8] {
+        &self.names[entry.name.clone()]
+    }
 }
 
 /// A tree's entries by name. Git sorts a directory as if its name ended in `/`, so a file and
 /// a directory of the same name (before and after a change) sort apart; plain byte order
 /// keeps them together.
-fn sorted_entries<'t>(tree: Option<&'t Tree<'_>>) -> Vec<TreeEntry<'t>> {
-    let mut entries: Vec<TreeEntry<'t>> = tree.map(|t| t.iter().collect()).unwrap_or_default();
-    entries.sort_by(|a, b| a.name_bytes().cmp(b.name_bytes()));
-    entries
+fn sorted_entries(tree: Option<&Tree<'_>>) -> Listing {
+    let mut listing = Listing::default();
+    for entry in tree.iter().flat_map(|t| t.iter()) {
+        let start = listing.names.len();
+        listing.names.extend_from_slice(entry.name_bytes());
+        let id = entry.id().as_bytes().try_into().expect("SHA-1 ids");
+        listing.entries.push(Listed { name: start..listing.names.len(), id, mode: entry.filemode() });
+    }
+    // Mostly in order already: git's order differs only around directories.
+    let Listing { names, entries } = &mut listing;
+    entries.sort_by(|a, b| names[a.name.clone()].cmp(&names[b.name.clone()]));
+    listing
 }
 
 #[cfg(test)]
