@@ -121,15 +121,12 @@ impl History {
         let base_files = &self.commits[base].files;
         let mut files = Vec::with_capacity(FILES);
         let mut changed_by_a_parent = Vec::new();
-        for path in 0..FILES {
-            let sides: BTreeSet<u32> = parents
-                .iter()
-                .map(|&p| self.commits[p].files[path])
-                .filter(|&v| v != base_files[path])
-                .collect();
+        for (path, &in_base) in base_files.iter().enumerate() {
+            let sides: BTreeSet<u32> =
+                parents.iter().map(|&p| self.commits[p].files[path]).filter(|&v| v != in_base).collect();
             // A conflict keeps the first parent's side.
             let value = match sides.len() {
-                0 => base_files[path],
+                0 => in_base,
                 1 => *sides.first().unwrap(),
                 _ => self.commits[parents[0]].files[path],
             };
