@@ -312,10 +312,10 @@ def real_histories(args, binary):
             ]:
                 check = [str(binary), "check", "--dry-run", "--repo", str(repo), "--policy", str(policy), revision]
                 ours = bounded_median(check, args.runs, args.timeout)
-                theirs = median_run(["git", "-C", str(repo), *git_cmd], args.runs)
+                theirs = bounded_median(["git", "-C", str(repo), *git_cmd], args.runs, args.timeout)
                 row += [ours, theirs]
-                print(f"  {spec} {policy.stem}: countersign {fmt_seconds(ours[0])}, git {fmt_seconds(theirs[0])}",
-                      flush=True)
+                print(f"  {spec} {policy.stem}: countersign {fmt_seconds(ours[0])} ({fmt_seconds(ours[1])} CPU), "
+                      f"git {fmt_seconds(theirs[0])} ({fmt_seconds(theirs[1])} CPU)", flush=True)
             if args.save_json:
                 for policy in [trailers_policy, paths_policy]:
                     save_json(args.save_json, repo, revision, binary, policy, args.timeout)
@@ -323,29 +323,33 @@ def real_histories(args, binary):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"\nmachine: {machine()}")
-    print(f"median of {args.runs} runs; tier-1 globs {REAL_TIER1}\n")
+    print(f"median of {args.runs} runs, wall time (CPU time, user + system, in brackets); tier-1 globs "
+          f"{REAL_TIER1}\n")
     print("| history | range | commits (merges) | commit-graph | trailer rules: countersign | git | ratio "
           "| path rule: countersign | git | ratio | countersign peak RSS |")
     print("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, revision, commits, graph, ours_t, git_t, ours_p, git_p in rows:
         cells = [name, revision, commits, graph]
         for ours, theirs in [(ours_t, git_t), (ours_p, git_p)]:
-            ratio = f"{ours[0] / theirs[0]:.2f}x" if ours[0] is not None else ""
-            cells += [fmt_seconds(ours[0]), fmt_seconds(theirs[0]), ratio]
-        rss = max(ours_t[1], ours_p[1])
+            ratio = f"{ours[0] / theirs[0]:.1f}x ({ours[1] / max(theirs[1], 0.001):.1f}x)" if ours[0] else ""
+            cells += [f"{fmt_seconds(ours[0])} ({fmt_seconds(ours[1])})",
+                      f"{fmt_seconds(theirs[0])} ({fmt_seconds(theirs[1])})", ratio]
+        rss = max(ours_t[2], ours_p[2])
         cells.append(f"{rss:.0f} MiB" if rss else "")
         print("| " + " | ".join(cells) + " |")
 
 
 def bounded_median(cmd, runs, timeout):
-    """`median_run` that gives up (None) on a run slower than `timeout` seconds."""
+    """Median wall and CPU (user + system) seconds of `runs` runs and the largest peak RSS;
+    (None, None, 0) if a run is slower than `timeout` seconds."""
     results = []
     for _ in range(runs):
         result = run_with_timeout(cmd, timeout)
         if result[0] is None:
-            return None, 0, None
+            return None, None, 0
         results.append(result)
-    return statistics.median(r[0] for r in results), max(r[1] for r in results), results[-1][2]
+    return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results), \
+        max(r[2] for r in results)
 
 
 def run_with_timeout(cmd, timeout):
@@ -354,13 +358,14 @@ def run_with_timeout(cmd, timeout):
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return time.perf_counter() - start, usage.ru_maxrss / 1024, proc.returncode
+            if os.waitstatus_to_exitcode(status) not in (0, 1):
+                sys.exit(f"{cmd} failed")
+            return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
         if time.perf_counter() - start > timeout:
             proc.kill()
             proc.wait()
-            return None, 0, None
-        time.sleep(0.005)
+            return None, None, 0
+        time.sleep(0.002)
 
 
 def fmt_seconds(seconds):

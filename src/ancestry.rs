@@ -34,8 +34,9 @@ pub struct History<'g> {
     graph: Option<&'g CommitGraph>,
     /// Whether the graph's generations are corrected commit dates rather than levels.
     corrected: bool,
-    /// Every commit read from its object so far, by any thread: its parents, its committer date
-    /// and, when there is a graph, its generation (computed as git would have stored it).
+    /// Every commit looked up so far, by any thread, in the graph or else from its object: its
+    /// parents, its committer date and, when there is a graph, its generation (for a commit
+    /// the graph lacks, computed as git would have stored it).
     read: Mutex<Map<Node>>,
     /// Seeds the hashing of ids (see [`Ids`]).
     seed: u64,
@@ -158,16 +159,20 @@ impl<'g> History<'g> {
 
     /// A commit's parents and place in the search order.
     fn node(&self, repo: &Repository, id: &Id) -> Result<Node, GitError> {
+        if let Some(node) = self.lock().get(id) {
+            return Ok(node.clone());
+        }
         if let Some(graph) = self.graph
             && let Some(commit) = graph.get_by_bytes(id)
         {
             let mut parents = Vec::new();
             commit.parent_bytes(&mut parents)?;
             let generation = Some(self.generation_in_graph(&commit));
-            return Ok(Node { parents: parents.into(), time: commit.committer_time(), generation });
-        }
-        if let Some(node) = self.lock().get(id) {
-            return Ok(node.clone());
+            let node = Node { parents: parents.into(), time: commit.committer_time(), generation };
+            // Kept too: finding a commit in the graph is a binary search, and the searches of a
+            // run's merges pass the same commits again and again.
+            self.lock().insert(*id, node.clone());
+            return Ok(node);
         }
         match self.graph {
             Some(_) => self.read_numbered(repo, *id),

@@ -17,9 +17,10 @@
 
 use std::collections::HashMap;
 use std::ops::{ControlFlow, Range};
+use std::rc::Rc;
 use std::sync::Arc;
 
-use git2::{Commit, ErrorCode, Oid, Repository, Tree};
+use git2::{Commit, ErrorCode, Oid, Repository};
 
 use crate::ancestry::History;
 use crate::commit_graph::CommitGraph;
@@ -115,8 +116,9 @@ pub struct Trees<'r> {
     graph: Option<&'r CommitGraph>,
     /// Where merge bases are found; shared by every thread of a run.
     history: Arc<History<'r>>,
-    current: HashMap<Oid, Tree<'r>>,
-    previous: HashMap<Oid, Tree<'r>>,
+    /// Trees as the walk lists them ([`Listing`]), so a tree read again is not listed again.
+    current: HashMap<Oid, Rc<Listing>>,
+    previous: HashMap<Oid, Rc<Listing>>,
 }
 
 impl<'r> Trees<'r> {
@@ -142,18 +144,19 @@ impl<'r> Trees<'r> {
         }
     }
 
-    fn get(&mut self, id: Oid, dir: &str) -> Result<Tree<'r>, GitError> {
+    fn get(&mut self, id: Oid, dir: &str) -> Result<Rc<Listing>, GitError> {
         if let Some(tree) = self.current.get(&id) {
-            return Ok(tree.clone());
+            return Ok(Rc::clone(tree));
         }
         let tree = match self.previous.remove(&id) {
             Some(tree) => tree,
             None => {
                 let at = if dir.is_empty() { String::new() } else { format!(" at {dir}") };
-                self.repo.find_tree(id).context(|| format!("reading tree {id}{at}"))?
+                let tree = self.repo.find_tree(id).context(|| format!("reading tree {id}{at}"))?;
+                Rc::new(sorted_entries(&tree))
             }
         };
-        self.current.insert(id, tree.clone());
+        self.current.insert(id, Rc::clone(&tree));
         Ok(tree)
     }
 
@@ -294,11 +297,11 @@ fn walk_trees(
     // Reused for every name: most trees of a walk hold hundreds.
     let (mut leaves, mut subtrees): (Vec<Side>, Vec<Side>) = (Vec::new(), Vec::new());
     while let Some((dir, ids)) = pending.pop() {
-        let trees = ids
+        let empty = Rc::new(Listing::default());
+        let listings = ids
             .iter()
-            .map(|id| id.map(|id| cache.get(id, &dir)).transpose())
+            .map(|id| id.map_or_else(|| Ok(Rc::clone(&empty)), |id| cache.get(id, &dir)))
             .collect::<Result<Vec<_>, _>>()?;
-        let listings: Vec<Listing> = trees.iter().map(|tree| sorted_entries(tree.as_ref())).collect();
         let mut next = vec![0; listings.len()];
         // Each name once, in byte order, with what every tree holds under it.
         while let Some(name) =
@@ -362,9 +365,9 @@ impl Listing {
 /// A tree's entries by name. Git sorts a directory as if its name ended in `/`, so a file and
 /// a directory of the same name (before and after a change) sort apart; plain byte order
 /// keeps them together.
-fn sorted_entries(tree: Option<&Tree<'_>>) -> Listing {
+fn sorted_entries(tree: &git2::Tree<'_>) -> Listing {
     let mut listing = Listing::default();
-    for entry in tree.iter().flat_map(|t| t.iter()) {
+    for entry in tree.iter() {
         let start = listing.names.len();
         listing.names.extend_from_slice(entry.name_bytes());
         let id = entry.id().as_bytes().try_into().expect("SHA-1 ids");
