@@ -42,9 +42,39 @@ pub struct History<'g> {
     seed: u64,
 }
 
-/// A commit id as bytes: `Oid`'s comparisons and hashing go through libgit2, several calls per
-/// commit a search passes.
-type Id = [u8; 20];
+/// A commit id compared and hashed by its bytes (zero-padded to 32): `Oid`'s comparisons go
+/// through libgit2, several calls per commit a search passes.
+#[derive(Clone, Copy)]
+struct Id {
+    bytes: [u8; 32],
+    oid: Oid,
+}
+
+impl PartialEq for Id {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Id {}
+
+impl std::hash::Hash for Id {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&self.bytes);
+    }
+}
+
+impl Ord for Id {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.bytes.cmp(&other.bytes)
+    }
+}
+
+impl PartialOrd for Id {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 type Map<T> = HashMap<Id, T, Ids>;
 
@@ -64,7 +94,6 @@ impl BuildHasher for Ids {
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
-        // An id's bytes come in one write (arrays hash without their length).
         let head = bytes.get(..8).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("eight bytes")));
         let mixed = (head ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         self.1 ^= mixed ^ (mixed >> 29);
@@ -76,11 +105,16 @@ impl Hasher for IdHasher {
 }
 
 fn id(oid: Oid) -> Id {
-    oid.as_bytes().try_into().expect("SHA-1 ids")
+    Id { bytes: padded(oid), oid }
 }
 
-fn oid(id: &Id) -> Oid {
-    Oid::from_bytes(id).expect("twenty bytes")
+/// An id's bytes, zero-padded to 32 (SHA-1 ids are 20).
+pub(crate) fn padded(oid: Oid) -> [u8; 32] {
+    let mut bytes = [0; 32];
+    let raw = oid.as_bytes();
+    let len = raw.len().min(32);
+    bytes[..len].copy_from_slice(&raw[..len]);
+    bytes
 }
 
 #[derive(Clone)]
@@ -113,7 +147,7 @@ impl<'g> History<'g> {
         let ids: Vec<Id> = ids.iter().map(|&o| id(o)).collect();
         let Some((&one, twos)) = ids.split_first() else { return Ok(None) };
         if twos.contains(&one) {
-            return Ok(Some(oid(&one)));
+            return Ok(Some(one.oid));
         }
         let mut search = Search::new(self, repo);
         let found = search.paint(one, twos)?;
@@ -129,7 +163,7 @@ impl<'g> History<'g> {
             dated.push((self.node(repo, &base)?.time, base));
         }
         dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
-        Ok(dated.first().map(|(_, base)| oid(base)))
+        Ok(dated.first().map(|(_, base)| base.oid))
     }
 
     /// Drops each candidate that is an ancestor of another (several candidates remain only
@@ -163,12 +197,13 @@ impl<'g> History<'g> {
             return Ok(node.clone());
         }
         if let Some(graph) = self.graph
-            && let Some(commit) = graph.get_by_bytes(id)
+            && let Some(commit) = graph.get(id.oid)
         {
             let mut parents = Vec::new();
-            commit.parent_bytes(&mut parents)?;
+            commit.parents(&mut parents)?;
             let generation = Some(self.generation_in_graph(&commit));
-            let node = Node { parents: parents.into(), time: commit.committer_time(), generation };
+            let parents = parents.into_iter().map(self::id).collect();
+            let node = Node { parents, time: commit.committer_time(), generation };
             // Kept too: finding a commit in the graph is a binary search, and the searches of a
             // run's merges pass the same commits again and again.
             self.lock().insert(*id, node.clone());
@@ -199,7 +234,7 @@ impl<'g> History<'g> {
     /// pusher chooses how deep that goes.
     fn read_numbered(&self, repo: &Repository, start: Id) -> Result<Node, GitError> {
         let graph = self.graph.expect("only with a graph");
-        let generation_of = |id: &Id, read: &Map<Node>| match graph.get_by_bytes(id) {
+        let generation_of = |id: &Id, read: &Map<Node>| match graph.get(id.oid) {
             Some(commit) => Some(self.generation_in_graph(&commit)),
             None => read.get(id).and_then(|node| node.generation),
         };
@@ -253,7 +288,7 @@ impl<'g> History<'g> {
 
 /// A commit read from its object; numbered later where there is a graph.
 fn read(repo: &Repository, id: &Id) -> Result<Node, GitError> {
-    let oid = oid(id);
+    let oid = id.oid;
     let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
     let parents = commit.parent_ids().map(self::id).collect();
     Ok(Node { parents, time: commit.time().seconds(), generation: None })

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use git2::{Commit, ErrorCode, Oid, Repository};
 
-use crate::ancestry::History;
+use crate::ancestry::{self, History};
 use crate::commit_graph::CommitGraph;
 use crate::globs::GlobList;
 use crate::repo::{Context, GitError};
@@ -255,9 +255,9 @@ fn walk_changes(
 /// parents a commit has (git's largest real octopus merges have a few dozen).
 const MAX_PARENTS: usize = 128;
 
-/// What one tree holds under one name: an entry's id (as bytes: libgit2 compares `Oid`s by a
-/// call) and mode, or nothing.
-type Side = Option<([u8; 20], i32)>;
+/// What one tree holds under one name: an entry's id (as bytes, zero-padded: libgit2 compares
+/// `Oid`s by a call) and mode, or nothing.
+type Side = Option<([u8; 32], i32)>;
 
 /// The tree of the parents' merge base; `None` (the empty tree) for unrelated histories.
 fn merge_base_tree(trees: &Trees<'_>, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
@@ -296,6 +296,7 @@ fn walk_trees(
     let mut pending = vec![(String::new(), roots)];
     // Reused for every name: most trees of a walk hold hundreds.
     let (mut leaves, mut subtrees): (Vec<Side>, Vec<Side>) = (Vec::new(), Vec::new());
+    let mut subtree_ids: Vec<Option<Oid>> = Vec::new();
     while let Some((dir, ids)) = pending.pop() {
         let empty = Rc::new(Listing::default());
         let listings = ids
@@ -309,13 +310,15 @@ fn walk_trees(
         {
             leaves.clear();
             subtrees.clear();
+            subtree_ids.clear();
             for (listing, i) in listings.iter().zip(next.iter_mut()) {
                 let entry = listing.entries.get(*i).filter(|e| listing.name(e) == name);
                 *i += usize::from(entry.is_some());
-                let side = entry.map(|e| (e.id, e.mode));
+                let side = entry.map(|e| (e.bytes, e.mode));
                 let is_tree = entry.is_some_and(|e| e.mode == TREE_MODE);
                 leaves.push(side.filter(|_| !is_tree));
                 subtrees.push(side.filter(|_| is_tree));
+                subtree_ids.push(entry.filter(|_| is_tree).map(|e| e.id));
             }
             let leaf_changed = changed(&leaves);
             let subtree_changed = changed(&subtrees);
@@ -329,9 +332,7 @@ fn walk_trees(
                     return Ok(());
                 }
             } else if subtree_changed && scope.may_reach(&path) {
-                let ids =
-                    subtrees.iter().map(|side| side.map(|(id, _)| Oid::from_bytes(&id).expect("20 bytes")));
-                pending.push((path.clone(), ids.collect()));
+                pending.push((path.clone(), subtree_ids.clone()));
             }
             if leaf_changed && scope.contains(&path) && found(path).is_break() {
                 return Ok(());
@@ -352,7 +353,9 @@ struct Listing {
 
 struct Listed {
     name: Range<usize>,
-    id: [u8; 20],
+    /// The id's bytes, for comparing; the id, for reading the tree.
+    bytes: [u8; 32],
+    id: Oid,
     mode: i32,
 }
 
@@ -370,8 +373,8 @@ fn sorted_entries(tree: &git2::Tree<'_>) -> Listing {
     for entry in tree.iter() {
         let start = listing.names.len();
         listing.names.extend_from_slice(entry.name_bytes());
-        let id = entry.id().as_bytes().try_into().expect("SHA-1 ids");
-        listing.entries.push(Listed { name: start..listing.names.len(), id, mode: entry.filemode() });
+        let (id, name) = (entry.id(), start..listing.names.len());
+        listing.entries.push(Listed { name, bytes: ancestry::padded(id), id, mode: entry.filemode() });
     }
     // Mostly in order already: git's order differs only around directories.
     let Listing { names, entries } = &mut listing;

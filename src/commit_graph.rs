@@ -116,12 +116,7 @@ impl CommitGraph {
     }
 
     pub fn get(&self, oid: Oid) -> Option<GraphCommit<'_>> {
-        self.get_by_bytes(oid.as_bytes())
-    }
-
-    /// [`CommitGraph::get`] by the id's bytes.
-    pub fn get_by_bytes(&self, id: &[u8]) -> Option<GraphCommit<'_>> {
-        let id = gix_hash::oid::try_from_bytes(id).ok()?;
+        let id = gix_hash::oid::try_from_bytes(oid.as_bytes()).ok()?;
         let position = self.graph.lookup(id)?;
         Some(GraphCommit { graph: self, commit: self.graph.commit_at(position), position: position.0 })
     }
@@ -193,23 +188,6 @@ impl GraphCommit<'_> {
                 GitError::new(what, git2::Error::from_str(&e.to_string()))
             })?;
             into.push(to_oid(self.graph.graph.id_at(position)));
-        }
-        Ok(())
-    }
-}
-
-impl GraphCommit<'_> {
-    /// The parents' ids, in order, as bytes; an error if the file contradicts itself.
-    pub fn parent_bytes(&self, into: &mut Vec<[u8; 20]>) -> Result<(), GitError> {
-        into.clear();
-        for position in self.commit.iter_parents() {
-            let position = position.map_err(|e| {
-                let what =
-                    format!("reading the parents of {} from the commit-graph", to_oid(self.commit.id()));
-                GitError::new(what, git2::Error::from_str(&e.to_string()))
-            })?;
-            let id = self.graph.graph.id_at(position).as_bytes();
-            into.push(id.try_into().expect("a commit-graph of SHA-1 ids"));
         }
         Ok(())
     }
