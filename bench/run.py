@@ -16,6 +16,19 @@ with bench/generate.py, then times side by side:
      history generated into a SHA-256 repository (cached too), against the SHA-1 one.
 Each figure is the median wall time of --runs runs (pushes: --pushes runs); memory is the peak
 resident set of the process (for a push: of the hook process tree's largest member).
+
+Real histories instead (no network needed: give local copies, such as bare `--shared` clones of
+git/git or ghostty-org/ghostty, with or without `git commit-graph write --reachable
+--changed-paths`):
+
+    python3 bench/run.py --real ~/data/git-graph:v2.40.0..v2.47.0 --real ~/data/crush-nograph
+
+Each `PATH[:RANGE]` (RANGE defaults to HEAD, the whole history) is timed with the trailer rules
+against `git log --format=%(trailers:only,unfold) RANGE`, and with a tier-1 path rule (globs that
+match a busy directory of each of those projects) against `git log --name-only --format=%B RANGE`.
+Their commits match nobody the policy lists, so every commit fails and every merge is examined
+for its exemption: the worst case. --save-json DIR writes each JSON report, sorted, to compare
+verdicts between two builds (--bin).
 """
 
 import argparse
@@ -162,6 +175,12 @@ def main():
     parser.add_argument("--pushes", type=int, default=15)
     parser.add_argument("--bin", type=Path, help="a built countersign (default: cargo build --release)")
     parser.add_argument("--no-formats", action="store_true", help="skip the reftable and SHA-256 measurements")
+    parser.add_argument("--real", action="append", default=[], metavar="PATH[:RANGE]",
+                        help="time a local copy of a real history instead of the generated one (repeatable)")
+    parser.add_argument("--timeout", type=float, default=900,
+                        help="with --real: give up on a countersign run after this many seconds")
+    parser.add_argument("--save-json", type=Path, metavar="DIR",
+                        help="with --real: write each history's JSON report, sorted, into DIR")
     args = parser.parse_args()
 
     binary = args.bin
@@ -169,6 +188,9 @@ def main():
         subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
         binary = ROOT / "target" / "release" / "countersign"
     binary = binary.resolve()
+    if args.real:
+        real_histories(args, binary)
+        return
     data = dataset(args)
     scratch = Path(tempfile.mkdtemp(prefix="countersign-bench-"))
     try:
@@ -274,6 +296,122 @@ def measure(args, binary, data, scratch):
         rows.append(("check with the path rule, SHA-256 repository / SHA-1 (same history)", ours[0], theirs[0],
                      ours[1], theirs[1]))
     return rows
+
+
+# The tier-1 path rule of the real histories: a busy directory of each project, so the rule
+# applies often and the walk has trees to read.
+REAL_TIER1 = ["builtin/**", "refs/**", "src/terminal/**", "aider/coders/**", "internal/llm/**", "*.toml"]
+
+
+def real_policy(path_rule):
+    text = generate.policy_toml(path_rule=False)
+    if path_rule:
+        globs = ", ".join(f'"{g}"' for g in REAL_TIER1)
+        text += f'\n[[rule]]\nname = "director audit for tier-1 systems"\nwhen = {{ paths = [{globs}] }}\n' \
+                'from_role = "director"\n'
+    return text
+
+
+def real_histories(args, binary):
+    scratch = Path(tempfile.mkdtemp(prefix="countersign-bench-"))
+    trailers_policy = scratch / "trailers.toml"
+    trailers_policy.write_text(real_policy(False))
+    paths_policy = scratch / "paths.toml"
+    paths_policy.write_text(real_policy(True))
+    rows = []
+    try:
+        for spec in args.real:
+            path, _, revision = spec.partition(":")
+            revision = revision or "HEAD"
+            repo = Path(path).expanduser().resolve()
+            info = repo / "objects" / "info"
+            graph = (info / "commit-graph").exists() or (info / "commit-graphs").exists()
+            graph_bytes = b"".join(p.read_bytes() for p in [info / "commit-graph"] if p.exists())
+            graph_text = ("with filters" if b"BDAT" in graph_bytes else "yes") if graph else "no"
+            count = git("-C", str(repo), "rev-list", "--count", revision, capture=True)
+            merges = git("-C", str(repo), "rev-list", "--count", "--merges", revision, capture=True)
+            row = [repo.name, revision if revision != "HEAD" else "whole history", f"{int(count):,} ({int(merges):,})",
+                   graph_text]
+            for policy, git_cmd in [
+                (trailers_policy, ["log", "--format=%(trailers:only,unfold)", revision]),
+                (paths_policy, ["log", "--name-only", "--format=%B", revision]),
+            ]:
+                check = [str(binary), "check", "--dry-run", "--repo", str(repo), "--policy", str(policy), revision]
+                ours = bounded_median(check, args.runs, args.timeout)
+                theirs = bounded_median(["git", "-C", str(repo), *git_cmd], args.runs, args.timeout)
+                row += [ours, theirs]
+                print(f"  {spec} {policy.stem}: countersign {fmt_seconds(ours[0])} ({fmt_seconds(ours[1])} CPU), "
+                      f"git {fmt_seconds(theirs[0])} ({fmt_seconds(theirs[1])} CPU)", flush=True)
+            if args.save_json:
+                for policy in [trailers_policy, paths_policy]:
+                    save_json(args.save_json, repo, revision, binary, policy, args.timeout)
+            rows.append(row)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"\nmachine: {machine()}")
+    print(f"median of {args.runs} runs, wall time (CPU time, user + system, in brackets); tier-1 globs "
+          f"{REAL_TIER1}\n")
+    print("| history | range | commits (merges) | commit-graph | trailer rules: countersign | git | ratio "
+          "| path rule: countersign | git | ratio | countersign peak RSS |")
+    print("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, revision, commits, graph, ours_t, git_t, ours_p, git_p in rows:
+        cells = [name, revision, commits, graph]
+        for ours, theirs in [(ours_t, git_t), (ours_p, git_p)]:
+            ratio = f"{ours[0] / theirs[0]:.1f}x ({ours[1] / max(theirs[1], 0.001):.1f}x)" if ours[0] else ""
+            cells += [f"{fmt_seconds(ours[0])} ({fmt_seconds(ours[1])})",
+                      f"{fmt_seconds(theirs[0])} ({fmt_seconds(theirs[1])})", ratio]
+        rss = max(ours_t[2], ours_p[2])
+        cells.append(f"{rss:.0f} MiB" if rss else "")
+        print("| " + " | ".join(cells) + " |")
+
+
+def bounded_median(cmd, runs, timeout):
+    """Median wall and CPU (user + system) seconds of `runs` runs and the largest peak RSS;
+    (None, None, 0) if a run is slower than `timeout` seconds."""
+    results = []
+    for _ in range(runs):
+        result = run_with_timeout(cmd, timeout)
+        if result[0] is None:
+            return None, None, 0
+        results.append(result)
+    return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results), \
+        max(r[2] for r in results)
+
+
+def run_with_timeout(cmd, timeout):
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            if os.waitstatus_to_exitcode(status) not in (0, 1):
+                sys.exit(f"{cmd} failed")
+            return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        if time.perf_counter() - start > timeout:
+            proc.kill()
+            proc.wait()
+            return None, None, 0
+        time.sleep(0.002)
+
+
+def fmt_seconds(seconds):
+    return "> timeout" if seconds is None else f"{seconds:.2f} s"
+
+
+def save_json(directory, repo, revision, binary, policy, timeout):
+    """The JSON report, its commits sorted by id, as DIR/<repo>-<range>-<policy>.json."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cmd = [str(binary), "check", "--dry-run", "--format", "json", "--repo", str(repo), "--policy", str(policy),
+           revision]
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=timeout, check=True).stdout
+    except subprocess.TimeoutExpired:
+        return
+    report = json.loads(out)
+    for ref in report["refs"]:
+        ref["commits"].sort(key=lambda c: c["id"])
+    name = f"{repo.name}-{revision.replace('/', '_')}-{policy.stem}.json"
+    (directory / name).write_text(json.dumps(report, indent=1, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,13 @@
 //! path glob of the policy can reach ([`PathScope`]), nor any blob.
 
 use std::collections::HashMap;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
+use std::rc::Rc;
+use std::sync::Arc;
 
-use git2::{Commit, ErrorCode, Oid, Repository, Tree, TreeEntry};
+use git2::{Commit, ErrorCode, Oid, Repository};
 
+use crate::ancestry::{self, History};
 use crate::commit_graph::CommitGraph;
 use crate::globs::GlobList;
 use crate::repo::{Context, GitError, Key};
@@ -111,13 +114,26 @@ pub struct Trees<'r> {
     repo: &'r Repository,
     /// Where a parent's root tree id is read without inflating the parent.
     graph: Option<&'r CommitGraph>,
-    current: HashMap<Key, Tree<'r>>,
-    previous: HashMap<Key, Tree<'r>>,
+    /// Where merge bases are found; shared by every thread of a run.
+    history: Arc<History<'r>>,
+    /// Trees as the walk lists them ([`Listing`]), so a tree read again is not listed again.
+    current: HashMap<Key, Rc<Listing>>,
+    previous: HashMap<Key, Rc<Listing>>,
 }
 
 impl<'r> Trees<'r> {
     pub fn new(repo: &'r Repository, graph: Option<&'r CommitGraph>) -> Self {
-        Trees { repo, graph, current: HashMap::new(), previous: HashMap::new() }
+        Self::sharing(repo, Arc::new(History::new(graph)))
+    }
+
+    /// Trees read through `repo` (a thread's own handle), with the history another reader
+    /// has already learned.
+    pub fn sharing(repo: &'r Repository, history: Arc<History<'r>>) -> Self {
+        Trees { repo, graph: history.graph(), history, current: HashMap::new(), previous: HashMap::new() }
+    }
+
+    pub fn history(&self) -> Arc<History<'r>> {
+        Arc::clone(&self.history)
     }
 
     /// The root tree id of commit `id`.
@@ -128,18 +144,19 @@ impl<'r> Trees<'r> {
         }
     }
 
-    fn get(&mut self, id: Oid, dir: &str) -> Result<Tree<'r>, GitError> {
+    fn get(&mut self, id: Oid, dir: &str) -> Result<Rc<Listing>, GitError> {
         if let Some(tree) = self.current.get(&Key(id)) {
-            return Ok(tree.clone());
+            return Ok(Rc::clone(tree));
         }
         let tree = match self.previous.remove(&Key(id)) {
             Some(tree) => tree,
             None => {
                 let at = if dir.is_empty() { String::new() } else { format!(" at {dir}") };
-                self.repo.find_tree(id).context(|| format!("reading tree {id}{at}"))?
+                let tree = self.repo.find_tree(id).context(|| format!("reading tree {id}{at}"))?;
+                Rc::new(sorted_entries(&tree))
             }
         };
-        self.current.insert(Key(id), tree.clone());
+        self.current.insert(Key(id), Rc::clone(&tree));
         Ok(tree)
     }
 
@@ -238,21 +255,25 @@ fn walk_changes(
 /// parents a commit has (git's largest real octopus merges have a few dozen).
 const MAX_PARENTS: usize = 128;
 
-/// What one tree holds under one name: an entry's id and mode, or nothing.
-type Side = Option<(Oid, i32)>;
+/// What one tree holds under one name: an entry's id (as bytes, zero-padded: libgit2 compares
+/// `Oid`s by a call) and mode, or nothing.
+type Side = Option<([u8; 32], i32)>;
 
 /// The tree of the parents' merge base; `None` (the empty tree) for unrelated histories.
 fn merge_base_tree(trees: &Trees<'_>, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
     let repo = trees.repo;
-    match repo.merge_base_many(ids) {
-        Ok(base) => Ok(Some(trees.root_of(base)?)),
+    match trees.history.merge_base(repo, ids)? {
+        Some(base) => Ok(Some(trees.root_of(base)?)),
         // In a shallow clone the base may lie beyond the cut: guessing "unrelated" would count
         // every path either side ever changed.
-        Err(e) if e.code() == ErrorCode::NotFound && repo.is_shallow() => Err(e).context(|| {
-            format!("history is cut off (a shallow clone): the merge base of {}'s parents is missing", ids[0])
-        }),
-        Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
-        Err(source) => Err(source).context(|| "finding the merge base of a merge's parents".into()),
+        None if repo.is_shallow() => Err(GitError::new(
+            format!(
+                "history is cut off (a shallow clone): the merge base of {}'s parents is missing",
+                ids[0]
+            ),
+            git2::Error::new(ErrorCode::NotFound, git2::ErrorClass::Merge, "no merge base found"),
+        )),
+        None => Ok(None),
     }
 }
 
@@ -273,49 +294,45 @@ fn walk_trees(
     found: &mut dyn FnMut(String) -> ControlFlow<()>,
 ) -> Result<(), GitError> {
     let mut pending = vec![(String::new(), roots)];
+    // Reused for every name: most trees of a walk hold hundreds.
+    let (mut leaves, mut subtrees): (Vec<Side>, Vec<Side>) = (Vec::new(), Vec::new());
+    let mut subtree_ids: Vec<Option<Oid>> = Vec::new();
     while let Some((dir, ids)) = pending.pop() {
-        let trees = ids
+        let empty = Rc::new(Listing::default());
+        let listings = ids
             .iter()
-            .map(|id| id.map(|id| cache.get(id, &dir)).transpose())
+            .map(|id| id.map_or_else(|| Ok(Rc::clone(&empty)), |id| cache.get(id, &dir)))
             .collect::<Result<Vec<_>, _>>()?;
-        let listings: Vec<Vec<TreeEntry<'_>>> =
-            trees.iter().map(|tree| sorted_entries(tree.as_ref())).collect();
         let mut next = vec![0; listings.len()];
         // Each name once, in byte order, with what every tree holds under it.
-        while let Some(name) = listings
-            .iter()
-            .zip(&next)
-            .filter_map(|(entries, &i)| entries.get(i))
-            .map(TreeEntry::name_bytes)
-            .min()
+        while let Some(name) =
+            listings.iter().zip(&next).filter_map(|(l, &i)| l.entries.get(i).map(|e| l.name(e))).min()
         {
-            let name = name.to_vec();
-            let here: Vec<Option<&TreeEntry<'_>>> = listings
-                .iter()
-                .zip(next.iter_mut())
-                .map(|(entries, i)| {
-                    let entry = entries.get(*i).filter(|e| e.name_bytes() == name.as_slice());
-                    *i += usize::from(entry.is_some());
-                    entry
-                })
-                .collect();
-            let leaves: Vec<Side> =
-                here.iter().map(|e| e.filter(|e| !is_tree(e)).map(|e| (e.id(), e.filemode()))).collect();
-            let subtrees: Vec<Side> =
-                here.iter().map(|e| e.filter(|e| is_tree(e)).map(|e| (e.id(), TREE_MODE))).collect();
+            leaves.clear();
+            subtrees.clear();
+            subtree_ids.clear();
+            for (listing, i) in listings.iter().zip(next.iter_mut()) {
+                let entry = listing.entries.get(*i).filter(|e| listing.name(e) == name);
+                *i += usize::from(entry.is_some());
+                let side = entry.map(|e| (e.bytes, e.mode));
+                let is_tree = entry.is_some_and(|e| e.mode == TREE_MODE);
+                leaves.push(side.filter(|_| !is_tree));
+                subtrees.push(side.filter(|_| is_tree));
+                subtree_ids.push(entry.filter(|_| is_tree).map(|e| e.id));
+            }
             let leaf_changed = changed(&leaves);
             let subtree_changed = changed(&subtrees);
             if !leaf_changed && !subtree_changed {
                 continue;
             }
-            let name = String::from_utf8_lossy(&name);
+            let name = String::from_utf8_lossy(name);
             let path = if dir.is_empty() { name.into_owned() } else { format!("{dir}/{name}") };
             if subtree_changed && detail == Detail::Verdict && scope.summarizes(&path) {
                 if found(path.clone()).is_break() {
                     return Ok(());
                 }
             } else if subtree_changed && scope.may_reach(&path) {
-                pending.push((path.clone(), subtrees.iter().map(|side| side.map(|(id, _)| id)).collect()));
+                pending.push((path.clone(), subtree_ids.clone()));
             }
             if leaf_changed && scope.contains(&path) && found(path).is_break() {
                 return Ok(());
@@ -325,17 +342,44 @@ fn walk_trees(
     Ok(())
 }
 
-fn is_tree(entry: &TreeEntry<'_>) -> bool {
-    entry.filemode() == TREE_MODE
+/// A tree's entries as the walk compares them, each read once: libgit2's accessors are calls
+/// (a name's, a `strlen` too), and the walk compares every entry several times. Names are kept
+/// back to back in one buffer.
+#[derive(Default)]
+struct Listing {
+    names: Vec<u8>,
+    entries: Vec<Listed>,
+}
+
+struct Listed {
+    name: Range<usize>,
+    /// The id's bytes, for comparing; the id, for reading the tree.
+    bytes: [u8; 32],
+    id: Oid,
+    mode: i32,
+}
+
+impl Listing {
+    fn name(&self, entry: &Listed) -> &[u8] {
+        &self.names[entry.name.clone()]
+    }
 }
 
 /// A tree's entries by name. Git sorts a directory as if its name ended in `/`, so a file and
 /// a directory of the same name (before and after a change) sort apart; plain byte order
 /// keeps them together.
-fn sorted_entries<'t>(tree: Option<&'t Tree<'_>>) -> Vec<TreeEntry<'t>> {
-    let mut entries: Vec<TreeEntry<'t>> = tree.map(|t| t.iter().collect()).unwrap_or_default();
-    entries.sort_by(|a, b| a.name_bytes().cmp(b.name_bytes()));
-    entries
+fn sorted_entries(tree: &git2::Tree<'_>) -> Listing {
+    let mut listing = Listing::default();
+    for entry in tree.iter() {
+        let start = listing.names.len();
+        listing.names.extend_from_slice(entry.name_bytes());
+        let (id, name) = (entry.id(), start..listing.names.len());
+        listing.entries.push(Listed { name, bytes: ancestry::padded(id), id, mode: entry.filemode() });
+    }
+    // Mostly in order already: git's order differs only around directories.
+    let Listing { names, entries } = &mut listing;
+    entries.sort_by(|a, b| names[a.name.clone()].cmp(&names[b.name.clone()]));
+    listing
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub struct CommitGraph {
     /// Each file's first position in the graph and its Bloom filters, base file first (the
     /// order in which the graph numbers commits).
     filters: Vec<(u32, Option<Filters>)>,
+    /// Each file's corrected commit dates, in the same order; `None` unless every file has
+    /// them (git reads them only then, too).
+    corrected: Option<Vec<CorrectedDates>>,
 }
 
 /// One commit as the graph records it.
@@ -70,15 +73,17 @@ impl CommitGraph {
         };
         let mut files = Vec::new();
         let mut filters = Vec::new();
+        let mut corrected = Some(Vec::new());
         let mut first = 0u32;
         for path in paths {
             let opened = File::open(&path).and_then(|file| {
                 // SAFETY: git never rewrites a graph file in place: it writes a new one and renames
                 // it over the old, so the bytes of the file opened here do not change (gix maps
-                // them the same way). The second map, of the same open file, is for the filters.
-                unsafe { Ok((Mmap::map(&file)?, Mmap::map(&file)?)) }
+                // them the same way). The other maps, of the same open file, are for the filters and
+                // the corrected commit dates.
+                unsafe { Ok((Mmap::map(&file)?, Mmap::map(&file)?, Mmap::map(&file)?)) }
             });
-            let (for_gix, for_filters) = match opened {
+            let (for_gix, for_filters, for_dates) = match opened {
                 Ok(maps) => maps,
                 Err(e) => return not_read(format!("{}: {e}", path.display())),
             };
@@ -88,6 +93,11 @@ impl CommitGraph {
                 Err(e) => return not_read(format!("{}: {e}", path.display())),
             };
             filters.push((first, Filters::read(for_filters, file.num_commits())));
+            corrected =
+                corrected.zip(CorrectedDates::read(for_dates, file.num_commits())).map(|(mut all, dates)| {
+                    all.push(dates);
+                    all
+                });
             first = first.saturating_add(file.num_commits());
             files.push(file);
         }
@@ -99,9 +109,14 @@ impl CommitGraph {
             {
                 not_read("it holds no generation numbers".into())
             }
-            Ok(graph) => Some(CommitGraph { graph, filters }),
+            Ok(graph) => Some(CommitGraph { graph, filters, corrected }),
             Err(e) => not_read(e.to_string()),
         }
+    }
+
+    /// Whether every commit has a corrected commit date ([`GraphCommit::corrected_date`]).
+    pub fn has_corrected_dates(&self) -> bool {
+        self.corrected.is_some()
     }
 
     pub fn get(&self, oid: Oid) -> Option<GraphCommit<'_>> {
@@ -156,6 +171,16 @@ impl GraphCommit<'_> {
         }
     }
 
+    /// git's generation number v2, the corrected commit date: the committer date, raised
+    /// where needed to one more than every parent's (so clocks that lie cannot put a commit
+    /// below its parents). `None` when the graph does not hold them.
+    pub fn corrected_date(&self) -> Option<u64> {
+        let files = self.graph.corrected.as_ref()?;
+        let file = self.graph.filters.partition_point(|(first, _)| *first <= self.position) - 1;
+        let offset = files[file].offset(self.position - self.graph.filters[file].0)?;
+        Some(self.commit.committer_timestamp().saturating_add(offset))
+    }
+
     pub fn tree(&self) -> Oid {
         to_oid(self.commit.root_tree_id())
     }
@@ -202,15 +227,7 @@ const SEEDS: [u32; 2] = [0x293a_e76f, 0x7e64_6e2c];
 
 impl Filters {
     fn read(map: Mmap, commits: u32) -> Option<Filters> {
-        // The header: signature, version, hash version, number of chunks, number of bases.
-        let chunks = *map.get(6)?;
-        let index = gix_chunk::file::Index::from_bytes(&map, 8, u32::from(chunks)).ok()?;
-        let range = |id: &[u8; 4]| {
-            let range = index.offset_by_id(*id).ok()?;
-            let range = usize::try_from(range.start).ok()?..usize::try_from(range.end).ok()?;
-            (range.start <= range.end && range.end <= map.len()).then_some(range)
-        };
-        let (ends, data) = (range(b"BIDX")?, range(b"BDAT")?);
+        let (ends, data) = (chunk(&map, b"BIDX")?, chunk(&map, b"BDAT")?);
         if ends.len() != 4 * commits as usize || data.len() < 12 {
             return None;
         }
@@ -248,6 +265,47 @@ impl Filters {
             })
         })
     }
+}
+
+/// One graph file's corrected commit dates: its `GDA2` chunk, each commit's offset from its
+/// committer date, and `GDO2`, where offsets too large for 31 bits are kept
+/// (gitformat-commit-graph(5)). Read by hand for the same reason as the filters.
+struct CorrectedDates {
+    map: Mmap,
+    offsets: Range<usize>,
+    overflow: Option<Range<usize>>,
+}
+
+impl CorrectedDates {
+    fn read(map: Mmap, commits: u32) -> Option<CorrectedDates> {
+        let offsets = chunk(&map, b"GDA2")?;
+        if offsets.len() != 4 * commits as usize {
+            return None;
+        }
+        let overflow = chunk(&map, b"GDO2");
+        Some(CorrectedDates { map, offsets, overflow })
+    }
+
+    fn offset(&self, index: u32) -> Option<u64> {
+        let value = be32(&self.map, self.offsets.start + 4 * index as usize)?;
+        if value & 0x8000_0000 == 0 {
+            return Some(u64::from(value));
+        }
+        let overflow = self.overflow.as_ref()?;
+        let at = overflow.start + 8 * (value & 0x7fff_ffff) as usize;
+        let bytes = self.map.get(at..at + 8).filter(|_| at + 8 <= overflow.end)?;
+        Some(u64::from_be_bytes(bytes.try_into().ok()?))
+    }
+}
+
+/// Where chunk `id` lies in a graph file, if it has one.
+fn chunk(map: &Mmap, id: &[u8; 4]) -> Option<Range<usize>> {
+    // The header: signature, version, hash version, number of chunks, number of bases.
+    let chunks = *map.get(6)?;
+    let index = gix_chunk::file::Index::from_bytes(map, 8, u32::from(chunks)).ok()?;
+    let range = index.offset_by_id(*id).ok()?;
+    let range = usize::try_from(range.start).ok()?..usize::try_from(range.end).ok()?;
+    (range.start <= range.end && range.end <= map.len()).then_some(range)
 }
 
 fn be32(bytes: &[u8], at: usize) -> Option<u32> {

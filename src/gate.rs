@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use git2::{Commit, Oid, Repository};
@@ -42,7 +42,6 @@ const MAX_THREADS: usize = 8;
 /// through its own handle, while this thread walks on; verdicts come back in walk order.
 pub struct Judge<'a> {
     repo: &'a Repository,
-    graph: Option<&'a CommitGraph>,
     open: Opener<'a>,
     trees: Trees<'a>,
     rules: Rules<'a>,
@@ -159,7 +158,6 @@ impl<'a> Judge<'a> {
             policy.rules.iter().filter(|r| r.is_active(today)).filter_map(|r| r.when.paths.clone()).collect();
         Judge {
             repo,
-            graph,
             open,
             trees: Trees::new(repo, graph),
             rules: Rules {
@@ -272,9 +270,9 @@ impl<'a> Judge<'a> {
         threads: usize,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Judged, Stop> {
-        let Judge { repo, graph, open, trees, rules, max_commits, .. } = self;
+        let Judge { repo, open, trees, rules, max_commits, .. } = self;
         rules.stop.store(false, Ordering::Relaxed);
-        let (rules, open, graph) = (&*rules, *open, *graph);
+        let (rules, open, history) = (&*rules, *open, trees.history());
         let done = AtomicUsize::new(0);
         let (job_tx, job_rx) = mpsc::channel::<(usize, Vec<Oid>)>();
         let job_rx = Mutex::new(job_rx);
@@ -307,13 +305,14 @@ impl<'a> Judge<'a> {
                     started = true;
                     for _ in 0..threads {
                         let (job_rx, result_tx, done) = (&job_rx, result_tx.clone(), &done);
+                        let history = Arc::clone(&history);
                         let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
                             let Ok(repo) =
                                 open().map_err(|e| result_tx.send((usize::MAX, Err(Stop::Git(e)))))
                             else {
                                 return;
                             };
-                            let mut trees = Trees::new(&repo, graph);
+                            let mut trees = Trees::sharing(&repo, history);
                             while let Ok((index, batch)) =
                                 job_rx.lock().map_or(Err(mpsc::RecvError), |rx| rx.recv())
                             {

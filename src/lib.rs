@@ -5,6 +5,7 @@
 //! those facts against a validated [`policy`]. Everything the pusher or CI sees is rendered
 //! from one result model by [`report`].
 
+pub mod ancestry;
 pub mod approvals;
 pub mod approve;
 pub mod audit;

@@ -16,6 +16,7 @@ mod invariant;
 mod limits;
 mod linkage;
 mod load;
+mod merges_vs_git;
 mod notes;
 mod paths;
 mod paths_vs_git;
