@@ -586,27 +586,11 @@ fn run_git(command: &mut Command, input: &[u8]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{GitSignature, Signature};
+    use crate::facts::Signature;
 
     fn change(author: &str, committer: &str, message: &str) -> Change {
         let who = |email: &str| Signature { name: "Someone".into(), email: email.into() };
-        let facts = CommitFacts {
-            id: "a".repeat(40),
-            author: who(author),
-            committer: who(committer),
-            timestamp: 0,
-            trailers: CommitFacts::trailers_of(message),
-            message: message.into(),
-            clean_merge: false,
-            root: false,
-            in_baseline: false,
-            changes: Changes::NotNeeded,
-            patch_id: None,
-            git_signature: GitSignature::NotRead,
-            recorded: Vec::new(),
-            stale: Vec::new(),
-            notes: Vec::new(),
-        };
+        let facts = CommitFacts::of_message("a".repeat(40), who(author), who(committer), message.into());
         Change { facts, patch_id: String::new() }
     }
 

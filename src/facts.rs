@@ -113,6 +113,29 @@ pub enum GitSignature {
 }
 
 impl CommitFacts {
+    /// The facts of a commit known by its id, people and message alone: everything else is as
+    /// for a plain commit the policy asks nothing more of (no paths, patch-id, signature,
+    /// notes, approvals recorded). The git layer and the tests fill in the rest.
+    pub fn of_message(id: String, author: Signature, committer: Signature, message: String) -> Self {
+        CommitFacts {
+            id,
+            author,
+            committer,
+            timestamp: 0,
+            trailers: Self::trailers_of(&message),
+            message,
+            clean_merge: false,
+            root: false,
+            in_baseline: false,
+            changes: Changes::NotNeeded,
+            patch_id: None,
+            git_signature: GitSignature::NotRead,
+            recorded: Vec::new(),
+            stale: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
     /// The subject line, as `git log --format=%s` would start it.
     pub fn summary(&self) -> &str {
         self.message.trim_start_matches(['\n', '\r']).lines().next().unwrap_or("").trim_end()

@@ -12,7 +12,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::facts::{Changes, CommitFacts, GitSignature, Signature};
+use crate::facts::{Changes, CommitFacts, Signature};
 use crate::identity;
 use crate::policy::Policy;
 use crate::verdict::{CommitStatus, CommitVerdict, Engine, RuleOutcome, RuleStatus};
@@ -146,21 +146,9 @@ impl Case {
         let author = signature(&self.author)?;
         let committer = self.committer.as_deref().map_or_else(|| Ok(author.clone()), signature)?;
         Ok(CommitFacts {
-            id: "0".repeat(40),
-            author,
-            committer,
-            timestamp: 0,
-            trailers: CommitFacts::trailers_of(&self.message),
-            message: self.message.clone(),
             clean_merge: self.merge && self.paths.is_empty(),
-            in_baseline: false,
             changes: Changes::Paths(self.paths.clone()),
-            patch_id: None,
-            git_signature: GitSignature::NotRead,
-            recorded: Vec::new(),
-            stale: Vec::new(),
-            root: false,
-            notes: Vec::new(),
+            ..CommitFacts::of_message("0".repeat(40), author, committer, self.message.clone())
         })
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Once;
 
 use git2::{Commit, ObjectFormat, Oid, Repository};
 
-use crate::facts::{Changes, CommitFacts, GitSignature, Signature};
+use crate::facts::{CommitFacts, GitSignature, Signature};
 use crate::{patch_id, signature};
 
 /// A git operation that failed, with what we were doing at the time.
@@ -302,22 +302,14 @@ pub fn read_commit(
     } else {
         GitSignature::NotRead
     };
+    let people = (signature(&commit.author()), signature(&commit.committer()));
     Ok(CommitFacts {
-        id: oid.to_string(),
-        author: signature(&commit.author()),
-        committer: signature(&commit.committer()),
         timestamp: commit.time().seconds(),
-        trailers,
-        message,
-        clean_merge: false,
         root: commit.parent_count() == 0,
         in_baseline,
-        changes: Changes::NotNeeded,
         patch_id,
         git_signature,
-        recorded: Vec::new(),
-        stale: Vec::new(),
-        notes: Vec::new(),
+        ..CommitFacts::of_message(oid.to_string(), people.0, people.1, message)
     })
 }
 

@@ -5,7 +5,7 @@ use jiff::civil::Date;
 use ssh_key::private::{Ed25519Keypair, PrivateKey};
 use ssh_key::{HashAlg, LineEnding};
 
-use crate::facts::{Changes, CommitFacts, GitSignature, Signature};
+use crate::facts::{CommitFacts, Signature};
 use crate::policy::{Policy, PolicySource};
 use crate::signature::{self, NAMESPACE};
 use crate::verdict::{CommitVerdict, Engine};
@@ -46,21 +46,8 @@ fn judge(policy: &Policy, trailers: &[String]) -> CommitVerdict {
     let message = format!("Change\n\n{}\n", trailers.join("\n"));
     let author = Signature { name: "Bob Dev".into(), email: "bob@example.com".into() };
     let commit = CommitFacts {
-        id: "1".repeat(40),
-        author: author.clone(),
-        committer: author,
-        timestamp: 0,
-        trailers: CommitFacts::trailers_of(&message),
-        message,
-        clean_merge: false,
-        in_baseline: false,
-        changes: Changes::NotNeeded,
         patch_id: Some(PATCH.into()),
-        git_signature: GitSignature::NotRead,
-        recorded: Vec::new(),
-        stale: Vec::new(),
-        root: false,
-        notes: Vec::new(),
+        ..CommitFacts::of_message("1".repeat(40), author.clone(), author, message)
     };
     Engine::new(policy, today()).judge(&commit, &["refs/heads/main".into()])
 }
@@ -166,23 +153,7 @@ fn only_a_few_signatures_per_person_are_checked_so_a_flood_costs_nothing() {
 fn look_alikes(message: &str) -> Vec<(String, String)> {
     let policy = policy("off", "off");
     let author = Signature { name: "Bob Dev".into(), email: "bob@example.com".into() };
-    let commit = CommitFacts {
-        id: "1".repeat(40),
-        author: author.clone(),
-        committer: author,
-        timestamp: 0,
-        trailers: CommitFacts::trailers_of(message),
-        message: message.into(),
-        clean_merge: false,
-        in_baseline: false,
-        changes: Changes::NotNeeded,
-        patch_id: None,
-        git_signature: GitSignature::NotRead,
-        recorded: Vec::new(),
-        stale: Vec::new(),
-        notes: Vec::new(),
-        root: false,
-    };
+    let commit = CommitFacts::of_message("1".repeat(40), author.clone(), author, message.into());
     let verdict = Engine::new(&policy, today()).judge(&commit, &["refs/heads/main".to_string()]);
     verdict.look_alikes.iter().map(|l| (l.line.clone(), l.reason.to_string())).collect()
 }

@@ -1,5 +1,4 @@
 use super::*;
-use crate::facts::{Changes, GitSignature};
 use crate::globs::{GlobKind, GlobList};
 
 fn config() -> ProvenanceConfig {
@@ -22,23 +21,7 @@ fn sig(name: &str, email: &str) -> Signature {
 }
 
 fn commit_by(author: Signature, message: &str) -> CommitFacts {
-    CommitFacts {
-        id: "0".repeat(40),
-        committer: author.clone(),
-        timestamp: 0,
-        author,
-        message: message.into(),
-        trailers: CommitFacts::trailers_of(message),
-        clean_merge: false,
-        in_baseline: false,
-        changes: Changes::NotNeeded,
-        patch_id: None,
-        git_signature: GitSignature::NotRead,
-        recorded: Vec::new(),
-        stale: Vec::new(),
-        root: false,
-        notes: Vec::new(),
-    }
+    CommitFacts::of_message("0".repeat(40), author.clone(), author, message.into())
 }
 
 fn commit(message: &str) -> CommitFacts {

@@ -46,21 +46,8 @@ fn commit(author: &str, message: &str, paths: &[&str]) -> CommitFacts {
     let (name, email) = author.split_once(" <").unwrap();
     let author = Signature { name: name.into(), email: email.trim_end_matches('>').into() };
     CommitFacts {
-        id: "1".repeat(40),
-        committer: author.clone(),
-        timestamp: 0,
-        author,
-        message: message.into(),
-        trailers: CommitFacts::trailers_of(message),
-        clean_merge: false,
-        in_baseline: false,
         changes: Changes::Paths(paths.iter().map(|p| p.to_string()).collect()),
-        patch_id: None,
-        git_signature: GitSignature::NotRead,
-        recorded: Vec::new(),
-        stale: Vec::new(),
-        root: false,
-        notes: Vec::new(),
+        ..CommitFacts::of_message("1".repeat(40), author.clone(), author, message.into())
     }
 }
 
