@@ -193,7 +193,12 @@ impl<'g> History<'g> {
 
     /// A commit's parents and place in the search order.
     fn node(&self, repo: &Repository, id: &Id) -> Result<Node, GitError> {
-        if let Some(node) = self.lock().get(id) {
+        // With a graph, a node another thread has read but not numbered yet (`read_numbered`
+        // is part way down its ancestors) is not ready: taken as it is, it would be queued
+        // without its generation, out of order, and the search stop too early.
+        if let Some(node) =
+            self.lock().get(id).filter(|node| node.generation.is_some() || self.graph.is_none())
+        {
             return Ok(node.clone());
         }
         if let Some(graph) = self.graph
