@@ -15,7 +15,8 @@
 //!   symbolic ref whose chain ends at it) is protected, or it holds the committed policy; its
 //!   commits are judged under the rules of every such name.
 //! - **Already judged.** The commits a push need not judge again are those reachable from the
-//!   pre-push values of protected refs, each resolved ref once: an alias adds no tip of its own.
+//!   pre-push values of protected refs, each resolved ref once: an alias adds no tip of its own,
+//!   and a recorded approval none (it points at a commit under review, even under `refs/**`).
 //! - **Replace refs.** `refs/replace/*` (and `$GIT_REPLACE_REF_BASE`) make git show another
 //!   object under a reviewed commit's id; creating or moving one is refused unless
 //!   `[gate] allow_replace_refs`.
@@ -415,7 +416,10 @@ pub fn resolve(
     let mut protected_tips = Vec::new();
     for (name, id) in store.direct_refs() {
         let names = store.names_reaching(name);
-        if is_protected(&names)
+        // An approval points at a commit under review, whatever `protected` says: its
+        // reviewer (or its author, approving their own) records it before anything is judged.
+        if !name.starts_with(recorded::NAMESPACE)
+            && is_protected(&names)
             && let Some(commit) = peel_to_commit(repo, id)?
         {
             protected_tips.push((names, commit));

@@ -273,3 +273,23 @@ fn prune_deletes_the_approvals_of_changes_that_landed() {
     assert_eq!(left.len(), 1);
     assert_ne!(left[0], landed[0]);
 }
+
+/// With `protected = ["refs/**"]` the approvals namespace matches the glob too; yet a commit an
+/// approval points at is under review, not judged: main may not fast-forward to it unread.
+#[test]
+fn an_approval_ref_is_no_judged_tip_even_under_a_protect_everything_glob() {
+    let (server, main) = server("optional");
+    let policy = std::fs::read_to_string(server.bare.join("policy.toml")).unwrap();
+    let everything = policy.replace(
+        "protected = [\"refs/heads/main\", \"refs/heads/release/**\", \"refs/tags/v*\"]",
+        "protected = [\"refs/**\"]",
+    );
+    assert_ne!(policy, everything);
+    std::fs::write(server.bare.join("policy.toml"), everything).unwrap();
+    change(&server, BOB, "Unreviewed\n");
+    // Bob records an approval of his own change: allowed, and it counts for nothing.
+    let (ok, out) = record(&server, "bob", "HEAD");
+    assert!(ok, "{out}");
+    let push = server.push_as(&[("GL_USERNAME", "bob")], &["origin", "main"]);
+    assert_refused(&server, &push, &["1 of 1 new commit(s)", "\"Unreviewed\""], &main);
+}
