@@ -1,44 +1,19 @@
 //! countersign: a pre-receive gate that refuses commits lacking the sign-offs a policy demands.
 //!
-//! The evaluation is split in two: the git-reading layer ([`repo`], [`selection`],
-//! [`changes`]) turns objects into plain [`facts`], and the pure engine ([`verdict`]) judges
-//! those facts against a validated [`policy`]. Everything the pusher or CI sees is rendered
-//! from one result model by [`report`].
+//! The layers, each in its own folder, in the order data flows through a push:
+//!
+//! - [`git`] reads the repository: what a push changes and which names reach each ref, the
+//!   commits it brings, their changed paths, patch-ids, notes and recorded approvals, and the
+//!   committed policy. The only code here that knows how git stores anything.
+//! - [`engine`] (the `countersign-engine` crate) judges plain facts against a validated policy.
+//!   It cannot read git, files, the clock or the environment; the compiler enforces that.
+//! - [`gate`] composes the two into a push's judgement, shared by the hook and the CI check:
+//!   the rules per protected ref, break-glass overrides, who is pushing.
+//! - [`report`] is the one result model and its renderings (the pusher's text, markdown, JSON,
+//!   the audit log line).
+//! - [`verbs`] holds each command of the binary, composing the layers above.
 
-pub mod ancestry;
-pub mod approvals;
-pub mod approve;
-pub mod audit;
-pub mod breakglass;
-pub mod changes;
-pub mod check;
-pub mod color;
-pub mod commit_graph;
-pub mod demo;
-pub mod diagnostic;
-pub mod facts;
 pub mod gate;
-pub mod globs;
-pub mod hook;
-pub mod identity;
-pub mod install;
-pub mod lint;
-pub mod manpage;
-pub mod notes;
-pub mod patch_id;
-pub mod policy;
-pub mod policy_source;
-pub mod policy_test;
-pub mod provenance;
-pub mod provenance_html;
-pub mod provenance_report;
-pub mod pusher;
-pub mod recorded;
-pub mod ref_updates;
-pub mod repo;
+pub mod git;
 pub mod report;
-pub mod rollback;
-pub mod selection;
-pub mod signature;
-pub mod trailers;
-pub mod verdict;
+pub mod verbs;

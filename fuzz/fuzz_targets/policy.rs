@@ -1,4 +1,4 @@
-//! Fuzzes the policy loader: `countersign::policy::Policy::parse` on arbitrary text (invalid
+//! Fuzzes the policy loader: `countersign_engine::policy::Policy::parse` on arbitrary text (invalid
 //! UTF-8 replaced by U+FFFD, as no caller can hand it anything but a `String`).
 //!
 //! Besides "never panics" (and, through libFuzzer's `-timeout`, "never runs super-linear"),
@@ -15,8 +15,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use countersign::diagnostic::{Diagnostic, Severity, line_column};
-use countersign::policy::{Policy, PolicyError, PolicySource};
+use countersign_engine::diagnostic::{Diagnostic, Severity, line_column};
+use countersign_engine::policy::{Policy, PolicyError, PolicySource};
 use jiff::civil::Date;
 use libfuzzer_sys::fuzz_target;
 
@@ -29,9 +29,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(policy) => check_valid(&policy, &text, today),
         Err(error) => {
             let rendered = error.to_string();
-            let PolicyError::Invalid { policy, diagnostics } = &error else {
-                panic!("parse returned an I/O error: {rendered}");
-            };
+            let PolicyError::Invalid { policy, diagnostics } = &error;
             assert_eq!(policy.text, text);
             let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
             assert!(errors > 0, "invalid without an error: {rendered}");

@@ -1,4 +1,4 @@
-//! Fuzzes `countersign::trailers::parse`, git's trailer-block parser.
+//! Fuzzes `countersign_engine::trailers::parse`, git's trailer-block parser.
 //!
 //! Besides "never panics" (and, through libFuzzer's `-timeout`, "never runs super-linear"),
 //! it checks what the module promises for any input:
@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 
-use countersign::trailers::{Trailer, parse};
+use countersign_engine::trailers::{Trailer, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

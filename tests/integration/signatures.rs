@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use countersign::patch_id::patch_id;
+use countersign::git::patch_id::patch_id;
 use git2::Repository;
 
 use crate::util::*;
@@ -261,7 +261,7 @@ fn signature_made_for_git_is_not_an_approval() {
     let commit = ai_change(&server, "fn app() { 1 }\n", "");
     let repo = Repository::open(&server.work).unwrap();
     let patch = patch_id(&repo, &repo.find_commit(git2::Oid::from_str(&commit).unwrap()).unwrap()).unwrap();
-    let statement = countersign::signature::statement(&patch, "alice@example.com");
+    let statement = engine::signature::statement(&patch, "alice@example.com");
     let mut child = Command::new("ssh-keygen")
         .args(["-Y", "sign", "-n", "git", "-f"])
         .arg(&alice)

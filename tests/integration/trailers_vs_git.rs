@@ -9,7 +9,7 @@
 
 use std::{borrow::Cow, fs, path::Path, process::Command};
 
-use countersign::trailers::parse;
+use engine::trailers::parse;
 
 use crate::util::XorShift;
 
@@ -65,16 +65,16 @@ fn commits_read_from_a_sha256_repository_give_gits_trailers() {
     let mut rng = XorShift(0x5a2_5600d);
     cases.extend((0..300).map(|i| Case::new(format!("generated #{i}"), random_message(&mut rng))));
     let (dir, expected) = git_trailers(&cases, &["--object-format=sha256"]);
-    let repo = countersign::repo::open(&dir.path().join("repo.git")).unwrap();
+    let repo = countersign::git::repo::open(&dir.path().join("repo.git")).unwrap();
     let ours: Vec<Pairs> = expected
         .iter()
         .map(|(id, _)| {
             assert_eq!(id.len(), 64, "{id}");
-            let commit = repo.find_commit(countersign::repo::parse_id(id).unwrap()).unwrap();
-            let facts = countersign::repo::read_commit(
+            let commit = repo.find_commit(countersign::git::repo::parse_id(id).unwrap()).unwrap();
+            let facts = countersign::git::repo::read_commit(
                 &repo,
                 &commit,
-                countersign::repo::PatchIds::Never,
+                countersign::git::repo::PatchIds::Never,
                 false,
                 false,
             )

@@ -1,0 +1,672 @@
+//! Changed paths of a commit, as SPEC defines them.
+//!
+//! Against its parent: both sides of every change, so a rename counts its old and new path (no
+//! rename detection is needed: without it a rename *is* a deletion plus an addition) and a
+//! gitlink counts as its own path. A root commit changes every path in its tree.
+//!
+//! A merge changes what the merge itself introduced: the paths where it differs from every
+//! parent, and also the paths where it drops a change that a parent made since the merge base
+//! (it keeps another parent's version). Without the second half a "merge" with an old commit
+//! as a parent could silently revert reviewed changes, or roll a branch back wholesale, while
+//! looking like a merge that introduces nothing.
+//!
+//! The tree diff is our own rather than libgit2's `diff_tree_to_tree`, because that one reads
+//! every entry of both trees (on a 50,000-file tree, milliseconds per commit), where git skips
+//! subtrees whose ids are equal. Ours skips them too, and also never reads a subtree that no
+//! path glob of the policy can reach ([`PathScope`]), nor any blob.
+
+use std::collections::HashMap;
+use std::ops::{ControlFlow, Range};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use git2::{Commit, ErrorCode, Oid, Repository};
+
+use crate::git::ancestry::{self, History};
+use crate::git::commit_graph::CommitGraph;
+use crate::git::error::{Context, GitError};
+use crate::git::repo::Key;
+use engine::globs::GlobList;
+
+/// Which changed paths a caller wants: every one, or those some glob of a list matches. The
+/// literal prefixes of the globs tell which directories can hold a match at all.
+#[derive(Debug, Clone)]
+pub struct PathScope {
+    globs: Vec<GlobList>,
+    /// Everything before a glob's first wildcard: a match lies under it. Empty when any pattern
+    /// can match anywhere (`**/x`), and `None` for the scope of every path.
+    prefixes: Option<Vec<String>>,
+    /// The directories every match lies in or below (each prefix up to its last `/`), as keys
+    /// of git's changed-path filters; `None` when some match could lie at the top level.
+    filter_keys: Option<Vec<String>>,
+}
+
+impl PathScope {
+    pub const ALL: PathScope = PathScope { globs: Vec::new(), prefixes: None, filter_keys: None };
+
+    /// The paths any of `globs` matches.
+    pub fn matching(globs: Vec<GlobList>) -> PathScope {
+        let prefixes: Vec<String> =
+            globs.iter().flat_map(GlobList::literal_prefixes).map(str::to_string).collect();
+        // `infra/**` also matches `infra` itself, which git's filters hold as a leading directory.
+        let directory =
+            |prefix: &String| Some(prefix.rsplit_once('/')?.0.to_string()).filter(|d| !d.is_empty());
+        let mut filter_keys: Option<Vec<String>> = prefixes.iter().map(directory).collect();
+        if let Some(keys) = &mut filter_keys {
+            keys.sort();
+            keys.dedup();
+        }
+        PathScope { globs, prefixes: Some(prefixes), filter_keys }
+    }
+
+    fn contains(&self, path: &str) -> bool {
+        self.prefixes.is_none() || self.globs.iter().any(|globs| globs.is_match(path))
+    }
+
+    /// Whether some path below directory `dir` could be in scope.
+    fn may_reach(&self, dir: &str) -> bool {
+        let Some(prefixes) = &self.prefixes else { return true };
+        reaches(prefixes.iter().map(String::as_str), dir)
+    }
+
+    /// Whether a changed directory `dir` tells every rule all it needs to know: some rule takes
+    /// it whole (so it holds a path that rule matches), and no other rule can match it or
+    /// anything below it (so none needs to know which path changed).
+    fn summarizes(&self, dir: &str) -> bool {
+        let whole = |globs: &GlobList| {
+            globs
+                .whole_directories()
+                .any(|d| d == dir || dir.strip_prefix(d).is_some_and(|r| r.starts_with('/')))
+        };
+        self.globs.iter().any(whole)
+            && self.globs.iter().all(|globs| {
+                whole(globs) || (!globs.is_match(dir) && !reaches(globs.literal_prefixes(), dir))
+            })
+    }
+}
+
+/// Whether a glob with one of these literal prefixes can match a path below directory `dir`:
+/// either the prefix ends inside `dir` (`infra/` reaches `infra/db`), or it goes on below it
+/// (`infra/db/` needs `infra`).
+fn reaches<'p>(mut prefixes: impl Iterator<Item = &'p str>, dir: &str) -> bool {
+    let dir_with_slash = format!("{dir}/");
+    prefixes.any(|prefix| {
+        let below = prefix.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'));
+        below || dir_with_slash.starts_with(prefix)
+    })
+}
+
+/// How finely a walk reports what changed in a directory a path rule takes whole (`infra/**`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every changed path: for a report that lists them.
+    Paths,
+    /// The directory alone, once its id changed between a commit and its parent: enough for a
+    /// verdict that is only counted. (Different ids mean different content below. Only a tree
+    /// written unlike git writes trees can differ in bytes and not in what it holds; then the
+    /// rule applies where git would see no change: stricter, never looser.)
+    Verdict,
+}
+
+/// Trees read by the latest walks, kept for the next: walking history newest first, a
+/// commit's parent's trees are the next commit's own, so each tree is read once (trees come
+/// out of packs as chains of deltas; reading one is most of the cost of a walk).
+pub struct Trees<'r> {
+    repo: &'r Repository,
+    /// Where a parent's root tree id is read without inflating the parent.
+    graph: Option<&'r CommitGraph>,
+    /// Where merge bases are found; shared by every thread of a run.
+    history: Arc<History<'r>>,
+    /// Trees as the walk lists them ([`Listing`]), so a tree read again is not listed again.
+    current: HashMap<Key, Rc<Listing>>,
+    previous: HashMap<Key, Rc<Listing>>,
+}
+
+impl<'r> Trees<'r> {
+    pub fn new(repo: &'r Repository, graph: Option<&'r CommitGraph>) -> Self {
+        Self::sharing(repo, Arc::new(History::new(graph)))
+    }
+
+    /// Trees read through `repo` (a thread's own handle), with the history another reader
+    /// has already learned.
+    pub fn sharing(repo: &'r Repository, history: Arc<History<'r>>) -> Self {
+        Trees { repo, graph: history.graph(), history, current: HashMap::new(), previous: HashMap::new() }
+    }
+
+    pub fn history(&self) -> Arc<History<'r>> {
+        Arc::clone(&self.history)
+    }
+
+    /// The root tree id of commit `id`.
+    fn root_of(&self, id: Oid) -> Result<Oid, GitError> {
+        match self.graph.and_then(|graph| graph.get(id)) {
+            Some(commit) => Ok(commit.tree()),
+            None => Ok(self.repo.find_commit(id).context(|| format!("reading commit {id}"))?.tree_id()),
+        }
+    }
+
+    fn get(&mut self, id: Oid, dir: &str) -> Result<Rc<Listing>, GitError> {
+        if let Some(tree) = self.current.get(&Key(id)) {
+            return Ok(Rc::clone(tree));
+        }
+        let tree = match self.previous.remove(&Key(id)) {
+            Some(tree) => tree,
+            None => {
+                let at = if dir.is_empty() { String::new() } else { format!(" at {dir}") };
+                let tree = self.repo.find_tree(id).context(|| format!("reading tree {id}{at}"))?;
+                Rc::new(sorted_entries(&tree))
+            }
+        };
+        self.current.insert(Key(id), Rc::clone(&tree));
+        Ok(tree)
+    }
+
+    /// Forgets all but the trees of the walk that ends now, so memory stays that of two walks.
+    fn end_walk(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
+    }
+}
+
+/// The commit's changed paths within `scope`, sorted, as finely as `detail` asks.
+pub fn changed_paths(
+    trees: &mut Trees<'_>,
+    commit: &Commit<'_>,
+    scope: &PathScope,
+    detail: Detail,
+) -> Result<Vec<String>, GitError> {
+    let mut paths = Vec::new();
+    walk_changes(trees, commit, scope, detail, &mut |path| {
+        paths.push(path);
+        ControlFlow::Continue(())
+    })?;
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
+}
+
+/// Whether a merge introduces any path of its own; one that does not is exempt from the rules
+/// (SPEC). Stops at the first such path.
+pub fn merge_introduces_any(trees: &mut Trees<'_>, commit: &Commit<'_>) -> Result<bool, GitError> {
+    let mut any = false;
+    walk_changes(trees, commit, &PathScope::ALL, Detail::Paths, &mut |_| {
+        any = true;
+        ControlFlow::Break(())
+    })?;
+    Ok(any)
+}
+
+/// Hands each changed path within `scope` to `found` until it says stop.
+///
+/// One walk over the commit's tree and its parents' (and, for a merge, the merge base's) at
+/// once, by name, that descends only where the ids differ in a way that can hide a change: for
+/// a merge, where the merge differs from every parent, or from a parent that itself moved since
+/// the base. Equal ids mean equal content below, so a directory whose ids fail that test holds
+/// no changed path, and is never read.
+fn walk_changes(
+    trees: &mut Trees<'_>,
+    commit: &Commit<'_>,
+    scope: &PathScope,
+    detail: Detail,
+    found: &mut dyn FnMut(String) -> ControlFlow<()>,
+) -> Result<(), GitError> {
+    if commit.parent_count() > MAX_PARENTS {
+        let why = format!("countersign judges merges of at most {MAX_PARENTS} parents");
+        return Err(GitError::new(
+            format!("{} merges {} parents", commit.id(), commit.parent_count()),
+            git2::Error::from_str(&why),
+        ));
+    }
+    let parents: Vec<Oid> = commit.parent_ids().collect();
+    // A filter rules out whole directories against the first parent only: not for merges.
+    if let ([_], Some(keys), Some(graph)) = (&parents[..], &scope.filter_keys, trees.graph)
+        && graph.get(commit.id()).is_some_and(|c| !c.may_change_under(keys))
+    {
+        return Ok(());
+    }
+    // Tree ids only: the trees are read by the walk, through the cache.
+    let mut roots = vec![Some(commit.tree_id())];
+    for &parent in &parents {
+        roots.push(Some(trees.root_of(parent)?));
+    }
+    if parents.is_empty() {
+        // A root commit: against the empty tree.
+        roots.push(None);
+    }
+    if parents.len() > 1 {
+        roots.push(merge_base_tree(trees, &parents)?);
+    }
+    let changed = |sides: &[Side]| -> bool {
+        match sides {
+            [new, old] => new != old,
+            [merge, parents @ .., base] => {
+                parents.iter().all(|p| p != merge) || parents.iter().any(|p| p != merge && p != base)
+            }
+            _ => unreachable!("a walk has the commit, a parent or the empty tree, and a merge's base"),
+        }
+    };
+    // A merge's directories say nothing alone: one that differs from every parent may only
+    // combine their changes.
+    let detail = if parents.len() > 1 { Detail::Paths } else { detail };
+    let walked = walk_trees(trees, roots, scope, detail, &changed, found);
+    trees.end_walk();
+    walked
+}
+
+/// The walk holds every parent's listing of a directory at once; the pusher chooses how many
+/// parents a commit has (git's largest real octopus merges have a few dozen).
+const MAX_PARENTS: usize = 128;
+
+/// What one tree holds under one name: an entry's id (as bytes, zero-padded: libgit2 compares
+/// `Oid`s by a call) and mode, or nothing.
+type Side = Option<([u8; 32], i32)>;
+
+/// The tree of the parents' merge base; `None` (the empty tree) for unrelated histories.
+fn merge_base_tree(trees: &Trees<'_>, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
+    let repo = trees.repo;
+    match trees.history.merge_base(repo, ids)? {
+        Some(base) => Ok(Some(trees.root_of(base)?)),
+        // In a shallow clone the base may lie beyond the cut: guessing "unrelated" would count
+        // every path either side ever changed.
+        None if repo.is_shallow() => Err(GitError::new(
+            format!(
+                "history is cut off (a shallow clone): the merge base of {}'s parents is missing",
+                ids[0]
+            ),
+            git2::Error::new(ErrorCode::NotFound, git2::ErrorClass::Merge, "no merge base found"),
+        )),
+        None => Ok(None),
+    }
+}
+
+const TREE_MODE: i32 = 0o040000;
+
+/// Walks several trees side by side (`None` is the empty tree), handing `found` each path of a
+/// file or gitlink where `changed` holds of the entries, within `scope`, as `git diff-tree -r
+/// --no-renames` would list a two-tree change. A name that is a file on one side and a
+/// directory on another is both: the file is a changed path, and so is all that is below it.
+/// Iterative: the pusher chooses how deep trees nest, and recursion that deep would overflow
+/// the stack.
+fn walk_trees(
+    cache: &mut Trees<'_>,
+    roots: Vec<Option<Oid>>,
+    scope: &PathScope,
+    detail: Detail,
+    changed: &dyn Fn(&[Side]) -> bool,
+    found: &mut dyn FnMut(String) -> ControlFlow<()>,
+) -> Result<(), GitError> {
+    let mut pending = vec![(String::new(), roots)];
+    // Reused for every name: most trees of a walk hold hundreds.
+    let (mut leaves, mut subtrees): (Vec<Side>, Vec<Side>) = (Vec::new(), Vec::new());
+    let mut subtree_ids: Vec<Option<Oid>> = Vec::new();
+    while let Some((dir, ids)) = pending.pop() {
+        let empty = Rc::new(Listing::default());
+        let listings = ids
+            .iter()
+            .map(|id| id.map_or_else(|| Ok(Rc::clone(&empty)), |id| cache.get(id, &dir)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut next = vec![0; listings.len()];
+        // Each name once, in byte order, with what every tree holds under it.
+        while let Some(name) =
+            listings.iter().zip(&next).filter_map(|(l, &i)| l.entries.get(i).map(|e| l.name(e))).min()
+        {
+            leaves.clear();
+            subtrees.clear();
+            subtree_ids.clear();
+            for (listing, i) in listings.iter().zip(next.iter_mut()) {
+                let entry = listing.entries.get(*i).filter(|e| listing.name(e) == name);
+                *i += usize::from(entry.is_some());
+                let side = entry.map(|e| (e.bytes, e.mode));
+                let is_tree = entry.is_some_and(|e| e.mode == TREE_MODE);
+                leaves.push(side.filter(|_| !is_tree));
+                subtrees.push(side.filter(|_| is_tree));
+                subtree_ids.push(entry.filter(|_| is_tree).map(|e| e.id));
+            }
+            let leaf_changed = changed(&leaves);
+            let subtree_changed = changed(&subtrees);
+            if !leaf_changed && !subtree_changed {
+                continue;
+            }
+            let name = String::from_utf8_lossy(name);
+            let path = if dir.is_empty() { name.into_owned() } else { format!("{dir}/{name}") };
+            if subtree_changed && detail == Detail::Verdict && scope.summarizes(&path) {
+                if found(path.clone()).is_break() {
+                    return Ok(());
+                }
+            } else if subtree_changed && scope.may_reach(&path) {
+                pending.push((path.clone(), subtree_ids.clone()));
+            }
+            if leaf_changed && scope.contains(&path) && found(path).is_break() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A tree's entries as the walk compares them, each read once: libgit2's accessors are calls
+/// (a name's, a `strlen` too), and the walk compares every entry several times. Names are kept
+/// back to back in one buffer.
+#[derive(Default)]
+struct Listing {
+    names: Vec<u8>,
+    entries: Vec<Listed>,
+}
+
+struct Listed {
+    name: Range<usize>,
+    /// The id's bytes, for comparing; the id, for reading the tree.
+    bytes: [u8; 32],
+    id: Oid,
+    mode: i32,
+}
+
+impl Listing {
+    fn name(&self, entry: &Listed) -> &[u8] {
+        &self.names[entry.name.clone()]
+    }
+}
+
+/// A tree's entries by name. Git sorts a directory as if its name ended in `/`, so a file and
+/// a directory of the same name (before and after a change) sort apart; plain byte order
+/// keeps them together.
+fn sorted_entries(tree: &git2::Tree<'_>) -> Listing {
+    let mut listing = Listing::default();
+    for entry in tree.iter() {
+        let start = listing.names.len();
+        listing.names.extend_from_slice(entry.name_bytes());
+        let (id, name) = (entry.id(), start..listing.names.len());
+        listing.entries.push(Listed { name, bytes: ancestry::padded(id), id, mode: entry.filemode() });
+    }
+    // Mostly in order already: git's order differs only around directories.
+    let Listing { names, entries } = &mut listing;
+    entries.sort_by(|a, b| names[a.name.clone()].cmp(&names[b.name.clone()]));
+    listing
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use git2::Signature;
+    use tempfile::TempDir;
+
+    use super::*;
+    use engine::globs::GlobKind;
+
+    const FILE: i32 = 0o100644;
+    const EXECUTABLE: i32 = 0o100755;
+    const GITLINK: i32 = 0o160000;
+    const SUBMODULE: &str = "0123456789abcdef0123456789abcdef01234567";
+    const OTHER_SUBMODULE: &str = "89abcdef0123456789abcdef0123456789abcdef";
+
+    fn repo() -> (TempDir, Repository) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        (dir, repo)
+    }
+
+    /// A tree of `(path, mode, content)`; a gitlink's content is its commit id.
+    fn tree(repo: &Repository, files: &[(&str, i32, &str)]) -> Oid {
+        let mut builder = repo.treebuilder(None).unwrap();
+        let mut below: BTreeMap<&str, Vec<(&str, i32, &str)>> = BTreeMap::new();
+        for &(path, mode, content) in files {
+            match path.split_once('/') {
+                Some((dir, rest)) => below.entry(dir).or_default().push((rest, mode, content)),
+                None => {
+                    let id = match mode {
+                        GITLINK => Oid::from_str(content).unwrap(),
+                        _ => repo.blob(content.as_bytes()).unwrap(),
+                    };
+                    builder.insert(path, id, mode).unwrap();
+                }
+            }
+        }
+        for (dir, files) in below {
+            builder.insert(dir, tree(repo, &files), TREE_MODE).unwrap();
+        }
+        builder.write().unwrap()
+    }
+
+    fn commit(repo: &Repository, files: &[(&str, i32, &str)], parents: &[Oid]) -> Oid {
+        let signature = Signature::new("T", "t@example.com", &git2::Time::new(0, 0)).unwrap();
+        let tree = repo.find_tree(tree(repo, files)).unwrap();
+        let parents: Vec<Commit<'_>> = parents.iter().map(|&id| repo.find_commit(id).unwrap()).collect();
+        let parents: Vec<&Commit<'_>> = parents.iter().collect();
+        repo.commit(None, &signature, &signature, "c", &tree, &parents).unwrap()
+    }
+
+    fn scope(patterns: &[&str]) -> PathScope {
+        let patterns = patterns.iter().map(|p| p.to_string()).collect();
+        PathScope::matching(vec![GlobList::new(patterns, GlobKind::Path).unwrap()])
+    }
+
+    fn changed(repo: &Repository, commit: Oid, scope: &PathScope) -> Vec<String> {
+        changed_paths(&mut Trees::new(repo, None), &repo.find_commit(commit).unwrap(), scope, Detail::Paths)
+            .unwrap()
+    }
+
+    /// What a verdict-only walk reports, with one glob list per rule.
+    fn for_verdict(repo: &Repository, commit: Oid, rules: &[&[&str]]) -> Vec<String> {
+        let lists = rules
+            .iter()
+            .map(|patterns| {
+                GlobList::new(patterns.iter().map(|p| p.to_string()).collect(), GlobKind::Path).unwrap()
+            })
+            .collect();
+        let commit = repo.find_commit(commit).unwrap();
+        changed_paths(&mut Trees::new(repo, None), &commit, &PathScope::matching(lists), Detail::Verdict)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_verdict_stops_at_a_changed_directory_that_every_rule_takes_whole_or_leaves_alone() {
+        let (_dir, repo) = repo();
+        let before = [("infra/db/x", FILE, "1"), ("infra/net/y", FILE, "1"), ("app/z", FILE, "1")];
+        let after = [("infra/db/x", FILE, "2"), ("infra/net/y", FILE, "1"), ("app/z", FILE, "1")];
+        let child = commit(&repo, &after, &[commit(&repo, &before, &[])]);
+        assert_eq!(for_verdict(&repo, child, &[&["infra/**"]]), ["infra"]);
+        assert_eq!(for_verdict(&repo, child, &[&["infra/"], &["app/**"]]), ["infra"]);
+        // Another rule looks inside `infra`: the walk goes on down to where both take all.
+        assert_eq!(for_verdict(&repo, child, &[&["infra/**"], &["infra/db/**"]]), ["infra/db"]);
+        assert_eq!(for_verdict(&repo, child, &[&["infra/**"], &["infra/net/**"]]), ["infra/db"]);
+        // A rule that matches the name `infra` itself, not what is below it.
+        assert_eq!(for_verdict(&repo, child, &[&["infra/**"], &["infra"]]), ["infra/db/x"]);
+        assert_eq!(for_verdict(&repo, child, &[&["infra/db/*"]]), ["infra/db/x"]);
+        assert_eq!(changed(&repo, child, &scope(&["infra/**"])), ["infra/db/x"]);
+    }
+
+    #[test]
+    fn a_verdict_for_a_merge_reads_every_path() {
+        let (_dir, repo) = repo();
+        let base = commit(&repo, &[("infra/a", FILE, "1"), ("infra/b", FILE, "1")], &[]);
+        let ours = commit(&repo, &[("infra/a", FILE, "2"), ("infra/b", FILE, "1")], &[base]);
+        let theirs = commit(&repo, &[("infra/a", FILE, "1"), ("infra/b", FILE, "2")], &[base]);
+        // `infra` differs from both parents, yet the merge itself changes nothing.
+        let clean = commit(&repo, &[("infra/a", FILE, "2"), ("infra/b", FILE, "2")], &[ours, theirs]);
+        assert_eq!(for_verdict(&repo, clean, &[&["infra/**"]]), Vec::<String>::new());
+    }
+
+    fn introduces(repo: &Repository, merge: Oid) -> bool {
+        merge_introduces_any(&mut Trees::new(repo, None), &repo.find_commit(merge).unwrap()).unwrap()
+    }
+
+    /// The commit's changed paths within `patterns`, and all of them.
+    fn changed_within(
+        repo: &Repository,
+        before: &[(&str, i32, &str)],
+        after: &[(&str, i32, &str)],
+        patterns: &[&str],
+    ) -> (Vec<String>, Vec<String>) {
+        let parent = commit(repo, before, &[]);
+        let child = commit(repo, after, &[parent]);
+        (changed(repo, child, &scope(patterns)), changed(repo, child, &PathScope::ALL))
+    }
+
+    #[test]
+    fn a_directory_glob_reaches_its_directory_and_no_namesake() {
+        let scope = scope(&["infra/"]);
+        assert!(scope.may_reach("infra") && scope.may_reach("infra/db"));
+        assert!(!scope.may_reach("infrastructure") && !scope.may_reach("inf") && !scope.may_reach("app"));
+        assert!(scope.contains("infra") && scope.contains("infra/db/x.tf"));
+        assert!(!scope.contains("infrastructure/x.tf"));
+    }
+
+    #[test]
+    fn a_wildcard_in_the_first_name_reaches_every_directory_it_could_complete() {
+        let scope = scope(&["inf*/x"]);
+        assert!(scope.may_reach("infra") && scope.may_reach("inf") && scope.may_reach("inferno"));
+        assert!(!scope.may_reach("in") && !scope.may_reach("app"));
+        assert!(scope.contains("infra/x") && scope.contains("inf/x"));
+        assert!(!scope.contains("infra/y/x") && !scope.contains("app/x"));
+    }
+
+    #[test]
+    fn a_pattern_matching_at_any_depth_reaches_every_directory() {
+        let scope = scope(&["**/x"]);
+        assert!(scope.may_reach("app") && scope.may_reach("a/b/c"));
+        assert!(scope.contains("x") && scope.contains("a/b/x"));
+        assert!(!scope.contains("a/b/y"));
+    }
+
+    #[test]
+    fn a_literal_file_glob_reaches_no_other_directory_and_nothing_below_its_name() {
+        let scope = scope(&["policy.toml"]);
+        assert!(!scope.may_reach("policy") && !scope.may_reach("app"));
+        assert!(scope.contains("policy.toml"));
+        assert!(!scope.contains("policy.toml/x") && !scope.contains("sub/policy.toml"));
+    }
+
+    #[test]
+    fn a_literal_file_replaced_by_a_directory_of_its_name_and_back_is_the_file_changing() {
+        let (_dir, repo) = repo();
+        let file = [("policy.toml", FILE, "v1"), ("app/x", FILE, "x")];
+        let directory = [("policy.toml/a", FILE, "a"), ("policy.toml/b/c", FILE, "c"), ("app/x", FILE, "x")];
+        let (ours, all) = changed_within(&repo, &file, &directory, &["policy.toml"]);
+        assert_eq!(ours, ["policy.toml"]);
+        assert_eq!(all, ["policy.toml", "policy.toml/a", "policy.toml/b/c"]);
+        let (ours, _) = changed_within(&repo, &directory, &file, &["policy.toml"]);
+        assert_eq!(ours, ["policy.toml"]);
+    }
+
+    #[test]
+    fn a_tier1_directory_deleted_wholesale_reports_every_file_it_held() {
+        let (_dir, repo) = repo();
+        let before = [
+            ("infra/main.tf", FILE, "m"),
+            ("infra/db/schema.sql", FILE, "s"),
+            ("infra/db/deep/er/x", EXECUTABLE, "x"),
+            ("infra/vendor", GITLINK, SUBMODULE),
+            ("app/x", FILE, "x"),
+        ];
+        let (ours, all) = changed_within(&repo, &before, &[("app/x", FILE, "x")], &["infra/"]);
+        let expected = ["infra/db/deep/er/x", "infra/db/schema.sql", "infra/main.tf", "infra/vendor"];
+        assert_eq!(ours, expected);
+        assert_eq!(all, expected);
+    }
+
+    #[test]
+    fn a_rename_out_of_tier1_into_another_directory_reports_the_old_path() {
+        let (_dir, repo) = repo();
+        let before = [("infra/db/main.tf", FILE, "m"), ("app/lib.rs", FILE, "l")];
+        let after = [("app/main.tf", FILE, "m"), ("app/lib.rs", FILE, "l")];
+        let (ours, all) = changed_within(&repo, &before, &after, &["infra/**"]);
+        assert_eq!(ours, ["infra/db/main.tf"]);
+        assert_eq!(all, ["app/main.tf", "infra/db/main.tf"]);
+        // And into it, from a directory no glob reaches: the new path.
+        let (ours, _) = changed_within(&repo, &after, &before, &["infra/**"]);
+        assert_eq!(ours, ["infra/db/main.tf"]);
+    }
+
+    #[test]
+    fn a_tier1_directory_replaced_by_a_file_reports_the_file_and_all_it_replaced() {
+        let (_dir, repo) = repo();
+        let directory = [("infra/a", FILE, "a"), ("infra/b/c", FILE, "c"), ("app/x", FILE, "x")];
+        let file = [("infra", FILE, "now a file"), ("app/x", FILE, "x")];
+        let (ours, _) = changed_within(&repo, &directory, &file, &["infra/"]);
+        assert_eq!(ours, ["infra", "infra/a", "infra/b/c"]);
+        let (ours, _) = changed_within(&repo, &file, &directory, &["infra/"]);
+        assert_eq!(ours, ["infra", "infra/a", "infra/b/c"]);
+        // Under a glob that only reaches below the name, the file itself is no match.
+        let (ours, _) = changed_within(&repo, &directory, &file, &["infra/b/*"]);
+        assert_eq!(ours, ["infra/b/c"]);
+    }
+
+    #[test]
+    fn a_gitlink_at_a_tier1_path_is_a_changed_path() {
+        let (_dir, repo) = repo();
+        let directory = [("services/s1/db/schema.sql", FILE, "s"), ("app/x", FILE, "x")];
+        let gitlink = [("services/s1/db", GITLINK, SUBMODULE), ("app/x", FILE, "x")];
+        let (ours, _) = changed_within(&repo, &directory, &gitlink, &["services/*/db/**"]);
+        assert_eq!(ours, ["services/s1/db", "services/s1/db/schema.sql"]);
+        let bumped = [("services/s1/db", GITLINK, OTHER_SUBMODULE), ("app/x", FILE, "x")];
+        let (ours, _) = changed_within(&repo, &gitlink, &bumped, &["services/*/db/**"]);
+        assert_eq!(ours, ["services/s1/db"]);
+        let (ours, _) = changed_within(&repo, &[("app/x", FILE, "x")], &gitlink, &["services/s1/"]);
+        assert_eq!(ours, ["services/s1/db"]);
+    }
+
+    #[test]
+    fn names_that_git_sorts_apart_as_a_directory_are_compared_by_name() {
+        let (_dir, repo) = repo();
+        // In git's tree order the directory `a` sorts as `a/`: after `a-b` and `a.b`, before
+        // `a0`; the file `a` sorts first.
+        let before = [("a", FILE, "a"), ("a-b", FILE, "1"), ("a.b", FILE, "2"), ("a0/x", FILE, "3")];
+        let after = [("a/x", FILE, "a"), ("a-b", FILE, "1"), ("a.b", EXECUTABLE, "2"), ("a0/x", FILE, "3")];
+        let (ours, all) = changed_within(&repo, &before, &after, &["a/", "a.b"]);
+        assert_eq!(ours, ["a", "a.b", "a/x"]);
+        assert_eq!(all, ["a", "a.b", "a/x"]);
+        // A directory `a` on both sides, equal, behind a sibling only one side has: not changed.
+        let before = [("a-b", FILE, "1"), ("a/x", FILE, "a"), ("a0", FILE, "3")];
+        let after = [("a/x", FILE, "a"), ("a0", FILE, "3")];
+        let (_, all) = changed_within(&repo, &before, &after, &[]);
+        assert_eq!(all, ["a-b"]);
+    }
+
+    #[test]
+    fn a_root_commit_changes_every_path_in_scope() {
+        let (_dir, repo) = repo();
+        let root = commit(&repo, &[("infra/a", FILE, "a"), ("app/b", FILE, "b"), ("x.tf", FILE, "t")], &[]);
+        assert_eq!(changed(&repo, root, &scope(&["infra/", "*.tf"])), ["infra/a", "x.tf"]);
+    }
+
+    /// A base, a left side that changes tier-1, a right side that changes the app.
+    fn sides(repo: &Repository) -> [Oid; 3] {
+        let base = commit(repo, &[("app/a", FILE, "a"), ("infra/x", FILE, "x")], &[]);
+        let left = commit(repo, &[("app/a", FILE, "a"), ("infra/x", FILE, "x2")], &[base]);
+        let right =
+            commit(repo, &[("app/a", FILE, "a"), ("app/b", FILE, "b"), ("infra/x", FILE, "x")], &[base]);
+        [base, left, right]
+    }
+
+    #[test]
+    fn a_clean_merge_introduces_nothing() {
+        let (_dir, repo) = repo();
+        let [_, left, right] = sides(&repo);
+        let files = [("app/a", FILE, "a"), ("app/b", FILE, "b"), ("infra/x", FILE, "x2")];
+        let merge = commit(&repo, &files, &[left, right]);
+        assert!(!introduces(&repo, merge));
+        assert_eq!(changed(&repo, merge, &PathScope::ALL), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_evil_merge_introduces_its_own_change_and_not_its_parents() {
+        let (_dir, repo) = repo();
+        let [_, left, right] = sides(&repo);
+        let files = [("app/a", FILE, "evil"), ("app/b", FILE, "b"), ("infra/x", FILE, "x2")];
+        let merge = commit(&repo, &files, &[left, right]);
+        assert!(introduces(&repo, merge));
+        assert_eq!(changed(&repo, merge, &PathScope::ALL), ["app/a"]);
+        assert_eq!(changed(&repo, merge, &scope(&["infra/"])), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_merge_keeping_the_old_version_of_a_parents_change_introduces_that_path() {
+        let (_dir, repo) = repo();
+        let [_, left, right] = sides(&repo);
+        // Takes the right side's infra/x, the base's: the left side's change is dropped.
+        let files = [("app/a", FILE, "a"), ("app/b", FILE, "b"), ("infra/x", FILE, "x")];
+        let merge = commit(&repo, &files, &[left, right]);
+        assert!(introduces(&repo, merge));
+        assert_eq!(changed(&repo, merge, &scope(&["infra/"])), ["infra/x"]);
+    }
+}

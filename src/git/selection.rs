@@ -1,0 +1,299 @@
+//! Which commits a ref update brings, and how the ref moves.
+//!
+//! The commits checked for an update to NEW are those reachable from NEW and not from the
+//! pre-push value of any *protected* ref. Hiding only protected refs (not every ref) closes the
+//! route of parking commits on an unprotected branch first and fast-forwarding main to them.
+//! During pre-receive the refs still hold their pre-push values, so reading them now is right.
+
+use std::collections::{BinaryHeap, HashMap, HashSet};
+
+use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
+
+use crate::git::commit_graph::CommitGraph;
+use crate::git::error::{Context, GitError};
+use crate::git::repo::{self, Key};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Movement {
+    Create,
+    Delete,
+    FastForward,
+    /// The new value does not contain the old one (a force push).
+    Rewrite,
+}
+
+pub fn movement(repo: &Repository, old: Oid, new: Oid) -> Result<Movement, GitError> {
+    if new.is_zero() {
+        return Ok(Movement::Delete);
+    }
+    if old.is_zero() {
+        return Ok(Movement::Create);
+    }
+    if old == new {
+        return Ok(Movement::FastForward);
+    }
+    match (peel_to_commit(repo, old)?, peel_to_commit(repo, new)?) {
+        (Some(old), Some(new)) => {
+            let contains = old == new
+                || repo.graph_descendant_of(new, old).context(|| format!("comparing {old} and {new}"))?;
+            Ok(if contains { Movement::FastForward } else { Movement::Rewrite })
+        }
+        // A ref moving between a non-commit and anything else is a rewrite.
+        _ => Ok(Movement::Rewrite),
+    }
+}
+
+/// The commit an object peels to; `None` for trees, blobs and tags of those. A missing object is
+/// an error, never "no commit".
+pub fn peel_to_commit(repo: &Repository, oid: Oid) -> Result<Option<Oid>, GitError> {
+    let object = repo.find_object(oid, None).context(|| format!("object {oid} is missing"))?;
+    match object.peel(ObjectType::Commit) {
+        Ok(commit) => Ok(Some(commit.id())),
+        Err(e) if matches!(e.code(), ErrorCode::Peel | ErrorCode::InvalidSpec) => Ok(None),
+        Err(source) => Err(source).context(|| format!("peeling {oid}")),
+    }
+}
+
+/// Commits reachable from `tips` and from none of `hidden`, as `git rev-list` lists them (in
+/// an order where a commit comes before its parents).
+pub fn walk(
+    repo: &Repository,
+    graph: Option<&CommitGraph>,
+    tips: &[Oid],
+    hidden: &[Oid],
+) -> Result<Vec<Oid>, GitError> {
+    walk_lazily(repo, graph, tips, hidden)?.collect()
+}
+
+/// [`walk`], one commit at a time as the walk finds it, so judging can start at once.
+pub fn walk_lazily<'r>(
+    repo: &'r Repository,
+    graph: Option<&'r CommitGraph>,
+    tips: &[Oid],
+    hidden: &[Oid],
+) -> Result<Box<dyn Iterator<Item = Result<Oid, GitError>> + 'r>, GitError> {
+    if let Some(walk) = graph.map(|graph| GraphWalk::new(repo, graph, tips, hidden)).transpose()?.flatten() {
+        return Ok(Box::new(walk));
+    }
+    let mut walk = repo.revwalk().context(|| "starting a revision walk".into())?;
+    walk.set_sorting(Sort::NONE).context(|| "sorting the revision walk".into())?;
+    // Hide before pushing: libgit2 marks uninteresting commits as it goes, and a tip pushed
+    // first makes it walk far into history that the hidden refs already cover.
+    for &oid in hidden {
+        walk.hide(oid).context(|| format!("hiding {oid}"))?;
+    }
+    for &tip in tips {
+        walk.push(tip).context(|| format!("walking from {tip}"))?;
+    }
+    Ok(Box::new(walk.map(|oid| oid.context(|| "walking the history".into()))))
+}
+
+/// A walk in generation order, parents and generations from the commit-graph: no commit the
+/// graph holds is inflated to walk past it.
+///
+/// A commit's ancestors all have lower generation numbers, so when the walk takes the highest
+/// one queued, every commit that could hide it has been taken already: whether it is hidden is
+/// final, and it can be handed out at once. Once only hidden commits are queued, nothing
+/// reachable from them is wanted, and the walk ends: the hidden side is walked no further than
+/// the wanted one reaches.
+struct GraphWalk<'r> {
+    repo: &'r Repository,
+    graph: &'r CommitGraph,
+    queue: BinaryHeap<Queued>,
+    /// Every commit queued so far, and where it stands.
+    marks: HashMap<Key, Mark>,
+    /// Wanted commits in the queue: none left, the walk is over.
+    wanted_queued: usize,
+    /// Commits the graph does not hold (pushed, or newer than the graph), read from their objects.
+    outside: HashMap<Key, Outside>,
+    parents: Vec<Oid>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Wanted,
+    Hidden,
+    /// Handed out, or passed over as hidden: settled for good.
+    Taken,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Queued {
+    generation: u32,
+    /// Among equal generations, newer first, as git lists them.
+    time: i64,
+    oid: Oid,
+}
+
+/// Commits outside the graph a walk reads before it starts (to number them). Past this many the
+/// graph is too stale to help (a server that seldom writes it), and libgit2's walk, which
+/// stops as soon as commit dates tell it, reads fewer; it is used instead.
+const MAX_OUTSIDE: usize = 2_000;
+
+struct Outside {
+    /// Computed as git would have stored it: one more than the highest parent's.
+    generation: Option<u32>,
+    time: i64,
+    parents: Vec<Oid>,
+}
+
+impl<'r> GraphWalk<'r> {
+    /// `None` when more than [`MAX_OUTSIDE`] commits outside the graph lie above it.
+    fn new(
+        repo: &'r Repository,
+        graph: &'r CommitGraph,
+        tips: &[Oid],
+        hidden: &[Oid],
+    ) -> Result<Option<Self>, GitError> {
+        let mut walk = GraphWalk {
+            repo,
+            graph,
+            queue: BinaryHeap::new(),
+            marks: HashMap::new(),
+            wanted_queued: 0,
+            outside: HashMap::new(),
+            parents: Vec::new(),
+        };
+        let starts = hidden.iter().map(|&oid| (oid, true)).chain(tips.iter().map(|&oid| (oid, false)));
+        for (oid, hide) in starts {
+            if walk.graph.get(oid).is_none() && walk.outside_generation(oid)?.is_none() {
+                return Ok(None);
+            }
+            walk.enqueue(oid, hide)?;
+        }
+        Ok(Some(walk))
+    }
+
+    /// Queues `oid` if it is new; hides it if it is queued and `hide`.
+    fn enqueue(&mut self, oid: Oid, hide: bool) -> Result<(), GitError> {
+        match self.marks.get_mut(&Key(oid)) {
+            // Queued: a commit has a lower generation than its children, so none is taken
+            // before them. (Were the graph's numbers wrong, a hidden commit could be handed out:
+            // judged, never skipped.)
+            Some(mark @ Mark::Wanted) if hide => {
+                *mark = Mark::Hidden;
+                self.wanted_queued -= 1;
+            }
+            Some(_) => {}
+            None => {
+                let (generation, time) = match self.graph.get(oid) {
+                    Some(commit) => (commit.generation(), commit.committer_time()),
+                    // Numbered when the walk started, with every commit outside the graph below.
+                    None => {
+                        let outside = &self.outside[&Key(oid)];
+                        (outside.generation.expect("numbered at the start"), outside.time)
+                    }
+                };
+                self.marks.insert(Key(oid), if hide { Mark::Hidden } else { Mark::Wanted });
+                self.wanted_queued += usize::from(!hide);
+                self.queue.push(Queued { generation, time, oid });
+            }
+        }
+        Ok(())
+    }
+
+    /// The generation of a commit the graph does not hold, reading it and every ancestor the
+    /// graph does not hold either (depth first, without recursion: a pusher chooses the depth);
+    /// `None` past [`MAX_OUTSIDE`] of them.
+    fn outside_generation(&mut self, start: Oid) -> Result<Option<u32>, GitError> {
+        // Each frame: a commit, how many of its parents are numbered, and their highest number
+        // (so a merge with many parents is scanned once, not once per parent read).
+        let mut stack: Vec<(Oid, usize, u32)> = vec![(start, 0, 0)];
+        while let Some(&(oid, numbered, highest)) = stack.last() {
+            if !self.outside.contains_key(&Key(oid)) {
+                if self.outside.len() == MAX_OUTSIDE {
+                    return Ok(None);
+                }
+                let commit = self.repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+                let parents = commit.parent_ids().collect();
+                let outside = Outside { generation: None, time: commit.time().seconds(), parents };
+                self.outside.insert(Key(oid), outside);
+            }
+            let outside = &self.outside[&Key(oid)];
+            if outside.generation.is_some() {
+                stack.pop();
+                continue;
+            }
+            let Some(&parent) = outside.parents.get(numbered) else {
+                stack.pop();
+                self.outside.get_mut(&Key(oid)).expect("read above").generation =
+                    Some(highest.saturating_add(1));
+                continue;
+            };
+            let generation = match self.graph.get(parent) {
+                Some(commit) => Some(commit.generation()),
+                None => self.outside.get(&Key(parent)).and_then(|o| o.generation),
+            };
+            match generation {
+                Some(generation) => {
+                    *stack.last_mut().expect("not empty") = (oid, numbered + 1, highest.max(generation))
+                }
+                None => stack.push((parent, 0, 0)),
+            }
+        }
+        Ok(self.outside[&Key(start)].generation)
+    }
+
+    fn step(&mut self) -> Result<Option<Oid>, GitError> {
+        while self.wanted_queued > 0 {
+            let Some(Queued { oid, .. }) = self.queue.pop() else { break };
+            let mark = self.marks.insert(Key(oid), Mark::Taken);
+            let hidden = mark == Some(Mark::Hidden);
+            self.wanted_queued -= usize::from(mark == Some(Mark::Wanted));
+            let mut parents = std::mem::take(&mut self.parents);
+            match self.graph.get(oid) {
+                Some(commit) => commit.parents(&mut parents)?,
+                None => parents.clone_from(&self.outside[&Key(oid)].parents),
+            }
+            for &parent in &parents {
+                self.enqueue(parent, hidden)?;
+            }
+            self.parents = parents;
+            if !hidden {
+                return Ok(Some(oid));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Iterator for GraphWalk<'_> {
+    type Item = Result<Oid, GitError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step().transpose()
+    }
+}
+
+/// The commits reachable from the policy's baseline (those present here) and from none of
+/// `hidden`: history that predates the gate, exempt from its rules.
+pub fn baseline(
+    repo: &Repository,
+    graph: Option<&CommitGraph>,
+    baseline: &[String],
+    hidden: &[Oid],
+) -> Result<HashSet<Key>, GitError> {
+    let mut tips = Vec::new();
+    for id in baseline {
+        // The policy allows either format; one that is not this repository's names no commit here.
+        let oid = repo::parse_id(id).ok_or_else(|| {
+            GitError::new(format!("baseline commit id {id}"), git2::Error::from_str("not an id"))
+        })?;
+        if oid.object_format() != repo.object_format() {
+            tracing::debug!("baseline {id} is not an id of this repository's format");
+            continue;
+        }
+        match repo.find_commit(oid) {
+            Ok(_) => tips.push(oid),
+            // Not here (yet): it exempts nothing.
+            Err(e) if e.code() == ErrorCode::NotFound => {
+                tracing::debug!("baseline {id} is not in the repository")
+            }
+            Err(source) => return Err(source).context(|| format!("reading baseline commit {id}")),
+        }
+    }
+    if tips.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(walk(repo, graph, &tips, hidden)?.into_iter().map(Key).collect())
+}
