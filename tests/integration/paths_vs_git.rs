@@ -1,6 +1,6 @@
 //! Differential test: the changed paths `countersign check` reports must be exactly those git's
 //! own tree diff finds, for every commit of a seeded random history built to hit what the
-//! pruned walk of `src/changes.rs` could get wrong: file/directory swaps at one name, names
+//! pruned walk of `src/git/changes.rs` could get wrong: file/directory swaps at one name, names
 //! that sort apart in git's tree order (`a-b`, `a.b`, `a/`, `a0`), renames across the tier-1
 //! boundary, whole directories deleted, mode and type changes, symlinks, gitlinks, deep and
 //! non-ASCII paths, root commits, and merges (clean, evil, keeping an old version, rolling back,
@@ -12,7 +12,7 @@
 //! prefix turns pruning off). The oracle is git: one `git fast-import` builds the history, one
 //! `git log` lists trees and parents, one `git merge-base --all` per merge finds bases, and one
 //! `git diff-tree --stdin` diffs every pair of trees; its paths are filtered by the globs compiled
-//! here with `globset` exactly as `src/globs.rs` compiles them (its `dir/` and `dir/**`
+//! here with `globset` exactly as `crates/engine/src/globs.rs` compiles them (its `dir/` and `dir/**`
 //! expansion written out).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -24,7 +24,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::util::{BIN, XorShift, output_fed};
 
-/// The rule's globs as the policy writes them, and as `src/globs.rs` expands them.
+/// The rule's globs as the policy writes them, and as `crates/engine/src/globs.rs` expands them.
 const GLOBS: &[(&str, &str)] = &[
     ("infra/", "{infra,infra/**}"),
     ("services/*/db/**", "{services/*/db,services/*/db/**}"),
