@@ -67,13 +67,13 @@ pub struct CommitFacts {
     /// Reachable from a `[gate] baseline` commit: history the gate does not judge.
     pub in_baseline: bool,
     pub changes: Changes,
-    /// The change's patch-id ([`crate::patch_id`]), read only when an active rule checks
+    /// The change's patch-id (`countersign::git::patch_id`), read only when an active rule checks
     /// approval signatures and the message carries one, or counts recorded approvals.
     pub patch_id: Option<String>,
     /// The commit's own signature, read only when `[gate] signed_commits` asks for one.
     pub git_signature: GitSignature,
     /// Approvals recorded on the server for this change (its patch-id), read only when a rule
-    /// counts them ([`crate::recorded`]).
+    /// counts them (`countersign::git::recorded`).
     pub recorded: Vec<RecordedApproval>,
     /// Approvals recorded for an earlier version of this change (another diff), found only for
     /// a commit that fails without them: they do not count, and the report says why.

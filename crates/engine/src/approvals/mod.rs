@@ -10,7 +10,7 @@
 //! right after it ([`crate::signature`]): `required`, it counts only with a valid one;
 //! `optional`, a signature that is there must be valid, an approval without one still counts.
 //!
-//! Where the rule counts recorded approvals ([`crate::recorded`]), each login that recorded one
+//! Where the rule counts recorded approvals (`countersign::git::recorded`), each login that recorded one
 //! for the change counts as its `[[person]]`, under the same rules as a trailer: role, once per
 //! person, never the author or a co-author. `required`, a typed trailer no longer counts (a
 //! signed one still does): only an approval the author cannot write alone.
