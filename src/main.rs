@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
-use countersign::check;
 use countersign::color::{self, Choice};
 use countersign::gate::Keep;
 use countersign::globs::{GlobKind, GlobList};
 use countersign::hook::{self, HookOptions};
 use countersign::install::{self, InstallOptions, Layout, Plan, PolicyChoice};
+use countersign::install_client::{self, ClientOptions};
 use countersign::policy::{Mode, Policy, render_findings};
 use countersign::policy_source::{self, Flags, Location};
 use countersign::report::{self, Audience, COMMITS_SHOWN, Decision};
@@ -22,6 +22,7 @@ use countersign::verdict::{CommitStatus, Engine};
 use countersign::{
     approve, lint, policy_test, provenance_html, provenance_report, recorded, ref_updates, rollback,
 };
+use countersign::{check, client};
 use git2::Repository;
 
 /// `--version`: the release and the commit it was built from.
@@ -219,20 +220,27 @@ enum Command {
     Demo,
     /// Installs the hook on a repository: the hook file where the server runs it, and git config
     /// countersign.bin (this binary) and countersign.policy or countersign.policyRef. Validates the
-    /// policy first; a second run changes nothing.
+    /// policy first; a second run changes nothing. With --client, in a developer's clone: the
+    /// pre-push and commit-msg hooks that say before the push what the server will say.
     Install {
-        /// The repository (bare, as on a server).
-        #[arg(long)]
-        repo: PathBuf,
+        /// The repository (bare, as on a server; with --client, the clone, default: here).
+        #[arg(long, required_unless_present = "client")]
+        repo: Option<PathBuf>,
+        /// In a clone: pre-push (refuses locally what the server would refuse, never more) and
+        /// commit-msg (warns about approval look-alikes) hooks, where core.hooksPath says.
+        /// Without --policy or --policy-ref, the policy committed on the remote's default branch.
+        #[arg(long, conflicts_with_all = ["trial", "enforce", "layout"])]
+        client: bool,
         /// Policy file on the server, referenced by its absolute path (not copied).
         #[arg(long, value_name = "FILE", conflicts_with = "policy_ref")]
         policy: Option<PathBuf>,
-        /// Policy committed in the repository, e.g. refs/heads/main:policy.toml; the ref must exist.
+        /// Policy committed in the repository, e.g. refs/heads/main:policy.toml (in a clone, the
+        /// remote-tracking ref: refs/remotes/origin/main:policy.toml); the ref must exist.
         #[arg(long, value_name = "REF:PATH")]
         policy_ref: Option<String>,
-        /// Where the server runs hooks.
-        #[arg(long, value_enum, default_value_t = Layout::Plain)]
-        layout: Layout,
+        /// Where the server runs hooks (default: plain).
+        #[arg(long, value_enum)]
+        layout: Option<Layout>,
         /// Keep a hook that is already there by moving it aside; it runs after countersign accepts.
         #[arg(long)]
         force: bool,
@@ -246,6 +254,22 @@ enum Command {
         /// End trial mode: the hook refuses what the policy refuses.
         #[arg(long)]
         enforce: bool,
+    },
+    /// Git pre-push hook of a clone (`install --client`): judges what is about to be pushed as the
+    /// server would, with its policy as last fetched; exit 1 only where the server would refuse.
+    PrePush {
+        #[command(flatten)]
+        policy: PolicyFlags,
+        /// The remote's name, as git passes it.
+        remote: String,
+        /// The remote's URL, as git passes it.
+        url: Option<String>,
+    },
+    /// Git commit-msg hook of a clone (`install --client`): warns about lines that look like
+    /// approvals but are not counted. Never fails.
+    CommitMsg {
+        /// The message file git passes.
+        file: PathBuf,
     },
     /// Removes what install did: the hook (a hook it moved aside comes back) and the git config.
     Uninstall {
@@ -383,15 +407,26 @@ fn main() -> ExitCode {
             run_approve(approve::Options { repo, key, yes, target, rewrite })
         }
         Command::Demo => countersign::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS),
-        Command::Install { repo, policy, policy_ref, layout, force, dry_run, trial, enforce } => {
+        Command::Install { repo, client, policy, policy_ref, layout, force, dry_run, trial, enforce } => {
             let policy = match (policy, policy_ref) {
                 (Some(file), _) => PolicyChoice::File(file),
                 (None, Some(spec)) => PolicyChoice::Committed(spec),
                 (None, None) => PolicyChoice::Keep,
             };
-            let trial = if trial { Some(true) } else { enforce.then_some(false) };
-            run_install(InstallOptions { repo, policy, layout, force, bin: PathBuf::new(), trial }, dry_run)
+            let repo = repo.unwrap_or_else(|| PathBuf::from("."));
+            if client {
+                run_client_install(ClientOptions { repo, policy, force, bin: PathBuf::new() }, dry_run)
+            } else {
+                let trial = if trial { Some(true) } else { enforce.then_some(false) };
+                let layout = layout.unwrap_or(Layout::Plain);
+                run_install(
+                    InstallOptions { repo, policy, layout, force, bin: PathBuf::new(), trial },
+                    dry_run,
+                )
+            }
         }
+        Command::PrePush { policy, remote, url: _ } => return pre_push(&policy.into(), &remote),
+        Command::CommitMsg { file } => return commit_msg(&file),
         Command::Uninstall { repo, dry_run } => install::plan_uninstall(&repo)
             .map_err(Into::into)
             .and_then(|plan| carry_out(&plan, "uninstall", dry_run)),
@@ -533,6 +568,61 @@ fn refusal(message: &str, accept: bool) -> String {
     }
 }
 
+/// `options.bin` is filled in here: the binary running install is the one the hooks run.
+fn run_client_install(mut options: ClientOptions, dry_run: bool) -> anyhow::Result<ExitCode> {
+    options.bin = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .context("finding this binary's path (the hooks run it)")?;
+    let plan = install_client::plan_client_install(&options, today())?;
+    carry_out(&plan, "install --client", dry_run)
+}
+
+/// The client's pre-push hook: a refusal only where the server would refuse; anything else,
+/// an error or a panic included, lets the push through with a note (the server decides).
+fn pre_push(flags: &Flags, remote: &str) -> ExitCode {
+    std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
+    let outcome = std::panic::catch_unwind(|| {
+        let mut input = Vec::new();
+        if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut input) {
+            return client::Outcome::unchecked(format!("reading git's pre-push input: {e}"));
+        }
+        match countersign::repo::discover(Path::new(".")) {
+            Ok(repo) => client::pre_push(&repo, flags, remote, &input, today()),
+            Err(e) => client::Outcome::unchecked(e),
+        }
+    })
+    .unwrap_or_else(|_| client::Outcome::unchecked("internal error (a bug in countersign)"));
+    say(&outcome.message);
+    if outcome.block { ExitCode::from(FAIL) } else { ExitCode::SUCCESS }
+}
+
+/// The client's commit-msg hook: warnings only, exit 0 whatever happens.
+fn commit_msg(file: &Path) -> ExitCode {
+    let Ok(message) = std::fs::read_to_string(file) else { return ExitCode::SUCCESS };
+    let repo = countersign::repo::discover(Path::new(".")).ok();
+    let policy = repo.as_ref().and_then(|repo| {
+        let location = policy_source::locate_in_clone(&Flags::default(), repo, None).ok()?;
+        policy_source::load(&location, repo, today()).ok()
+    });
+    let keys = match &policy {
+        Some(policy) => policy.approvals.trailer_keys.clone(),
+        None => vec!["Reviewed-by".into(), "Approved-by".into()],
+    };
+    let author =
+        author_ident().unwrap_or(countersign::facts::Signature { name: String::new(), email: String::new() });
+    say(&client::commit_msg(&message, &keys, &author));
+    ExitCode::SUCCESS
+}
+
+/// Who git will record as the author (`git var GIT_AUTHOR_IDENT`: `Name <email> time zone`).
+fn author_ident() -> Option<countersign::facts::Signature> {
+    let output = std::process::Command::new("git").args(["var", "GIT_AUTHOR_IDENT"]).output().ok()?;
+    let ident = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (name, rest) = ident.split_once(" <")?;
+    let (email, _) = rest.split_once('>')?;
+    Some(countersign::facts::Signature { name: name.to_string(), email: email.to_string() })
+}
+
 /// `options.bin` is filled in here: the binary running install is the one the hook runs.
 fn run_install(mut options: InstallOptions, dry_run: bool) -> anyhow::Result<ExitCode> {
     options.bin = std::env::current_exe()
@@ -621,9 +711,10 @@ fn prune_approvals(flags: &Flags, repo: &Path, dry_run: bool) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
+/// In a clone without a configured policy, the one committed on the remote's default branch.
 fn open_with_policy(flags: &Flags, target: &Target) -> anyhow::Result<(Repository, Location, Policy)> {
     let repo = open(&target.repo)?;
-    let location = policy_source::locate(flags, &repo)?;
+    let location = policy_source::locate_in_clone(flags, &repo, None)?;
     let policy = policy_source::load(&location, &repo, today())?;
     Ok((repo, location, policy))
 }
