@@ -7,6 +7,7 @@ mod audit;
 mod breakglass;
 mod ci;
 mod cli;
+mod client;
 mod fail_closed;
 mod formats;
 mod ghes;
