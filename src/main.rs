@@ -221,7 +221,7 @@ enum Command {
     /// Installs the hook on a repository: the hook file where the server runs it, and git config
     /// countersign.bin (this binary) and countersign.policy or countersign.policyRef. Validates the
     /// policy first; a second run changes nothing. With --client, in a developer's clone: the
-    /// pre-push and commit-msg hooks that say before the push what the server will say.
+    /// pre-push and commit-msg hooks that tell a developer what the server will say, ahead of the push.
     Install {
         /// The repository (bare, as on a server; with --client, the clone, default: here).
         #[arg(long, required_unless_present = "client")]
