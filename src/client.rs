@@ -162,6 +162,41 @@ fn parse_input(input: &[u8]) -> Result<Vec<RefUpdate>, Skip> {
     Ok(updates)
 }
 
+/// The pre-push line git would have given, rebuilt from what the pre-commit framework passes
+/// its hooks (it reads git's input itself and hands on one ref: `PRE_COMMIT_LOCAL_BRANCH`,
+/// `PRE_COMMIT_REMOTE_BRANCH`, `PRE_COMMIT_FROM_REF`, `PRE_COMMIT_TO_REF`). The server's value
+/// of the ref is `FROM_REF` when this clone tracks the ref (pre-commit passes the server's value
+/// then), else none: for a new branch pre-commit passes the commit below the first unpushed one.
+pub fn pre_commit_input(
+    repo: &Repository,
+    remote: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<u8>, Skip> {
+    let missing = |name: &str| format!("pre-commit passed no {name}");
+    let local = env("PRE_COMMIT_LOCAL_BRANCH").ok_or_else(|| missing("PRE_COMMIT_LOCAL_BRANCH"))?;
+    let remote_ref = env("PRE_COMMIT_REMOTE_BRANCH").ok_or_else(|| missing("PRE_COMMIT_REMOTE_BRANCH"))?;
+    let to = match env("PRE_COMMIT_TO_REF") {
+        Some(to) => to,
+        // Pushing from a root commit, pre-commit passes no range.
+        None => repo::resolve_ref(repo, &local)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| missing("PRE_COMMIT_TO_REF"))?
+            .to_string(),
+    };
+    let git_remote =
+        repo.find_remote(remote).map_err(|_| format!("{remote} is not a remote of this clone"))?;
+    let tracked = mirrored_refs(repo, &git_remote)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|m| m.server == remote_ref);
+    let old = match (tracked, env("PRE_COMMIT_FROM_REF")) {
+        (Some(_), Some(from)) => from,
+        (Some(tracked), None) => tracked.id.to_string(),
+        (None, _) => repo::zero_id(repo).to_string(),
+    };
+    Ok(format!("{local} {to} {remote_ref} {old}\n").into_bytes())
+}
+
 /// A ref of the server as this clone mirrors it.
 #[derive(Debug)]
 struct Mirrored {

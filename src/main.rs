@@ -260,8 +260,9 @@ enum Command {
     PrePush {
         #[command(flatten)]
         policy: PolicyFlags,
-        /// The remote's name, as git passes it.
-        remote: String,
+        /// The remote's name, as git passes it (under the pre-commit framework: from
+        /// PRE_COMMIT_REMOTE_NAME, the push from its other PRE_COMMIT_* variables).
+        remote: Option<String>,
         /// The remote's URL, as git passes it.
         url: Option<String>,
     },
@@ -425,7 +426,7 @@ fn main() -> ExitCode {
                 )
             }
         }
-        Command::PrePush { policy, remote, url: _ } => return pre_push(&policy.into(), &remote),
+        Command::PrePush { policy, remote, url: _ } => return pre_push(&policy.into(), remote),
         Command::CommitMsg { file } => return commit_msg(&file),
         Command::Uninstall { repo, dry_run } => install::plan_uninstall(&repo)
             .map_err(Into::into)
@@ -579,16 +580,32 @@ fn run_client_install(mut options: ClientOptions, dry_run: bool) -> anyhow::Resu
 
 /// The client's pre-push hook: a refusal only where the server would refuse; anything else,
 /// an error or a panic included, lets the push through with a note (the server decides).
-fn pre_push(flags: &Flags, remote: &str) -> ExitCode {
+fn pre_push(flags: &Flags, remote: Option<String>) -> ExitCode {
     std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
     let outcome = std::panic::catch_unwind(|| {
-        let mut input = Vec::new();
-        if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut input) {
-            return client::Outcome::unchecked(format!("reading git's pre-push input: {e}"));
-        }
-        match countersign::repo::discover(Path::new(".")) {
-            Ok(repo) => client::pre_push(&repo, flags, remote, &input, today()),
-            Err(e) => client::Outcome::unchecked(e),
+        let repo = match countersign::repo::discover(Path::new(".")) {
+            Ok(repo) => repo,
+            Err(e) => return client::Outcome::unchecked(e),
+        };
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let input = match remote {
+            Some(_) => {
+                let mut input = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut input)
+                    .map_err(|e| format!("reading git's pre-push input: {e}"))
+                    .map(|_| input)
+            }
+            None if env("PRE_COMMIT_REMOTE_NAME").is_some() => {
+                client::pre_commit_input(&repo, &env("PRE_COMMIT_REMOTE_NAME").unwrap_or_default(), &env)
+            }
+            None => {
+                Err("no remote named (git passes it; so does pre-commit, as PRE_COMMIT_REMOTE_NAME)".into())
+            }
+        };
+        let remote = remote.or_else(|| env("PRE_COMMIT_REMOTE_NAME")).unwrap_or_default();
+        match input {
+            Ok(input) => client::pre_push(&repo, flags, &remote, &input, today()),
+            Err(why) => client::Outcome::unchecked(why),
         }
     })
     .unwrap_or_else(|_| client::Outcome::unchecked("internal error (a bug in countersign)"));
