@@ -175,14 +175,12 @@ pub fn pre_commit_input(
     let missing = |name: &str| format!("pre-commit passed no {name}");
     let local = env("PRE_COMMIT_LOCAL_BRANCH").ok_or_else(|| missing("PRE_COMMIT_LOCAL_BRANCH"))?;
     let remote_ref = env("PRE_COMMIT_REMOTE_BRANCH").ok_or_else(|| missing("PRE_COMMIT_REMOTE_BRANCH"))?;
-    let to = match env("PRE_COMMIT_TO_REF") {
-        Some(to) => to,
-        // Pushing from a root commit, pre-commit passes no range.
-        None => repo::resolve_ref(repo, &local)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| missing("PRE_COMMIT_TO_REF"))?
-            .to_string(),
+    // Ids from git's hook; `pre-commit run --to-ref` takes any revision.
+    let id = |rev: &str| {
+        repo.revparse_single(rev).map(|object| object.id().to_string()).map_err(|e| format!("{rev}: {e}"))
     };
+    // Pushing from a root commit, pre-commit passes no range.
+    let to = id(&env("PRE_COMMIT_TO_REF").unwrap_or_else(|| local.clone()))?;
     let git_remote =
         repo.find_remote(remote).map_err(|_| format!("{remote} is not a remote of this clone"))?;
     let tracked = mirrored_refs(repo, &git_remote)
@@ -190,7 +188,7 @@ pub fn pre_commit_input(
         .into_iter()
         .find(|m| m.server == remote_ref);
     let old = match (tracked, env("PRE_COMMIT_FROM_REF")) {
-        (Some(_), Some(from)) => from,
+        (Some(_), Some(from)) => id(&from)?,
         (Some(tracked), None) => tracked.id.to_string(),
         (None, _) => repo::zero_id(repo).to_string(),
     };

@@ -262,3 +262,47 @@ fn check_and_explain_in_a_clone_find_the_policy_on_the_remote_tracking_ref() {
     assert!(stderr.contains("no policy configured, and none committed where a clone finds it"), "{stderr}");
     assert!(stderr.contains("no remote named origin among other, upstream"), "{stderr}");
 }
+
+/// `pre-commit try-repo` on this repository's `.pre-commit-hooks.yaml`, in the work clone, with
+/// the built binary first on PATH (the hooks are `language: system`). `None`: no pre-commit.
+fn try_repo(server: &Server, hook: &str, args: &str) -> Option<(bool, String)> {
+    let found = Command::new("pre-commit").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !machine_has("pre-commit (pip install pre-commit; .ci/run installs it)", found) {
+        return None;
+    }
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap().display().to_string();
+    let script = format!(
+        "PATH='{bin_dir}':\"$PATH\" PRE_COMMIT_HOME='{}' pre-commit try-repo '{}' {hook} {args}",
+        server.home.join("pre-commit").display(),
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let output = server.shell(&script);
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    Some((output.status.success(), text))
+}
+
+#[test]
+fn pre_commit_runs_both_stages_through_try_repo() {
+    let server = server_and_clone(POLICY);
+    server.write("app/x.rs", "x\n");
+    server.commit(BOB, "Unreviewed change\n");
+    let pre_push = "--hook-stage pre-push --from-ref origin/main --to-ref HEAD --remote-name origin \
+                    --remote-url origin --remote-branch refs/heads/main --local-branch refs/heads/main";
+    let Some((ok, out)) = try_repo(&server, "countersign-pre-push", pre_push) else { return };
+    assert!(!ok, "{out}");
+    assert!(out.contains("countersign: refs/heads/main: 1 of 1 new commit(s) lacks approval"), "{out}");
+    assert!(out.contains("refused before the push by the pre-push hook"), "{out}");
+
+    server.git_work(&["commit", "-q", "--amend", "--no-edit", "--trailer", REVIEWED]);
+    let (ok, out) = try_repo(&server, "countersign-pre-push", pre_push).unwrap();
+    assert!(ok, "{out}");
+    assert!(out.contains("checked before the push: 1 new commit(s) pass"), "{out}");
+
+    let message = server.home.join("COMMIT_EDITMSG");
+    std::fs::write(&message, "Change\n\nReviewed by: Carol Dev <carol@example.com>\n").unwrap();
+    let args = format!("--hook-stage commit-msg --commit-msg-filename '{}'", message.display());
+    let (ok, out) = try_repo(&server, "countersign-commit-msg", &args).unwrap();
+    assert!(ok, "a warning stopped the commit:\n{out}");
+    assert!(out.contains("countersign: warning: \"Reviewed by: Carol Dev <carol@example.com>\""), "{out}");
+}
