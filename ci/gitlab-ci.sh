@@ -13,7 +13,11 @@ set -euo pipefail
 
 bin=${COUNTERSIGN_BIN:-countersign}
 cd "${CI_PROJECT_DIR:-.}"
-target_branch=${CI_MERGE_REQUEST_TARGET_BRANCH_NAME:?not a merge request pipeline (CI_MERGE_REQUEST_TARGET_BRANCH_NAME is not set)}
+target_branch=${CI_MERGE_REQUEST_TARGET_BRANCH_NAME:-}
+if [ -z "$target_branch" ]; then
+	echo "countersign: not a merge request pipeline (CI_MERGE_REQUEST_TARGET_BRANCH_NAME is not set)" >&2
+	exit 2
+fi
 target="refs/heads/$target_branch"
 tracking="refs/remotes/origin/$target_branch"
 if ! git rev-parse --verify --quiet "$tracking^{commit}" >/dev/null; then

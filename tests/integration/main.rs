@@ -6,6 +6,7 @@ mod aliases;
 mod audit;
 mod breakglass;
 mod ci;
+mod ci_scripts;
 mod cli;
 mod client;
 mod fail_closed;
