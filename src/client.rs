@@ -68,10 +68,10 @@ fn judge(repo: &Repository, flags: &Flags, remote: &str, input: &[u8], today: Da
     if updates.is_empty() {
         return Ok(Outcome { block: false, message: String::new() });
     }
-    let location = policy_source::locate_in_clone(flags, repo, Some(remote)).map_err(|e| e.to_string())?;
     let Ok(git_remote) = repo.find_remote(remote) else {
         return Err(format!("{remote} is a URL, not a remote whose refs this clone tracks"));
     };
+    let location = policy_source::locate_in_clone(flags, repo, Some(remote)).map_err(|e| e.to_string())?;
     let mirrored = mirrored_refs(repo, &git_remote).map_err(|e| e.to_string())?;
     if mirrored.is_empty() {
         return Err(format!("this clone has no remote-tracking refs of {remote} (git fetch {remote} first)"));

@@ -5,6 +5,7 @@ mod admin;
 mod aliases;
 mod audit;
 mod breakglass;
+mod cargo_install;
 mod ci;
 mod ci_scripts;
 mod cli;
