@@ -10,7 +10,11 @@ use crate::util::*;
 /// A server whose hook reads the policy committed on main, and a clone with the client hooks
 /// (nothing configured in the clone: the hooks find the policy on origin/main).
 fn server_and_clone(policy: &str) -> Server {
-    let server = Server::without_hook();
+    server_and_clone_in(Format::Files, policy)
+}
+
+fn server_and_clone_in(format: Format, policy: &str) -> Server {
+    let server = Server::without_hook_in(format);
     server.write("policy.toml", policy);
     server.commit(BOB, &format!("Add the policy\n\n{REVIEWED}\n"));
     assert!(server.push(&["origin", "main"]).ok);
@@ -88,6 +92,18 @@ fn an_unreviewed_commit_is_refused_in_the_clone_as_on_the_server() {
     server.write("app/x.rs", "x\n");
     server.commit(BOB, "Unreviewed change\n");
     refused_both_ways(&server, &["origin", "main"]);
+}
+
+#[test]
+fn sha256_and_reftable_clones_are_judged_alike() {
+    for format in [Format::Sha256, Format::Reftable] {
+        let server = server_and_clone_in(format, POLICY);
+        server.write("app/x.rs", "x\n");
+        server.commit(BOB, "Unreviewed change\n");
+        refused_both_ways(&server, &["origin", "main"]);
+        server.git_work(&["commit", "-q", "--amend", "--no-edit", "--trailer", REVIEWED]);
+        accepted_both_ways(&server, &["origin", "main"], "refs/heads/main");
+    }
 }
 
 #[test]
