@@ -149,3 +149,20 @@ fn the_gitlab_template_keeps_the_exit_code_and_the_report() {
     assert_eq!(code, Some(2), "outside a merge request pipeline it is an error: {log}");
     assert!(log.contains("not a merge request pipeline"), "{log}");
 }
+
+#[test]
+fn the_action_and_the_template_run_the_scripts_tested_here() {
+    let action = std::fs::read_to_string(Path::new(ROOT).join("action.yml")).unwrap();
+    assert!(action.contains("using: composite"), "{action}");
+    assert!(action.contains("run: bash \"$GITHUB_ACTION_PATH/ci/github-action.sh\""), "{action}");
+    assert!(action.contains("cargo install --locked --quiet --path \"$GITHUB_ACTION_PATH\""), "{action}");
+    let template = std::fs::read_to_string(Path::new(ROOT).join("ci/gitlab-ci.yml")).unwrap();
+    let script = template.lines().skip_while(|line| line.trim() != "script:");
+    let steps: Vec<&str> = script.skip(1).take_while(|line| line.trim_start().starts_with("- ")).collect();
+    assert_eq!(
+        steps.last().map(|s| s.trim()),
+        Some("- bash \"$CI_BUILDS_DIR/countersign-src/ci/gitlab-ci.sh\"")
+    );
+    // A pipe would hand the job its last command's exit code (the job's sh has no pipefail).
+    assert!(steps.iter().all(|step| !step.contains(" | ")), "{steps:?}");
+}
