@@ -31,7 +31,7 @@ use crate::pusher::Pusher;
 use crate::recorded;
 use crate::ref_updates::RefUpdate;
 use crate::repo::{self, GitError};
-use crate::report::{self, Audience, COMMITS_SHOWN, Decision};
+use crate::report::{self, Audience, COMMITS_SHOWN, Decision, Problem};
 use crate::verdict::Engine;
 
 /// What the pre-push hook decided, and what the pusher reads.
@@ -109,6 +109,12 @@ fn judge(repo: &Repository, flags: &Flags, remote: &str, input: &[u8], today: Da
                 "countersign: checked before the push: {commits} new commit(s) pass ({fetched})\n"
             ),
         });
+    }
+    // This machine is not the server: what it cannot judge in the server's time, the server may.
+    let timed_out =
+        report.refs.iter().flat_map(|r| &r.problems).any(|p| matches!(p, Problem::OutOfTime { .. }));
+    if timed_out {
+        return Err(format!("judging took longer than the policy's max_seconds here ({fetched})"));
     }
     let mut message = report::human(&report, Audience::Pusher, enforced);
     if !enforced {

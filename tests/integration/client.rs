@@ -185,6 +185,15 @@ fn what_the_clone_cannot_know_goes_to_the_server() {
 }
 
 #[test]
+fn a_judgement_out_of_time_here_is_left_to_the_server() {
+    let server = server_and_clone(&POLICY.replacen("[gate]\n", "[gate]\nmax_seconds = 0.000001\n", 1));
+    server.reviewed_commits(300);
+    let push = server.push(&["origin", "main"]);
+    assert!(push.stderr.contains("not checked before the push: judging took longer"), "{}", push.stderr);
+    assert!(push.stderr.contains("remote: countersign: push rejected"), "{}", push.stderr);
+}
+
+#[test]
 fn approvals_recorded_on_the_server_are_left_to_it() {
     let policy = POLICY.replace(
         "[[rule]]\nname = \"two-person review\"\n",
