@@ -331,3 +331,25 @@ fn pre_commit_runs_both_stages_through_try_repo() {
     assert!(ok, "a warning stopped the commit:\n{out}");
     assert!(out.contains("countersign: warning: \"Reviewed by: Carol Dev <carol@example.com>\""), "{out}");
 }
+
+#[test]
+fn a_policy_file_on_the_server_is_used_through_the_copy_the_admin_documents() {
+    // The server's hook reads a file on the server: nothing committed for a clone to find.
+    let server = Server::new(POLICY);
+    server.git_work(&["fetch", "-q", "origin"]);
+    let output = countersign(&server, &["install", "--client"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("looked at refs/remotes/origin/main:.countersign/policy.toml"), "{stderr}");
+    assert!(!server.work.join(".git/hooks/pre-push").exists());
+
+    let copy = server.home.join("documented-policy.toml");
+    std::fs::write(&copy, POLICY).unwrap();
+    let out = succeeds(&countersign(&server, &["install", "--client", "--policy", copy.to_str().unwrap()]));
+    assert!(out.contains(&format!("git config countersign.policy {}", copy.display())), "{out}");
+    server.write("app/x.rs", "x\n");
+    server.commit(BOB, "Unreviewed change\n");
+    refused_both_ways(&server, &["origin", "main"]);
+    server.git_work(&["commit", "-q", "--amend", "--no-edit", "--trailer", REVIEWED]);
+    accepted_both_ways(&server, &["origin", "main"], "refs/heads/main");
+}
