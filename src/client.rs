@@ -25,7 +25,7 @@ use jiff::civil::Date;
 use crate::approvals::{self, LookAlikeReason};
 use crate::facts::{CommitFacts, Signature};
 use crate::gate::{self, Keep};
-use crate::policy::{Mode, Policy};
+use crate::policy::{DEFAULT_APPROVAL_TRAILERS, Mode, Policy};
 use crate::policy_source::{self, Flags, Location};
 use crate::pusher::Pusher;
 use crate::recorded;
@@ -314,6 +314,32 @@ fn run_git(git_dir: Option<&Path>, args: &[&str], input: &[u8]) -> Result<(), Sk
         true => Ok(()),
         false => Err(format!("git {}: {}", args[0], String::from_utf8_lossy(&output.stderr).trim())),
     }
+}
+
+/// The commit-msg hook, in the repository of the working directory: [`commit_msg`] with the
+/// approval keys of the policy found as `check` finds it (git's defaults without one), and
+/// the author git will record. Nothing here is an error: a hook that only warns never fails.
+pub fn commit_msg_hook(message: &str, today: Date) -> String {
+    let repo = repo::discover(Path::new(".")).ok();
+    let policy = repo.as_ref().and_then(|repo| {
+        let location = policy_source::locate_in_clone(&Flags::default(), repo, None).ok()?;
+        policy_source::load(&location, repo, today).ok()
+    });
+    let keys = match &policy {
+        Some(policy) => policy.approvals.trailer_keys.clone(),
+        None => DEFAULT_APPROVAL_TRAILERS.iter().map(|key| key.to_string()).collect(),
+    };
+    let author = author_ident().unwrap_or(Signature { name: String::new(), email: String::new() });
+    commit_msg(message, &keys, &author)
+}
+
+/// Who git will record as the author (`git var GIT_AUTHOR_IDENT`: `Name <email> time zone`).
+fn author_ident() -> Option<Signature> {
+    let output = Command::new("git").args(["var", "GIT_AUTHOR_IDENT"]).output().ok()?;
+    let ident = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (name, rest) = ident.split_once(" <")?;
+    let (email, _) = rest.split_once('>')?;
+    Some(Signature { name: name.to_string(), email: email.to_string() })
 }
 
 /// The commit-msg hook's warnings about `message` (the file git hands the hook, comments

@@ -301,7 +301,7 @@ const DEFAULT_PROVENANCE_TRAILERS: &[&str] = &["Assisted-by", "Generated-by", "A
 /// git-ai's authorship logs and Qwen Code's attributions.
 const DEFAULT_NOTES_REFS: &[&str] = &["refs/notes/ai", "refs/notes/ai-attribution"];
 const DEFAULT_NONE_VALUES: &[&str] = &["no", "none", "false"];
-const DEFAULT_APPROVAL_TRAILERS: &[&str] = &["Reviewed-by", "Approved-by"];
+pub const DEFAULT_APPROVAL_TRAILERS: &[&str] = &["Reviewed-by", "Approved-by"];
 /// GitLab, Gitea/Forgejo, GitHub Enterprise Server, gitolite, git http-backend behind a web server.
 pub const DEFAULT_PUSHER_ENV: &[&str] =
     &["GL_USERNAME", "GITEA_PUSHER_NAME", "GITHUB_USER_LOGIN", "GL_USER", "REMOTE_USER"];
