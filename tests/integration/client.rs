@@ -353,3 +353,19 @@ fn a_policy_file_on_the_server_is_used_through_the_copy_the_admin_documents() {
     server.git_work(&["commit", "-q", "--amend", "--no-edit", "--trailer", REVIEWED]);
     accepted_both_ways(&server, &["origin", "main"], "refs/heads/main");
 }
+
+#[test]
+fn every_ref_of_a_push_is_judged_and_a_protected_deletion_refused() {
+    let server = server_and_clone(POLICY);
+    server.write("app/x.rs", "x\n");
+    server.commit(BOB, "Unreviewed change\n");
+    // Fine on topic, not on main: one ref keeps the whole push out, as on the server.
+    refused_both_ways(&server, &["origin", "HEAD:refs/heads/topic", "HEAD:refs/heads/main"]);
+    assert_eq!(server.server_ref("refs/heads/topic"), None, "a refused push changed a ref");
+    accepted_both_ways(&server, &["origin", "HEAD:refs/heads/topic"], "refs/heads/topic");
+
+    server.git_work(&["reset", "-q", "--hard", "origin/main"]);
+    accepted_both_ways(&server, &["origin", "HEAD:refs/heads/release/1"], "refs/heads/release/1");
+    refused_both_ways(&server, &["origin", ":refs/heads/release/1"]);
+    assert_eq!(server.server_ref("refs/heads/release/1"), Some(server.head()));
+}
