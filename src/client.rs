@@ -316,11 +316,11 @@ fn run_git(git_dir: Option<&Path>, args: &[&str], input: &[u8]) -> Result<(), Sk
     }
 }
 
-/// The commit-msg hook, in the repository of the working directory: [`commit_msg`] with the
+/// The commit-msg hook, in the repository git runs it in: [`commit_msg`] with the
 /// approval keys of the policy found as `check` finds it (git's defaults without one), and
 /// the author git will record. Nothing here is an error: a hook that only warns never fails.
 pub fn commit_msg_hook(message: &str, today: Date) -> String {
-    let repo = repo::discover(Path::new(".")).ok();
+    let repo = repo::open_for_hook().ok();
     let policy = repo.as_ref().and_then(|repo| {
         let location = policy_source::locate_in_clone(&Flags::default(), repo, None).ok()?;
         policy_source::load(&location, repo, today).ok()

@@ -583,7 +583,7 @@ fn run_client_install(mut options: ClientOptions, dry_run: bool) -> anyhow::Resu
 fn pre_push(flags: &Flags, remote: Option<String>) -> ExitCode {
     std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
     let outcome = std::panic::catch_unwind(|| {
-        let repo = match countersign::repo::discover(Path::new(".")) {
+        let repo = match countersign::repo::open_for_hook() {
             Ok(repo) => repo,
             Err(e) => return client::Outcome::unchecked(e),
         };
