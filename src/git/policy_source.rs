@@ -51,11 +51,20 @@ pub enum LookupError {
     Unreadable { path: String, cause: std::io::Error },
     #[error("policy {path} is not a regular file")]
     NotAFile { path: String },
+    #[error(
+        "no policy configured, and none committed where a clone finds it (looked at {}): pass \
+         --policy FILE or --policy-ref REF:PATH, set COUNTERSIGN_POLICY, or set git config \
+         countersign.policy or countersign.policyRef", looked.join(", ")
+    )]
+    NotFound { looked: Vec<String> },
     #[error(transparent)]
     Policy(#[from] PolicyError),
     #[error(transparent)]
     Git(#[from] GitError),
 }
+
+/// Where a repository's policy is conventionally committed, tried in this order.
+pub const COMMITTED_PATHS: &[&str] = &[".countersign/policy.toml", "policy.toml"];
 
 /// What the command line said about the policy.
 #[derive(Debug, Default, Clone)]
@@ -87,6 +96,74 @@ pub fn locate(flags: &Flags, repo: &Repository) -> Result<Location, LookupError>
         return Ok(Location::File(PathBuf::from(file)));
     }
     configured(repo)?.ok_or(LookupError::NotConfigured)
+}
+
+/// [`locate`] in a clone: failing that, the policy committed on `remote`'s default branch as
+/// this clone last fetched it ([`discover`]), where the server's hook most likely reads it.
+pub fn locate_in_clone(
+    flags: &Flags,
+    repo: &Repository,
+    remote: Option<&str>,
+) -> Result<Location, LookupError> {
+    match locate(flags, repo) {
+        Err(LookupError::NotConfigured) => match discover(repo, remote)? {
+            (Some(location), _) => Ok(location),
+            (None, looked) => Err(LookupError::NotFound { looked }),
+        },
+        other => other,
+    }
+}
+
+/// The policy committed in one of [`COMMITTED_PATHS`] on the default branch of `remote` (else
+/// `origin`, else the clone's only remote) as last fetched: `refs/remotes/<remote>/HEAD`'s
+/// target, else its `main` or `master`. Also says every place it looked, for the message when
+/// nothing is there.
+pub fn discover(
+    repo: &Repository,
+    remote: Option<&str>,
+) -> Result<(Option<Location>, Vec<String>), LookupError> {
+    let remotes = repo.remotes().context(|| "listing the remotes".into())?;
+    let names: Vec<&str> = remotes.iter().filter_map(|name| name.ok().flatten()).collect();
+    let remote = match remote {
+        Some(remote) => Some(remote),
+        None if names.contains(&"origin") => Some("origin"),
+        None if names.len() == 1 => Some(names[0]),
+        None => None,
+    };
+    let Some(remote) = remote else {
+        let why = match names.len() {
+            0 => "this repository has no remote".to_string(),
+            _ => format!("no remote named origin among {}", names.join(", ")),
+        };
+        return Ok((None, vec![why]));
+    };
+    let prefix = format!("refs/remotes/{remote}/");
+    let head = repo
+        .find_reference(&format!("{prefix}HEAD"))
+        .ok()
+        .and_then(|head| head.symbolic_target().ok().flatten().map(str::to_string));
+    let branches: Vec<String> = match head {
+        Some(target) => vec![target],
+        None => vec![format!("{prefix}main"), format!("{prefix}master")],
+    };
+    let mut looked = Vec::new();
+    for branch in branches {
+        let Some(id) = repo::resolve_ref(repo, &branch)? else {
+            looked.push(format!("{branch} (no such ref: git fetch {remote}?)"));
+            continue;
+        };
+        let Ok(commit) = repo.find_object(id, None).and_then(|o| o.peel(ObjectType::Commit)) else {
+            looked.push(format!("{branch} (not a commit)"));
+            continue;
+        };
+        for path in COMMITTED_PATHS {
+            if committed_blob(repo, commit.id(), path)?.is_some() {
+                return Ok((Some(Location::Committed { refname: branch, path: path.to_string() }), looked));
+            }
+            looked.push(format!("{branch}:{path}"));
+        }
+    }
+    Ok((None, looked))
 }
 
 /// [`locate`] for the hook: flags, then git config, never the environment, which on some

@@ -3,6 +3,7 @@
 
 pub mod approve;
 pub mod check;
+pub mod client;
 pub mod demo;
 pub mod hook;
 pub mod install;

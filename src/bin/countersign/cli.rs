@@ -203,20 +203,27 @@ pub enum Command {
     Demo,
     /// Installs the hook on a repository: the hook file where the server runs it, and git config
     /// countersign.bin (this binary) and countersign.policy or countersign.policyRef. Validates the
-    /// policy first; a second run changes nothing.
+    /// policy first; a second run changes nothing. With --client, in a developer's clone: the
+    /// pre-push and commit-msg hooks that tell a developer what the server will say, ahead of the push.
     Install {
-        /// The repository (bare, as on a server).
-        #[arg(long)]
-        repo: PathBuf,
+        /// The repository (bare, as on a server; with --client, the clone, default: here).
+        #[arg(long, required_unless_present = "client")]
+        repo: Option<PathBuf>,
+        /// In a clone: pre-push (refuses locally what the server would refuse, never more) and
+        /// commit-msg (warns about approval look-alikes) hooks, where core.hooksPath says.
+        /// Without --policy or --policy-ref, the policy committed on the remote's default branch.
+        #[arg(long, conflicts_with_all = ["trial", "enforce", "layout"])]
+        client: bool,
         /// Policy file on the server, referenced by its absolute path (not copied).
         #[arg(long, value_name = "FILE", conflicts_with = "policy_ref")]
         policy: Option<PathBuf>,
-        /// Policy committed in the repository, e.g. refs/heads/main:policy.toml; the ref must exist.
+        /// Policy committed in the repository, e.g. refs/heads/main:policy.toml (in a clone, the
+        /// remote-tracking ref: refs/remotes/origin/main:policy.toml); the ref must exist.
         #[arg(long, value_name = "REF:PATH")]
         policy_ref: Option<String>,
-        /// Where the server runs hooks.
-        #[arg(long, value_enum, default_value_t = Layout::Plain)]
-        layout: Layout,
+        /// Where the server runs hooks (default: plain).
+        #[arg(long, value_enum)]
+        layout: Option<Layout>,
         /// Keep a hook that is already there by moving it aside; it runs after countersign accepts.
         #[arg(long)]
         force: bool,
@@ -230,6 +237,23 @@ pub enum Command {
         /// End trial mode: the hook refuses what the policy refuses.
         #[arg(long)]
         enforce: bool,
+    },
+    /// Git pre-push hook of a clone (`install --client`): judges what is about to be pushed as the
+    /// server would, with its policy as last fetched; exit 1 only where the server would refuse.
+    PrePush {
+        #[command(flatten)]
+        policy: PolicyFlags,
+        /// The remote's name, as git passes it (under the pre-commit framework: from
+        /// PRE_COMMIT_REMOTE_NAME, the push from its other PRE_COMMIT_* variables).
+        remote: Option<String>,
+        /// The remote's URL, as git passes it.
+        url: Option<String>,
+    },
+    /// Git commit-msg hook of a clone (`install --client`): warns about lines that look like
+    /// approvals but are not counted. Never fails.
+    CommitMsg {
+        /// The message file git passes.
+        file: PathBuf,
     },
     /// Removes what install did: the hook (a hook it moved aside comes back) and the git config.
     Uninstall {

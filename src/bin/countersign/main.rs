@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser};
 use countersign::verbs::hook::HookOptions;
-use countersign::verbs::install::{self, InstallOptions, PolicyChoice};
+use countersign::verbs::install::client::ClientOptions;
+use countersign::verbs::install::{self, InstallOptions, Layout, PolicyChoice};
 use countersign::verbs::{approve, rollback};
 use engine::globs::{GlobKind, GlobList};
 
@@ -17,8 +18,8 @@ mod run;
 
 use cli::{ApprovalsCommand, Cli, Command, PolicyCommand};
 use run::{
-    COLOR, carry_out, emit, policy_check, pre_receive, prune_approvals, run_approve, run_check, run_explain,
-    run_install, run_policy_test, run_report, run_rollback,
+    COLOR, carry_out, commit_msg, emit, policy_check, pre_push, pre_receive, prune_approvals, run_approve,
+    run_check, run_client_install, run_explain, run_install, run_policy_test, run_report, run_rollback,
 };
 
 const FAIL: u8 = 1;
@@ -69,15 +70,26 @@ fn main() -> ExitCode {
             run_approve(approve::Options { repo, key, yes, target, rewrite })
         }
         Command::Demo => countersign::verbs::demo::run(&mut std::io::stdout()).map(|()| ExitCode::SUCCESS),
-        Command::Install { repo, policy, policy_ref, layout, force, dry_run, trial, enforce } => {
+        Command::Install { repo, client, policy, policy_ref, layout, force, dry_run, trial, enforce } => {
             let policy = match (policy, policy_ref) {
                 (Some(file), _) => PolicyChoice::File(file),
                 (None, Some(spec)) => PolicyChoice::Committed(spec),
                 (None, None) => PolicyChoice::Keep,
             };
-            let trial = if trial { Some(true) } else { enforce.then_some(false) };
-            run_install(InstallOptions { repo, policy, layout, force, bin: PathBuf::new(), trial }, dry_run)
+            let repo = repo.unwrap_or_else(|| PathBuf::from("."));
+            if client {
+                run_client_install(ClientOptions { repo, policy, force, bin: PathBuf::new() }, dry_run)
+            } else {
+                let trial = if trial { Some(true) } else { enforce.then_some(false) };
+                let layout = layout.unwrap_or(Layout::Plain);
+                run_install(
+                    InstallOptions { repo, policy, layout, force, bin: PathBuf::new(), trial },
+                    dry_run,
+                )
+            }
         }
+        Command::PrePush { policy, remote, url: _ } => return pre_push(&policy.into(), remote),
+        Command::CommitMsg { file } => return commit_msg(&file),
         Command::Uninstall { repo, dry_run } => install::plan_uninstall(&repo)
             .map_err(Into::into)
             .and_then(|plan| carry_out(&plan, "uninstall", dry_run)),

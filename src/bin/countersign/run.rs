@@ -14,10 +14,11 @@ use countersign::git::policy_source::{self, Flags, Location};
 use countersign::git::{recorded, ref_updates};
 use countersign::report::color::{self, Choice};
 use countersign::report::{self, Audience, COMMITS_SHOWN, Decision};
-use countersign::verbs::check;
 use countersign::verbs::hook::{self, HookOptions};
+use countersign::verbs::install::client::ClientOptions;
 use countersign::verbs::install::{self, InstallOptions, Plan};
 use countersign::verbs::{approve, lint, policy_test, provenance_report, rollback};
+use countersign::verbs::{check, client};
 use engine::policy::{Mode, Policy, render_findings};
 use engine::verdict::{CommitStatus, Engine};
 use git2::Repository;
@@ -108,6 +109,58 @@ pub(crate) fn refusal(message: &str, accept: bool) -> String {
     }
 }
 
+/// `options.bin` is filled in here: the binary running install is the one the hooks run.
+pub(crate) fn run_client_install(mut options: ClientOptions, dry_run: bool) -> anyhow::Result<ExitCode> {
+    options.bin = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .context("finding this binary's path (the hooks run it)")?;
+    let plan = install::client::plan_client_install(&options, today())?;
+    carry_out(&plan, "install --client", dry_run)
+}
+
+/// The client's pre-push hook: a refusal only where the server would refuse; anything else,
+/// an error or a panic included, lets the push through with a note (the server decides).
+pub(crate) fn pre_push(flags: &Flags, remote: Option<String>) -> ExitCode {
+    std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
+    let outcome = std::panic::catch_unwind(|| {
+        let repo = match countersign::git::repo::open_for_hook() {
+            Ok(repo) => repo,
+            Err(e) => return client::Outcome::unchecked(e),
+        };
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let input = match remote {
+            Some(_) => {
+                let mut input = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut input)
+                    .map_err(|e| format!("reading git's pre-push input: {e}"))
+                    .map(|_| input)
+            }
+            None if env("PRE_COMMIT_REMOTE_NAME").is_some() => {
+                client::pre_commit_input(&repo, &env("PRE_COMMIT_REMOTE_NAME").unwrap_or_default(), &env)
+            }
+            None => {
+                Err("no remote named (git passes it; so does pre-commit, as PRE_COMMIT_REMOTE_NAME)".into())
+            }
+        };
+        let remote = remote.or_else(|| env("PRE_COMMIT_REMOTE_NAME")).unwrap_or_default();
+        match input {
+            Ok(input) => client::pre_push(&repo, flags, &remote, &input, today()),
+            Err(why) => client::Outcome::unchecked(why),
+        }
+    })
+    .unwrap_or_else(|_| client::Outcome::unchecked("internal error (a bug in countersign)"));
+    say(&outcome.message);
+    if outcome.block { ExitCode::from(FAIL) } else { ExitCode::SUCCESS }
+}
+
+/// The client's commit-msg hook: warnings only, exit 0 whatever happens.
+pub(crate) fn commit_msg(file: &Path) -> ExitCode {
+    if let Ok(message) = std::fs::read_to_string(file) {
+        say(&client::commit_msg_hook(&message, today()));
+    }
+    ExitCode::SUCCESS
+}
+
 /// `options.bin` is filled in here: the binary running install is the one the hook runs.
 pub(crate) fn run_install(mut options: InstallOptions, dry_run: bool) -> anyhow::Result<ExitCode> {
     options.bin = std::env::current_exe()
@@ -196,12 +249,13 @@ pub(crate) fn prune_approvals(flags: &Flags, repo: &Path, dry_run: bool) -> anyh
     Ok(ExitCode::SUCCESS)
 }
 
+/// In a clone without a configured policy, the one committed on the remote's default branch.
 pub(crate) fn open_with_policy(
     flags: &Flags,
     target: &Target,
 ) -> anyhow::Result<(Repository, Location, Policy)> {
     let repo = open(&target.repo)?;
-    let location = policy_source::locate(flags, &repo)?;
+    let location = policy_source::locate_in_clone(flags, &repo, None)?;
     let policy = policy_source::load(&location, &repo, today())?;
     Ok((repo, location, policy))
 }

@@ -263,6 +263,9 @@ impl Policy {
     }
 }
 
+/// The approval keys when `[approvals] trailers` names none.
+pub const DEFAULT_APPROVAL_TRAILERS: &[&str] = &["Reviewed-by", "Approved-by"];
+
 /// GitLab, Gitea/Forgejo, GitHub Enterprise Server, gitolite, git http-backend behind a web server.
 pub const DEFAULT_PUSHER_ENV: &[&str] =
     &["GL_USERNAME", "GITEA_PUSHER_NAME", "GITHUB_USER_LOGIN", "GL_USER", "REMOTE_USER"];

@@ -22,7 +22,8 @@ use super::raw::RawPolicy;
 use crate::diagnostic::Diagnostic;
 use crate::globs::{self, GlobKind, GlobList};
 use crate::policy::{
-    ApprovalConfig, BreakGlass, Gate, MAX_GLOBS, Mode, Policy, PolicySource, ProvenanceConfig, SignedCommits,
+    ApprovalConfig, BreakGlass, DEFAULT_APPROVAL_TRAILERS, Gate, MAX_GLOBS, Mode, Policy, PolicySource,
+    ProvenanceConfig, SignedCommits,
 };
 
 const DEFAULT_PROTECTED: &[&str] = &["refs/heads/**"];
@@ -30,7 +31,6 @@ const DEFAULT_MAX_COMMITS: usize = 100_000;
 const DEFAULT_MAX_SECONDS: f64 = 60.0;
 const DEFAULT_PROVENANCE_TRAILERS: &[&str] = &["Assisted-by", "Generated-by", "AI-assisted"];
 const DEFAULT_NONE_VALUES: &[&str] = &["no", "none", "false"];
-const DEFAULT_APPROVAL_TRAILERS: &[&str] = &["Reviewed-by", "Approved-by"];
 
 pub(super) struct Validator {
     pub(super) diagnostics: Vec<Diagnostic>,

@@ -13,6 +13,8 @@
 //! Work is planned first ([`plan_install`], [`plan_uninstall`]), so `--dry-run` prints the very
 //! steps a real run applies, and a second install plans nothing.
 
+pub mod client;
+
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -25,7 +27,7 @@ use crate::git::policy_source::{self, Location, LookupError};
 use crate::verbs::lint;
 
 /// The shipped hook script, the file every layout installs.
-pub const HOOK_SCRIPT: &str = include_str!("../../hooks/pre-receive");
+pub const HOOK_SCRIPT: &str = include_str!("../../../hooks/pre-receive");
 /// Marks a hook file as ours (it is in [`HOOK_SCRIPT`]'s header).
 const MARKER: &str = "(countersign-managed:";
 /// The header of the script before it carried [`MARKER`], as admins copied it by hand.
@@ -67,7 +69,7 @@ impl Layout {
 /// Where a foreign hook moved aside by `--force` lives: next to the hook, or beside a `.d`
 /// directory, whose dispatcher would otherwise run it a second time. The hook script computes
 /// the same path from its own.
-fn chained_path(hook: &Path) -> PathBuf {
+pub(crate) fn chained_path(hook: &Path) -> PathBuf {
     let dir = hook.parent().unwrap_or(Path::new(""));
     let name = format!("{}{CHAINED_SUFFIX}", hook.file_name().unwrap_or_default().to_string_lossy());
     match dir.extension() {
@@ -76,7 +78,7 @@ fn chained_path(hook: &Path) -> PathBuf {
     }
 }
 
-fn is_ours(text: &str) -> bool {
+pub(crate) fn is_ours(text: &str) -> bool {
     text.contains(MARKER) || text.starts_with(&format!("#!/bin/sh\n{OLD_HEADER}"))
 }
 
@@ -148,6 +150,10 @@ pub enum InstallError {
         "core.hooksPath is set to {0}: git runs hooks from there, not from this repository's hooks/; unset it or install the hook there by hand"
     )]
     HooksPath(String),
+    #[error(
+        "{0} is a bare repository: --client puts hooks in a developer's clone (on a server, install without --client)"
+    )]
+    BareForClient(String),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
     #[error(transparent)]
@@ -173,6 +179,8 @@ pub enum Step {
     WriteHook {
         path: PathBuf,
         replaces: bool,
+        /// The script written: [`HOOK_SCRIPT`], or a client hook (`crate::verbs::install::client`).
+        script: &'static str,
     },
     SetConfig {
         key: &'static str,
@@ -200,8 +208,8 @@ impl fmt::Display for Step {
                 from.display(),
                 to.display()
             ),
-            Step::WriteHook { path, replaces: false } => write!(f, "write hook {}", path.display()),
-            Step::WriteHook { path, replaces: true } => {
+            Step::WriteHook { path, replaces: false, .. } => write!(f, "write hook {}", path.display()),
+            Step::WriteHook { path, replaces: true, .. } => {
                 write!(f, "update hook {} (an older countersign version)", path.display())
             }
             Step::SetConfig { key, value } => write!(f, "git config {key} {value}"),
@@ -238,7 +246,7 @@ impl Plan {
                 }
                 Step::MoveAside { from, to } | Step::Restore { from, to } => std::fs::rename(from, to)
                     .map_err(io(format!("moving {} to {}", from.display(), to.display())))?,
-                Step::WriteHook { path, .. } => write_hook(path)?,
+                Step::WriteHook { path, script, .. } => write_hook(path, script)?,
                 Step::SetConfig { key, value } => {
                     config.set_str(key, value).context(|| format!("setting git config {key}"))?
                 }
@@ -260,13 +268,13 @@ impl Plan {
     }
 }
 
-fn write_hook(path: &Path) -> Result<(), InstallError> {
+fn write_hook(path: &Path, script: &str) -> Result<(), InstallError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut file = tempfile::Builder::new()
         .prefix(".countersign-hook-")
         .tempfile_in(dir)
         .map_err(io(format!("creating a file in {}", dir.display())))?;
-    file.write_all(HOOK_SCRIPT.as_bytes()).map_err(io(format!("writing {}", path.display())))?;
+    file.write_all(script.as_bytes()).map_err(io(format!("writing {}", path.display())))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -279,7 +287,7 @@ fn write_hook(path: &Path) -> Result<(), InstallError> {
     Ok(())
 }
 
-fn open(repo: &Path) -> Result<Repository, InstallError> {
+pub(crate) fn open(repo: &Path) -> Result<Repository, InstallError> {
     Ok(crate::git::repo::open(repo)?)
 }
 
@@ -288,7 +296,7 @@ fn git_dir(repo: &Repository) -> PathBuf {
     repo.path().components().collect()
 }
 
-fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -301,7 +309,7 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// A value of the repository's own (local) git config.
-fn local_value(repo: &Repository, key: &str) -> Result<Option<String>, GitError> {
+pub(crate) fn local_value(repo: &Repository, key: &str) -> Result<Option<String>, GitError> {
     let config = repo
         .config()
         .and_then(|c| c.open_level(ConfigLevel::Local))
@@ -406,20 +414,31 @@ pub fn plan_install(options: &InstallOptions, today: Date) -> Result<Plan, Insta
             steps.push(Step::CreateDir(dir));
         }
     }
-    let hook = git_dir.join(options.layout.hook());
+    steps.extend(hook_steps(git_dir.join(options.layout.hook()), HOOK_SCRIPT, options.force)?);
+    Ok(Plan { git_dir, steps, notes })
+}
+
+/// Writing `script` at `hook`: nothing if it is there already, an update of an older version of
+/// ours, or (with `force`) a foreign hook moved aside first, to run after ours.
+pub(crate) fn hook_steps(
+    hook: PathBuf,
+    script: &'static str,
+    force: bool,
+) -> Result<Vec<Step>, InstallError> {
+    let mut steps = Vec::new();
     match std::fs::read(&hook) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            steps.push(Step::WriteHook { path: hook, replaces: false })
+            steps.push(Step::WriteHook { path: hook, replaces: false, script })
         }
         Err(e) => return Err(io(format!("reading {}", hook.display()))(e)),
         Ok(bytes) if is_ours(&String::from_utf8_lossy(&bytes)) => {
-            if bytes != HOOK_SCRIPT.as_bytes() || !is_executable(&hook) {
-                steps.push(Step::WriteHook { path: hook, replaces: true });
+            if bytes != script.as_bytes() || !is_executable(&hook) {
+                steps.push(Step::WriteHook { path: hook, replaces: true, script });
             }
         }
         Ok(_) => {
             let chained = chained_path(&hook);
-            if !options.force {
+            if !force {
                 return Err(InstallError::Foreign {
                     path: hook.display().to_string(),
                     chained: chained.display().to_string(),
@@ -429,10 +448,10 @@ pub fn plan_install(options: &InstallOptions, today: Date) -> Result<Plan, Insta
                 return Err(InstallError::ChainedExists(chained.display().to_string()));
             }
             steps.push(Step::MoveAside { from: hook.clone(), to: chained });
-            steps.push(Step::WriteHook { path: hook, replaces: false });
+            steps.push(Step::WriteHook { path: hook, replaces: false, script });
         }
     }
-    Ok(Plan { git_dir, steps, notes })
+    Ok(steps)
 }
 
 /// What `countersign uninstall` would do: our hook removed from every layout, a hook moved
@@ -460,6 +479,9 @@ pub fn plan_uninstall(repo: &Path) -> Result<Plan, InstallError> {
             )),
             _ => {}
         }
+    }
+    if let Some(workdir) = repo.workdir() {
+        steps.extend(crate::verbs::install::client::uninstall_steps(workdir)?);
     }
     for key in ["countersign.bin", "countersign.policy", "countersign.policyRef", TRIAL_KEY] {
         if local_value(&repo, key)?.is_some() {
