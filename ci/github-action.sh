@@ -9,6 +9,8 @@
 # target branch as fetched, .countersign/policy.toml or policy.toml), COUNTERSIGN_POLICY (a
 # file instead), COUNTERSIGN_BIN (default: countersign on PATH).
 set -euo pipefail
+# shellcheck source=ci/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 bin=${COUNTERSIGN_BIN:-countersign}
 cd "${GITHUB_WORKSPACE:-.}"
@@ -31,24 +33,8 @@ fi
 base_ref=${GITHUB_BASE_REF:-$(field pull_request base ref)}
 target="refs/heads/$base_ref"
 base="refs/remotes/origin/$base_ref"
-if ! git rev-parse --verify --quiet "$base^{commit}" >/dev/null; then
-	git fetch --quiet origin "+$target:$base"
-fi
-
-policy=()
-if [ -n "${COUNTERSIGN_POLICY:-}" ]; then
-	policy=(--policy "$COUNTERSIGN_POLICY")
-elif [ -n "${COUNTERSIGN_POLICY_REF:-}" ]; then
-	policy=(--policy-ref "$COUNTERSIGN_POLICY_REF")
-else
-	# The rules the change would land under: the base branch's, never a policy it edits.
-	for path in .countersign/policy.toml policy.toml; do
-		if git cat-file -e "$base:$path" 2>/dev/null; then
-			policy=(--policy-ref "$base:$path")
-			break
-		fi
-	done
-fi
+fetch_target "$base_ref"
+policy_args "$base"
 
 report=$(mktemp)
 status=0

@@ -10,6 +10,8 @@
 # policy.toml on the target branch as fetched), COUNTERSIGN_POLICY (a file instead),
 # COUNTERSIGN_BIN (default: countersign on PATH).
 set -euo pipefail
+# shellcheck source=ci/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 bin=${COUNTERSIGN_BIN:-countersign}
 cd "${CI_PROJECT_DIR:-.}"
@@ -20,25 +22,9 @@ if [ -z "$target_branch" ]; then
 fi
 target="refs/heads/$target_branch"
 tracking="refs/remotes/origin/$target_branch"
-if ! git rev-parse --verify --quiet "$tracking^{commit}" >/dev/null; then
-	git fetch --quiet origin "+$target:$tracking"
-fi
+fetch_target "$target_branch"
 base=${CI_MERGE_REQUEST_DIFF_BASE_SHA:-$tracking}
-
-policy=()
-if [ -n "${COUNTERSIGN_POLICY:-}" ]; then
-	policy=(--policy "$COUNTERSIGN_POLICY")
-elif [ -n "${COUNTERSIGN_POLICY_REF:-}" ]; then
-	policy=(--policy-ref "$COUNTERSIGN_POLICY_REF")
-else
-	# The rules the change would land under: the target's, never a policy it edits.
-	for path in .countersign/policy.toml policy.toml; do
-		if git cat-file -e "$tracking:$path" 2>/dev/null; then
-			policy=(--policy-ref "$tracking:$path")
-			break
-		fi
-	done
-fi
+policy_args "$tracking"
 
 status=0
 "$bin" check "${policy[@]}" --ref "$target" --format markdown \
