@@ -16,6 +16,7 @@ mod ghes;
 mod hostile;
 mod install;
 mod invariant;
+mod layers;
 mod limits;
 mod linkage;
 mod load;
