@@ -340,12 +340,29 @@ fn walk_trees(
         // Each name once, in the trees' order, with what every tree holds under it: a file and
         // a directory of the same name (before and after a change) come apart, one after the
         // other, the file as a leaf and the directory as a subtree.
-        while let Some((name, is_tree)) = listings
-            .iter()
-            .zip(&next)
-            .filter_map(|(l, &i)| l.entries.get(i).map(|e| (l.name(e), e.is_tree)))
-            .min_by(|a, b| tree_order(*a, *b))
-        {
+        loop {
+            // Most entries are the same in every tree: nothing changed there.
+            let first = listings.first().and_then(|l| Some((l, l.entries.get(next[0])?)));
+            if let Some((first_listing, first)) = first
+                && listings.iter().zip(&next).skip(1).all(|(l, &i)| {
+                    l.entries.get(i).is_some_and(|e| {
+                        e.bytes == first.bytes
+                            && e.mode == first.mode
+                            && l.name(e) == first_listing.name(first)
+                    })
+                })
+            {
+                next.iter_mut().for_each(|i| *i += 1);
+                continue;
+            }
+            let Some((name, is_tree)) = listings
+                .iter()
+                .zip(&next)
+                .filter_map(|(l, &i)| l.entries.get(i).map(|e| (l.name(e), e.is_tree)))
+                .min_by(|a, b| tree_order(*a, *b))
+            else {
+                break;
+            };
             leaves.clear();
             subtrees.clear();
             subtree_ids.clear();
@@ -382,10 +399,11 @@ fn walk_trees(
 }
 
 /// A tree's entries as the walk compares them, each read once: libgit2's accessors are calls
-/// (a name's, a `strlen` too), and the walk compares every entry several times. Names are kept
-/// back to back in one buffer.
+/// (a name's, a `strlen` too), and the walk compares every entry several times.
 #[derive(Default)]
 struct Listing {
+    /// Where the entries' names lie: the tree's own bytes, or (a tree libgit2 read) the names
+    /// back to back.
     names: Vec<u8>,
     entries: Vec<Listed>,
     /// How many bytes of an entry's `bytes` are its id (20, or 32 for SHA-256).
@@ -424,11 +442,8 @@ impl Listing {
         let start = self.names.len();
         self.names.extend_from_slice(name);
         let name = start..self.names.len();
-        let is_tree = mode == TREE_MODE;
-        let mut bytes = [0; 32];
-        bytes[..id.len()].copy_from_slice(id);
         self.id_len = id.len();
-        self.entries.push(Listed { name, bytes, mode, is_tree });
+        self.entries.push(Listed { name, bytes: padded(id), mode, is_tree: mode == TREE_MODE });
     }
 
     /// Puts the entries in [`tree_order`]: only a tree git did not write is out of it.
@@ -458,31 +473,41 @@ fn sorted_entries(tree: &git2::Tree<'_>) -> Listing {
 /// `strntol`, then an accessor call per field), and a crate's parser would accept or refuse
 /// other trees than libgit2 does: what is read here is exactly the trees both read alike, the
 /// rest goes to libgit2 as before, so verdicts do not depend on which reader read a tree.
-fn parse_listing(mut data: &[u8], id_len: usize) -> Option<Listing> {
-    let mut listing = Listing {
-        names: Vec::with_capacity(data.len()),
-        entries: Vec::with_capacity(data.len() / 32),
-        id_len,
-    };
-    while !data.is_empty() {
+fn parse_listing(data: &[u8], id_len: usize) -> Option<Listing> {
+    let mut entries = Vec::with_capacity(data.len() / 32);
+    let mut at = 0;
+    while at < data.len() {
         // One to six octal digits and a space (libgit2 also takes signs and spaces first).
-        let space = data.iter().take(7).position(|&b| b == b' ').filter(|&n| n > 0)?;
+        let space = data[at..].iter().take(7).position(|&b| b == b' ').filter(|&n| n > 0)?;
         let mut raw_mode = 0u32;
-        for &digit in &data[..space] {
+        for &digit in &data[at..at + space] {
             if !(b'0'..=b'7').contains(&digit) {
                 return None;
             }
             raw_mode = raw_mode * 8 + u32::from(digit - b'0');
         }
-        let raw_mode = u16::try_from(raw_mode).ok()?;
-        let rest = &data[space + 1..];
-        let nul = rest.iter().position(|&b| b == 0).filter(|&n| n > 0 && n <= usize::from(u16::MAX))?;
-        let name = &rest[..nul];
-        let id = rest.get(nul + 1..nul + 1 + id_len)?;
-        listing.push(name, id, normalized_mode(raw_mode));
-        data = &rest[nul + 1 + id_len..];
+        let mode = normalized_mode(u16::try_from(raw_mode).ok()?);
+        let start = at + space + 1;
+        // (`CStr` finds the NUL a word at a time.)
+        let nul = std::ffi::CStr::from_bytes_until_nul(&data[start..]).ok()?.count_bytes();
+        if nul == 0 || nul > usize::from(u16::MAX) {
+            return None;
+        }
+        let end = start + nul;
+        let id = data.get(end + 1..end + 1 + id_len)?;
+        entries.push(Listed { name: start..end, bytes: padded(id), mode, is_tree: mode == TREE_MODE });
+        at = end + 1 + id_len;
     }
-    Some(listing.into_order())
+    // The names stay where the object has them.
+    Some(Listing { names: data.to_vec(), entries, id_len }.into_order())
+}
+
+/// An id's bytes, zero-padded to 32 (SHA-1 ids are 20).
+fn padded(id: &[u8]) -> [u8; 32] {
+    let mut bytes = [0; 32];
+    let len = id.len().min(32);
+    bytes[..len].copy_from_slice(&id[..len]);
+    bytes
 }
 
 /// The mode libgit2's `git_tree_entry_filemode` reports for a raw one (old trees hold modes
