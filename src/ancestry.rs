@@ -159,7 +159,7 @@ impl<'g> History<'g> {
         let others = Others { slots: HashMap::with_hasher(Ids(seed)), ids: Vec::new(), nodes: Vec::new() };
         History {
             graph,
-            in_graph: graph.map_or(0, CommitGraph::len),
+            in_graph: graph.map_or(0, CommitGraph::commits),
             corrected,
             others: Mutex::new(others),
             spare: Mutex::new(Vec::new()),

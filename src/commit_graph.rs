@@ -123,20 +123,20 @@ impl CommitGraph {
         self.position(oid).map(|position| self.commit_at(position))
     }
 
-    /// The commit's place in the graph: from 0 to [`CommitGraph::len`], base file first.
+    /// The commit's place in the graph: from 0 to [`CommitGraph::commits`], base file first.
     pub fn position(&self, oid: Oid) -> Option<u32> {
         let id = gix_hash::oid::try_from_bytes(oid.as_bytes()).ok()?;
         Some(self.graph.lookup(id)?.0)
     }
 
-    /// The commit at `position`, which must be below [`CommitGraph::len`].
+    /// The commit at `position`, which must be below [`CommitGraph::commits`].
     pub fn commit_at(&self, position: u32) -> GraphCommit<'_> {
         let commit = self.graph.commit_at(gix_commitgraph::Position(position));
         GraphCommit { graph: self, commit, position }
     }
 
     /// How many commits the graph holds.
-    pub fn len(&self) -> u32 {
+    pub fn commits(&self) -> u32 {
         self.graph.num_commits()
     }
 }
