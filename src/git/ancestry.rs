@@ -14,32 +14,49 @@
 //!
 //! The search goes down in the order git's does: by corrected commit date (generation v2)
 //! where the graph holds them, else by topological level, else (no graph) by committer date.
+//! A search keeps its marks in an array, by a number each commit has for the run: its position
+//! in the graph, or past the graph's commits, the order in which the run first met it. (Marks
+//! kept in a map by id were most of the search's cost: a hash, a lock and a copy per commit.)
+//!
 //! Order matters for speed, not for the answer (but where dates lie, without a graph, as for
 //! git): in git's history a topic forked from an old release has low levels, and going down by
 //! level walks most of the mainline to reach them, where corrected dates stop near the base.
 
 use std::cmp::Ordering;
-use std::collections::hash_map::{Entry, RandomState};
+use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use git2::{Oid, Repository};
 
 use crate::git::commit_graph::{CommitGraph, GraphCommit};
 use crate::git::error::{Context, GitError};
 
+/// A commit's number for the run: below the graph's length, its position in the graph; from
+/// there on, the commits the graph lacks (every commit, without a graph), in the order met.
+type Slot = u32;
+
 /// The history a run asks about: the commit-graph, and the commits read because it lacks them.
 pub struct History<'g> {
     graph: Option<&'g CommitGraph>,
+    /// How many slots the graph's commits take.
+    in_graph: u32,
     /// Whether the graph's generations are corrected commit dates rather than levels.
     corrected: bool,
-    /// Every commit looked up so far, by any thread, in the graph or else from its object: its
-    /// parents, its committer date and, when there is a graph, its generation (for a commit
-    /// the graph lacks, computed as git would have stored it).
-    read: Mutex<Map<Node>>,
-    /// Seeds the hashing of ids (see [`Ids`]).
-    seed: u64,
+    /// The commits the graph lacks, numbered by any thread as met, and read from their objects.
+    others: Mutex<Others>,
+    /// Mark arrays of finished searches, cleared, for the next ones.
+    spare: Mutex<Vec<Vec<u8>>>,
+}
+
+/// Commits met outside the graph: slot `in_graph + i` is `ids[i]`.
+struct Others {
+    slots: Map<Slot>,
+    ids: Vec<Id>,
+    /// Each one's parents and committer date once read, and when there is a graph, its
+    /// generation once computed (as git would have stored it).
+    nodes: Vec<Option<Node>>,
 }
 
 /// A commit id compared and hashed by its bytes (zero-padded to 32): `Oid`'s comparisons go
@@ -109,9 +126,12 @@ fn id(oid: Oid) -> Id {
 }
 
 /// An id's bytes, zero-padded to 32 (SHA-1 ids are 20).
-pub(crate) fn padded(oid: Oid) -> [u8; 32] {
+fn padded(oid: Oid) -> [u8; 32] {
+    padded_bytes(oid.as_bytes())
+}
+
+fn padded_bytes(raw: &[u8]) -> [u8; 32] {
     let mut bytes = [0; 32];
-    let raw = oid.as_bytes();
     let len = raw.len().min(32);
     bytes[..len].copy_from_slice(&raw[..len]);
     bytes
@@ -119,8 +139,8 @@ pub(crate) fn padded(oid: Oid) -> [u8; 32] {
 
 #[derive(Clone)]
 struct Node {
-    /// Shared, so that handing a node out of the map copies no list.
-    parents: Arc<[Id]>,
+    /// Shared, so that handing a node out copies no list.
+    parents: Arc<[Slot]>,
     time: i64,
     /// `None` without a graph: the search then goes by date, as git does without one.
     generation: Option<u64>,
@@ -129,12 +149,21 @@ struct Node {
 const PARENT1: u8 = 1;
 const PARENT2: u8 = 2;
 const STALE: u8 = 4;
+/// Not a mark: whether the commit waits in the search's queue.
+const QUEUED: u8 = 8;
 
 impl<'g> History<'g> {
     pub fn new(graph: Option<&'g CommitGraph>) -> Self {
         let corrected = graph.is_some_and(CommitGraph::has_corrected_dates);
         let seed = RandomState::new().hash_one(0u8);
-        History { graph, corrected, read: Mutex::new(HashMap::with_hasher(Ids(seed))), seed }
+        let others = Others { slots: HashMap::with_hasher(Ids(seed)), ids: Vec::new(), nodes: Vec::new() };
+        History {
+            graph,
+            in_graph: graph.map_or(0, CommitGraph::commits),
+            corrected,
+            others: Mutex::new(others),
+            spare: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn graph(&self) -> Option<&'g CommitGraph> {
@@ -144,14 +173,16 @@ impl<'g> History<'g> {
     /// The merge base of `ids[0]` and the others (as `git merge-base ids[0] ids[1..]`), as
     /// libgit2's `merge_base_many` picks it; `None` when they share no history.
     pub fn merge_base(&self, repo: &Repository, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
-        let ids: Vec<Id> = ids.iter().map(|&o| id(o)).collect();
-        let Some((&one, twos)) = ids.split_first() else { return Ok(None) };
+        let slots: Vec<Slot> = ids.iter().map(|&oid| self.slot(oid)).collect();
+        let Some((&one, twos)) = slots.split_first() else { return Ok(None) };
         if twos.contains(&one) {
-            return Ok(Some(one.oid));
+            return Ok(Some(ids[0]));
         }
         let mut search = Search::new(self, repo);
         let found = search.paint(one, twos)?;
-        let mut bases: Vec<Id> = found.into_iter().filter(|id| search.flags_of(id) & STALE == 0).collect();
+        let mut bases: Vec<Slot> =
+            found.into_iter().filter(|&slot| search.flags_of(slot) & STALE == 0).collect();
+        drop(search);
         if bases.len() > 1 {
             bases = self.remove_redundant(repo, bases)?;
         }
@@ -160,67 +191,104 @@ impl<'g> History<'g> {
         bases.reverse();
         let mut dated = Vec::with_capacity(bases.len());
         for base in bases {
-            dated.push((self.node(repo, &base)?.time, base));
+            dated.push((self.place(repo, base)?.1, base));
         }
         dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
-        Ok(dated.first().map(|(_, base)| base.oid))
+        dated.first().map(|&(_, base)| self.oid(base)).transpose()
     }
 
     /// Drops each candidate that is an ancestor of another (several candidates remain only
     /// when histories cross).
-    fn remove_redundant(&self, repo: &Repository, candidates: Vec<Id>) -> Result<Vec<Id>, GitError> {
+    fn remove_redundant(&self, repo: &Repository, candidates: Vec<Slot>) -> Result<Vec<Slot>, GitError> {
         let mut redundant = vec![false; candidates.len()];
         for i in 0..candidates.len() {
             if redundant[i] {
                 continue;
             }
-            let others: Vec<(usize, Id)> =
+            let others: Vec<(usize, Slot)> =
                 candidates.iter().copied().enumerate().filter(|&(j, _)| j != i && !redundant[j]).collect();
-            let twos: Vec<Id> = others.iter().map(|&(_, id)| id).collect();
+            let twos: Vec<Slot> = others.iter().map(|&(_, slot)| slot).collect();
             let mut search = Search::new(self, repo);
             search.paint(candidates[i], &twos)?;
-            if search.flags_of(&candidates[i]) & PARENT2 != 0 {
+            if search.flags_of(candidates[i]) & PARENT2 != 0 {
                 redundant[i] = true;
             }
-            for (j, id) in others {
-                if search.flags_of(&id) & PARENT1 != 0 {
+            for (j, slot) in others {
+                if search.flags_of(slot) & PARENT1 != 0 {
                     redundant[j] = true;
                 }
             }
         }
-        Ok(candidates.into_iter().zip(redundant).filter(|(_, r)| !r).map(|(id, _)| id).collect())
+        Ok(candidates.into_iter().zip(redundant).filter(|(_, r)| !r).map(|(slot, _)| slot).collect())
     }
 
-    /// A commit's parents and place in the search order.
-    fn node(&self, repo: &Repository, id: &Id) -> Result<Node, GitError> {
+    /// The commit's slot: its position in the graph, else its number among the others.
+    fn slot(&self, oid: Oid) -> Slot {
+        match self.graph.and_then(|graph| graph.position(oid)) {
+            Some(position) => position,
+            None => self.other_slot(&mut self.lock(), id(oid)),
+        }
+    }
+
+    fn other_slot(&self, others: &mut Others, id: Id) -> Slot {
+        let next = self.in_graph.saturating_add(u32::try_from(others.ids.len()).unwrap_or(u32::MAX));
+        *others.slots.entry(id).or_insert_with(|| {
+            others.ids.push(id);
+            others.nodes.push(None);
+            next
+        })
+    }
+
+    fn oid(&self, slot: Slot) -> Result<Oid, GitError> {
+        match self.in_graph(slot) {
+            Some(commit) => Oid::from_bytes(commit.id_bytes())
+                .context(|| "reading an id from the commit-graph".to_string()),
+            None => Ok(self.lock().ids[(slot - self.in_graph) as usize].oid),
+        }
+    }
+
+    fn in_graph(&self, slot: Slot) -> Option<GraphCommit<'g>> {
+        self.graph.filter(|_| slot < self.in_graph).map(|graph| graph.commit_at(slot))
+    }
+
+    /// A commit's place in the search order, its generation and its committer date, and its
+    /// id's bytes (the order's last word).
+    fn place(&self, repo: &Repository, slot: Slot) -> Result<(Option<u64>, i64, [u8; 32]), GitError> {
+        if let Some(commit) = self.in_graph(slot) {
+            let generation = Some(self.generation_in_graph(&commit));
+            return Ok((generation, commit.committer_time(), padded_bytes(commit.id_bytes())));
+        }
+        let node = self.other(repo, slot)?;
+        let bytes = self.lock().ids[(slot - self.in_graph) as usize].bytes;
+        Ok((node.generation, node.time, bytes))
+    }
+
+    /// A commit's parents, into `into`.
+    fn parents(&self, repo: &Repository, slot: Slot, into: &mut Vec<Slot>) -> Result<(), GitError> {
+        match self.in_graph(slot) {
+            Some(commit) => commit.parent_positions(into),
+            None => {
+                into.clear();
+                into.extend_from_slice(&self.other(repo, slot)?.parents);
+                Ok(())
+            }
+        }
+    }
+
+    /// A commit the graph lacks, read (and with a graph, numbered) at most once per run.
+    fn other(&self, repo: &Repository, slot: Slot) -> Result<Node, GitError> {
+        let index = (slot - self.in_graph) as usize;
         // With a graph, a node another thread has read but not numbered yet (`read_numbered`
         // is part way down its ancestors) is not ready: taken as it is, it would be queued
         // without its generation, out of order, and the search stop too early.
         if let Some(node) =
-            self.lock().get(id).filter(|node| node.generation.is_some() || self.graph.is_none())
+            self.lock().nodes[index].as_ref().filter(|node| node.generation.is_some() || self.graph.is_none())
         {
             return Ok(node.clone());
         }
-        if let Some(graph) = self.graph
-            && let Some(commit) = graph.get(id.oid)
-        {
-            let mut parents = Vec::new();
-            commit.parents(&mut parents)?;
-            let generation = Some(self.generation_in_graph(&commit));
-            let parents = parents.into_iter().map(self::id).collect();
-            let node = Node { parents, time: commit.committer_time(), generation };
-            // Kept too: finding a commit in the graph is a binary search, and the searches of a
-            // run's merges pass the same commits again and again.
-            self.lock().insert(*id, node.clone());
-            return Ok(node);
-        }
         match self.graph {
-            Some(_) => self.read_numbered(repo, *id),
-            None => {
-                let node = read(repo, id)?;
-                self.lock().insert(*id, node.clone());
-                Ok(node)
-            }
+            Some(_) => self.read_numbered(repo, slot),
+            None => self.read(repo, slot),
         }
     }
 
@@ -237,15 +305,15 @@ impl<'g> History<'g> {
     /// would have: a level one more than its highest parent's, or a corrected date at least
     /// its own and one more than its highest parent's. Depth first without recursion: the
     /// pusher chooses how deep that goes.
-    fn read_numbered(&self, repo: &Repository, start: Id) -> Result<Node, GitError> {
-        let graph = self.graph.expect("only with a graph");
-        let generation_of = |id: &Id, read: &Map<Node>| match graph.get(id.oid) {
+    fn read_numbered(&self, repo: &Repository, start: Slot) -> Result<Node, GitError> {
+        let generation_of = |slot: Slot, others: &Others| match self.in_graph(slot) {
             Some(commit) => Some(self.generation_in_graph(&commit)),
-            None => read.get(id).and_then(|node| node.generation),
+            None => others.nodes[(slot - self.in_graph) as usize].as_ref().and_then(|node| node.generation),
         };
         let mut stack = vec![start];
-        while let Some(&id) = stack.last() {
-            let parents = match self.lock().get(&id) {
+        while let Some(&slot) = stack.last() {
+            let index = (slot - self.in_graph) as usize;
+            let parents = match &self.lock().nodes[index] {
                 Some(node) if node.generation.is_some() => {
                     stack.pop();
                     continue;
@@ -255,23 +323,18 @@ impl<'g> History<'g> {
             };
             let parents = match parents {
                 Some(parents) => parents,
-                None => {
-                    let node = read(repo, &id)?;
-                    let parents = node.parents.clone();
-                    self.lock().entry(id).or_insert(node);
-                    parents
-                }
+                None => self.read(repo, slot)?.parents,
             };
-            let mut read = self.lock();
-            let unnumbered = parents.iter().find(|p| generation_of(p, &read).is_none());
+            let mut others = self.lock();
+            let unnumbered = parents.iter().find(|&&p| generation_of(p, &others).is_none());
             match unnumbered {
                 Some(&parent) => {
-                    drop(read);
+                    drop(others);
                     stack.push(parent);
                 }
                 None => {
-                    let highest = parents.iter().filter_map(|p| generation_of(p, &read)).max();
-                    let node = read.get_mut(&id).expect("read above");
+                    let highest = parents.iter().filter_map(|&p| generation_of(p, &others)).max();
+                    let node = others.nodes[index].as_mut().expect("read above");
                     let above_parents =
                         highest.map_or(if self.corrected { 0 } else { 1 }, |h| h.saturating_add(1));
                     node.generation = Some(match self.corrected {
@@ -282,21 +345,36 @@ impl<'g> History<'g> {
                 }
             }
         }
-        Ok(self.lock()[&start].clone())
+        let node = self.lock().nodes[(start - self.in_graph) as usize].clone();
+        Ok(node.expect("numbered above"))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Map<Node>> {
-        // A thread that panicked holding the lock left a map of whole entries: still sound.
-        self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Reads a commit the graph lacks from its object and keeps it (numbered later where
+    /// there is a graph); another thread's reading first wins.
+    fn read(&self, repo: &Repository, slot: Slot) -> Result<Node, GitError> {
+        let oid = self.lock().ids[(slot - self.in_graph) as usize].oid;
+        let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+        let time = commit.time().seconds();
+        let mut others = self.lock();
+        let parents = commit
+            .parent_ids()
+            .map(|parent| match self.graph.and_then(|graph| graph.position(parent)) {
+                Some(position) => position,
+                None => self.other_slot(&mut others, id(parent)),
+            })
+            .collect();
+        let node = others.nodes[(slot - self.in_graph) as usize].get_or_insert(Node {
+            parents,
+            time,
+            generation: None,
+        });
+        Ok(node.clone())
     }
-}
 
-/// A commit read from its object; numbered later where there is a graph.
-fn read(repo: &Repository, id: &Id) -> Result<Node, GitError> {
-    let oid = id.oid;
-    let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
-    let parents = commit.parent_ids().map(self::id).collect();
-    Ok(Node { parents, time: commit.time().seconds(), generation: None })
+    fn lock(&self) -> MutexGuard<'_, Others> {
+        // A thread that panicked holding the lock left whole entries: still sound.
+        self.others.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// One `paint_down_to_common`: commits reachable from `one` get PARENT1, from the others
@@ -304,7 +382,10 @@ fn read(repo: &Repository, id: &Id) -> Result<Node, GitError> {
 struct Search<'h, 'g> {
     history: &'h History<'g>,
     repo: &'h Repository,
-    flags: Map<Mark>,
+    /// Each commit's marks and QUEUED, by slot; grown as slots are met.
+    flags: Vec<u8>,
+    /// The slots marked, to clear for the next search.
+    touched: Vec<Slot>,
     queue: BinaryHeap<Queued>,
     /// Queued commits not (yet) stale: none left, nothing queued can be a base.
     fresh: usize,
@@ -315,17 +396,13 @@ struct Search<'h, 'g> {
     stop_early: bool,
 }
 
-struct Mark {
-    flags: u8,
-    queued: bool,
-    node: Node,
-}
-
 #[derive(PartialEq, Eq)]
 struct Queued {
     generation: Option<u64>,
     time: i64,
-    id: Id,
+    /// The id's bytes: the order's last word, as git's order of commits of one date is by id.
+    bytes: [u8; 32],
+    slot: Slot,
 }
 
 impl Ord for Queued {
@@ -335,7 +412,7 @@ impl Ord for Queued {
             (Some(a), Some(b)) => a.cmp(&b),
             _ => Ordering::Equal,
         };
-        by_generation.then(self.time.cmp(&other.time)).then(self.id.cmp(&other.id))
+        by_generation.then(self.time.cmp(&other.time)).then_with(|| self.bytes.cmp(&other.bytes))
     }
 }
 
@@ -347,34 +424,45 @@ impl PartialOrd for Queued {
 
 impl<'h, 'g> Search<'h, 'g> {
     fn new(history: &'h History<'g>, repo: &'h Repository) -> Self {
-        let flags = HashMap::with_hasher(Ids(history.seed));
+        let flags =
+            history.spare.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop().unwrap_or_default();
         let stop_early = history.graph.is_some();
-        Search { history, repo, flags, queue: BinaryHeap::new(), fresh: 0, fresh_with: [0; 2], stop_early }
+        Search {
+            history,
+            repo,
+            flags,
+            touched: Vec::new(),
+            queue: BinaryHeap::new(),
+            fresh: 0,
+            fresh_with: [0; 2],
+            stop_early,
+        }
     }
 
-    fn flags_of(&self, id: &Id) -> u8 {
-        self.flags.get(id).map_or(0, |mark| mark.flags)
+    fn flags_of(&self, slot: Slot) -> u8 {
+        self.flags.get(slot as usize).map_or(0, |flags| flags & !QUEUED)
     }
 
-    /// Adds `flags` to `oid` and queues it if it is not queued already.
-    fn mark(&mut self, id: Id, flags: u8) -> Result<(), GitError> {
-        let mark = match self.flags.entry(id) {
-            Entry::Occupied(entry) => entry.into_mut(),
-            Entry::Vacant(entry) => {
-                let node = self.history.node(self.repo, &id)?;
-                entry.insert(Mark { flags: 0, queued: false, node })
-            }
-        };
-        let before = mark.flags;
-        mark.flags |= flags;
-        let after = mark.flags;
-        if mark.queued {
-            self.count(before, false);
-            self.count(after, true);
+    /// Adds `flags` to `slot` and queues it if it is not queued already.
+    fn mark(&mut self, slot: Slot, flags: u8) -> Result<(), GitError> {
+        let index = slot as usize;
+        if index >= self.flags.len() {
+            self.flags.resize(index + 1, 0);
+        }
+        let before = self.flags[index];
+        if before == 0 {
+            self.touched.push(slot);
+        }
+        let after = before | flags;
+        if before & QUEUED != 0 {
+            self.flags[index] = after;
+            self.count(before & !QUEUED, false);
+            self.count(after & !QUEUED, true);
             return Ok(());
         }
-        mark.queued = true;
-        self.queue.push(Queued { generation: mark.node.generation, time: mark.node.time, id });
+        let (generation, time, bytes) = self.history.place(self.repo, slot)?;
+        self.flags[index] = after | QUEUED;
+        self.queue.push(Queued { generation, time, bytes, slot });
         self.count(after, true);
         Ok(())
     }
@@ -393,7 +481,6 @@ impl<'h, 'g> Search<'h, 'g> {
             change(&mut self.fresh_with[1]);
         }
     }
-
     /// Whether a common ancestor can still be found that no other found is known to be above.
     ///
     /// git's rule: while anything fresh is queued. Going by generation, a commit is taken only
@@ -414,32 +501,45 @@ impl<'h, 'g> Search<'h, 'g> {
 
     /// Paints down from `one` and `twos` until only stale commits are queued; returns the
     /// commits found reachable from both, in the order found (some may be stale by the end).
-    fn paint(&mut self, one: Id, twos: &[Id]) -> Result<Vec<Id>, GitError> {
+    fn paint(&mut self, one: Slot, twos: &[Slot]) -> Result<Vec<Slot>, GitError> {
         self.mark(one, PARENT1)?;
         for &two in twos {
             self.mark(two, PARENT2)?;
         }
         let mut found = Vec::new();
+        let mut parents = Vec::new();
         while self.may_find_more() {
-            let Some(Queued { id, .. }) = self.queue.pop() else { break };
-            let mark = self.flags.get_mut(&id).expect("marked when queued");
-            mark.queued = false;
-            let mut flags = mark.flags & (PARENT1 | PARENT2 | STALE);
-            let parents = Arc::clone(&mark.node.parents);
+            let Some(Queued { slot, .. }) = self.queue.pop() else { break };
+            let index = slot as usize;
+            self.flags[index] &= !QUEUED;
+            let mut flags = self.flags[index] & (PARENT1 | PARENT2 | STALE);
             self.count(flags, false);
             if flags == PARENT1 | PARENT2 {
-                if !found.contains(&id) {
-                    found.push(id);
+                if !found.contains(&slot) {
+                    found.push(slot);
                 }
                 // Below a common ancestor, every commit is a worse one.
                 flags |= STALE;
             }
-            for &parent in parents.iter() {
-                if self.flags_of(&parent) & flags != flags {
+            self.history.parents(self.repo, slot, &mut parents)?;
+            for &parent in &parents {
+                if self.flags_of(parent) & flags != flags {
                     self.mark(parent, flags)?;
                 }
             }
         }
         Ok(found)
+    }
+}
+
+impl Drop for Search<'_, '_> {
+    /// Hands the mark array on, cleared, to the next search (most searches mark a few hundred
+    /// commits; clearing the whole array for each would cost as much as the search).
+    fn drop(&mut self) {
+        let mut flags = std::mem::take(&mut self.flags);
+        for &slot in &self.touched {
+            flags[slot as usize] = 0;
+        }
+        self.history.spare.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(flags);
     }
 }

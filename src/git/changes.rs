@@ -15,6 +15,7 @@
 //! subtrees whose ids are equal. Ours skips them too, and also never reads a subtree that no
 //! path glob of the policy can reach ([`PathScope`]), nor any blob.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::ops::{ControlFlow, Range};
 use std::rc::Rc;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use git2::{Commit, ErrorCode, Oid, Repository};
 
-use crate::git::ancestry::{self, History};
+use crate::git::ancestry::History;
 use crate::git::commit_graph::CommitGraph;
 use crate::git::error::{Context, GitError};
 use crate::git::repo::Key;
@@ -120,6 +121,8 @@ pub struct Trees<'r> {
     /// Trees as the walk lists them ([`Listing`]), so a tree read again is not listed again.
     current: HashMap<Key, Rc<Listing>>,
     previous: HashMap<Key, Rc<Listing>>,
+    /// Where trees are read raw ([`parse_listing`]); opened on the first tree read.
+    odb: Option<git2::Odb<'r>>,
 }
 
 impl<'r> Trees<'r> {
@@ -130,7 +133,14 @@ impl<'r> Trees<'r> {
     /// Trees read through `repo` (a thread's own handle), with the history another reader
     /// has already learned.
     pub fn sharing(repo: &'r Repository, history: Arc<History<'r>>) -> Self {
-        Trees { repo, graph: history.graph(), history, current: HashMap::new(), previous: HashMap::new() }
+        Trees {
+            repo,
+            graph: history.graph(),
+            history,
+            current: HashMap::new(),
+            previous: HashMap::new(),
+            odb: None,
+        }
     }
 
     pub fn history(&self) -> Arc<History<'r>> {
@@ -152,9 +162,28 @@ impl<'r> Trees<'r> {
         let tree = match self.previous.remove(&Key(id)) {
             Some(tree) => tree,
             None => {
-                let at = if dir.is_empty() { String::new() } else { format!(" at {dir}") };
-                let tree = self.repo.find_tree(id).context(|| format!("reading tree {id}{at}"))?;
-                Rc::new(sorted_entries(&tree))
+                let at = || if dir.is_empty() { String::new() } else { format!(" at {dir}") };
+                let odb = match &self.odb {
+                    Some(odb) => odb,
+                    None => self
+                        .odb
+                        .insert(self.repo.odb().context(|| "opening the object database".to_string())?),
+                };
+                let object = odb.read(id).context(|| format!("reading tree {id}{}", at()))?;
+                let listing = match object.kind() {
+                    git2::ObjectType::Tree => parse_listing(object.data(), id.as_bytes().len()),
+                    _ => None,
+                };
+                let listing = match listing {
+                    Some(listing) => listing,
+                    None => {
+                        // Not a tree as git writes them: libgit2 reads it, or says what is wrong.
+                        let tree =
+                            self.repo.find_tree(id).context(|| format!("reading tree {id}{}", at()))?;
+                        sorted_entries(&tree)
+                    }
+                };
+                Rc::new(listing)
             }
         };
         self.current.insert(Key(id), Rc::clone(&tree));
@@ -252,6 +281,10 @@ fn walk_changes(
     walked
 }
 
+fn oid(bytes: &[u8]) -> Result<Oid, GitError> {
+    Oid::from_bytes(bytes).context(|| format!("reading a tree entry's id of {} bytes", bytes.len()))
+}
+
 /// The walk holds every parent's listing of a directory at once; the pusher chooses how many
 /// parents a commit has (git's largest real octopus merges have a few dozen).
 const MAX_PARENTS: usize = 128;
@@ -297,7 +330,6 @@ fn walk_trees(
     let mut pending = vec![(String::new(), roots)];
     // Reused for every name: most trees of a walk hold hundreds.
     let (mut leaves, mut subtrees): (Vec<Side>, Vec<Side>) = (Vec::new(), Vec::new());
-    let mut subtree_ids: Vec<Option<Oid>> = Vec::new();
     while let Some((dir, ids)) = pending.pop() {
         let empty = Rc::new(Listing::default());
         let listings = ids
@@ -305,21 +337,44 @@ fn walk_trees(
             .map(|id| id.map_or_else(|| Ok(Rc::clone(&empty)), |id| cache.get(id, &dir)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut next = vec![0; listings.len()];
-        // Each name once, in byte order, with what every tree holds under it.
-        while let Some(name) =
-            listings.iter().zip(&next).filter_map(|(l, &i)| l.entries.get(i).map(|e| l.name(e))).min()
-        {
+        let mut subtree_ids: Vec<Option<&[u8]>> = Vec::with_capacity(listings.len());
+        // Each name once, in the trees' order, with what every tree holds under it: a file and
+        // a directory of the same name (before and after a change) come apart, one after the
+        // other, the file as a leaf and the directory as a subtree.
+        loop {
+            // Most entries are the same in every tree: nothing changed there.
+            let first = listings.first().and_then(|l| Some((l, l.entries.get(next[0])?)));
+            if let Some((first_listing, first)) = first
+                && listings.iter().zip(&next).skip(1).all(|(l, &i)| {
+                    l.entries.get(i).is_some_and(|e| {
+                        e.bytes == first.bytes
+                            && e.mode == first.mode
+                            && l.name(e) == first_listing.name(first)
+                    })
+                })
+            {
+                next.iter_mut().for_each(|i| *i += 1);
+                continue;
+            }
+            let Some((name, is_tree)) = listings
+                .iter()
+                .zip(&next)
+                .filter_map(|(l, &i)| l.entries.get(i).map(|e| (l.name(e), e.is_tree)))
+                .min_by(|a, b| tree_order(*a, *b))
+            else {
+                break;
+            };
             leaves.clear();
             subtrees.clear();
             subtree_ids.clear();
             for (listing, i) in listings.iter().zip(next.iter_mut()) {
-                let entry = listing.entries.get(*i).filter(|e| listing.name(e) == name);
+                let entry =
+                    listing.entries.get(*i).filter(|e| e.is_tree == is_tree && listing.name(e) == name);
                 *i += usize::from(entry.is_some());
                 let side = entry.map(|e| (e.bytes, e.mode));
-                let is_tree = entry.is_some_and(|e| e.mode == TREE_MODE);
                 leaves.push(side.filter(|_| !is_tree));
                 subtrees.push(side.filter(|_| is_tree));
-                subtree_ids.push(entry.filter(|_| is_tree).map(|e| e.id));
+                subtree_ids.push(entry.filter(|_| is_tree).map(|e| &e.bytes[..listing.id_len]));
             }
             let leaf_changed = changed(&leaves);
             let subtree_changed = changed(&subtrees);
@@ -333,7 +388,8 @@ fn walk_trees(
                     return Ok(());
                 }
             } else if subtree_changed && scope.may_reach(&path) {
-                pending.push((path.clone(), subtree_ids.clone()));
+                let ids = subtree_ids.iter().map(|id| id.map(oid).transpose()).collect::<Result<_, _>>()?;
+                pending.push((path.clone(), ids));
             }
             if leaf_changed && scope.contains(&path) && found(path).is_break() {
                 return Ok(());
@@ -344,20 +400,23 @@ fn walk_trees(
 }
 
 /// A tree's entries as the walk compares them, each read once: libgit2's accessors are calls
-/// (a name's, a `strlen` too), and the walk compares every entry several times. Names are kept
-/// back to back in one buffer.
+/// (a name's, a `strlen` too), and the walk compares every entry several times.
 #[derive(Default)]
 struct Listing {
+    /// Where the entries' names lie: the tree's own bytes, or (a tree libgit2 read) the names
+    /// back to back.
     names: Vec<u8>,
     entries: Vec<Listed>,
+    /// How many bytes of an entry's `bytes` are its id (20, or 32 for SHA-256).
+    id_len: usize,
 }
 
 struct Listed {
     name: Range<usize>,
-    /// The id's bytes, for comparing; the id, for reading the tree.
+    /// The id's bytes, zero-padded: compared as they are, made an `Oid` only to read a subtree.
     bytes: [u8; 32],
-    id: Oid,
     mode: i32,
+    is_tree: bool,
 }
 
 impl Listing {
@@ -366,21 +425,115 @@ impl Listing {
     }
 }
 
-/// A tree's entries by name. Git sorts a directory as if its name ended in `/`, so a file and
-/// a directory of the same name (before and after a change) sort apart; plain byte order
-/// keeps them together.
+/// git's order of a tree's entries, `(name, is_tree)`: by name, a directory's as if it ended
+/// in `/`; then, for names git's order holds equal (only in trees git would not write), by name
+/// and kind, so that the order is total.
+fn tree_order((a, a_tree): (&[u8], bool), (b, b_tree): (&[u8], bool)) -> Ordering {
+    let common = a.len().min(b.len());
+    let end =
+        |name: &[u8], is_tree: bool| name.get(common).copied().unwrap_or(if is_tree { b'/' } else { 0 });
+    a[..common]
+        .cmp(&b[..common])
+        .then_with(|| end(a, a_tree).cmp(&end(b, b_tree)))
+        .then_with(|| (a, a_tree).cmp(&(b, b_tree)))
+}
+
+impl Listing {
+    fn push(&mut self, name: &[u8], id: &[u8], mode: i32) {
+        let start = self.names.len();
+        self.names.extend_from_slice(name);
+        let name = start..self.names.len();
+        self.id_len = id.len();
+        self.entries.push(Listed { name, bytes: padded(id), mode, is_tree: mode == TREE_MODE });
+    }
+
+    /// Puts the entries in [`tree_order`]: only a tree git did not write is out of it.
+    fn into_order(mut self) -> Listing {
+        let Listing { names, entries, .. } = &mut self;
+        let key = |e: &Listed| (&names[e.name.clone()], e.is_tree);
+        if !entries.windows(2).all(|w| tree_order(key(&w[0]), key(&w[1])) == Ordering::Less) {
+            entries.sort_by(|a, b| tree_order(key(a), key(b)));
+        }
+        self
+    }
+}
+
+/// A tree's entries, as libgit2 reads them.
 fn sorted_entries(tree: &git2::Tree<'_>) -> Listing {
     let mut listing = Listing::default();
     for entry in tree.iter() {
-        let start = listing.names.len();
-        listing.names.extend_from_slice(entry.name_bytes());
-        let (id, name) = (entry.id(), start..listing.names.len());
-        listing.entries.push(Listed { name, bytes: ancestry::padded(id), id, mode: entry.filemode() });
+        listing.push(entry.name_bytes(), entry.id().as_bytes(), entry.filemode());
     }
-    // Mostly in order already: git's order differs only around directories.
-    let Listing { names, entries } = &mut listing;
-    entries.sort_by(|a, b| names[a.name.clone()].cmp(&names[b.name.clone()]));
-    listing
+    listing.into_order()
+}
+
+/// A tree's entries read from its raw bytes (`<octal mode> <name>\0<id>`, over and over), or
+/// `None` where any entry is not as git writes it: the caller then has libgit2 read the tree.
+///
+/// Why by hand: libgit2's parse is most of the cost of a merge's walk (each mode through
+/// `strntol`, then an accessor call per field), and a crate's parser would accept or refuse
+/// other trees than libgit2 does: what is read here is exactly the trees both read alike, the
+/// rest goes to libgit2 as before, so verdicts do not depend on which reader read a tree.
+fn parse_listing(data: &[u8], id_len: usize) -> Option<Listing> {
+    // Ids of a length known when compiled are copied without a call per entry.
+    match id_len {
+        20 => parse_entries::<20>(data),
+        32 => parse_entries::<32>(data),
+        _ => None,
+    }
+}
+
+fn parse_entries<const ID_LEN: usize>(data: &[u8]) -> Option<Listing> {
+    let id_len = ID_LEN;
+    let mut entries = Vec::with_capacity(data.len() / 32);
+    let mut at = 0;
+    while at < data.len() {
+        // One to six octal digits and a space (libgit2 also takes signs and spaces first).
+        let space = data[at..].iter().take(7).position(|&b| b == b' ').filter(|&n| n > 0)?;
+        let mut raw_mode = 0u32;
+        for &digit in &data[at..at + space] {
+            if !(b'0'..=b'7').contains(&digit) {
+                return None;
+            }
+            raw_mode = raw_mode * 8 + u32::from(digit - b'0');
+        }
+        let mode = normalized_mode(u16::try_from(raw_mode).ok()?);
+        let start = at + space + 1;
+        // (`CStr` finds the NUL a word at a time.)
+        let nul = std::ffi::CStr::from_bytes_until_nul(&data[start..]).ok()?.count_bytes();
+        if nul == 0 || nul > usize::from(u16::MAX) {
+            return None;
+        }
+        let end = start + nul;
+        let id: &[u8; ID_LEN] = data.get(end + 1..end + 1 + id_len)?.try_into().ok()?;
+        let mut bytes = [0; 32];
+        bytes[..ID_LEN].copy_from_slice(id);
+        entries.push(Listed { name: start..end, bytes, mode, is_tree: mode == TREE_MODE });
+        at = end + 1 + id_len;
+    }
+    // The names stay where the object has them.
+    Some(Listing { names: data.to_vec(), entries, id_len }.into_order())
+}
+
+/// An id's bytes, zero-padded to 32 (SHA-1 ids are 20).
+fn padded(id: &[u8]) -> [u8; 32] {
+    let mut bytes = [0; 32];
+    let len = id.len().min(32);
+    bytes[..len].copy_from_slice(&id[..len]);
+    bytes
+}
+
+/// The mode libgit2's `git_tree_entry_filemode` reports for a raw one (old trees hold modes
+/// such as `100664`).
+fn normalized_mode(raw: u16) -> i32 {
+    let raw = i32::from(raw);
+    match raw & 0o170000 {
+        0o040000 => TREE_MODE,
+        _ if raw & 0o100 != 0 => 0o100755,
+        0o160000 => 0o160000,
+        0o120000 => 0o120000,
+        _ => 0o100644,
+    }
 }
 
 #[cfg(test)]

@@ -120,9 +120,24 @@ impl CommitGraph {
     }
 
     pub fn get(&self, oid: Oid) -> Option<GraphCommit<'_>> {
+        self.position(oid).map(|position| self.commit_at(position))
+    }
+
+    /// The commit's place in the graph: from 0 to [`CommitGraph::commits`], base file first.
+    pub fn position(&self, oid: Oid) -> Option<u32> {
         let id = gix_hash::oid::try_from_bytes(oid.as_bytes()).ok()?;
-        let position = self.graph.lookup(id)?;
-        Some(GraphCommit { graph: self, commit: self.graph.commit_at(position), position: position.0 })
+        Some(self.graph.lookup(id)?.0)
+    }
+
+    /// The commit at `position`, which must be below [`CommitGraph::commits`].
+    pub fn commit_at(&self, position: u32) -> GraphCommit<'_> {
+        let commit = self.graph.commit_at(gix_commitgraph::Position(position));
+        GraphCommit { graph: self, commit, position }
+    }
+
+    /// How many commits the graph holds.
+    pub fn commits(&self) -> u32 {
+        self.graph.num_commits()
     }
 }
 
@@ -181,6 +196,25 @@ impl GraphCommit<'_> {
         Some(self.commit.committer_timestamp().saturating_add(offset))
     }
 
+    /// The commit's id, as the graph holds it.
+    pub fn id_bytes(&self) -> &[u8] {
+        self.commit.id().as_bytes()
+    }
+
+    /// The parents' positions, in order; an error if the file contradicts itself.
+    pub fn parent_positions(&self, into: &mut Vec<u32>) -> Result<(), GitError> {
+        into.clear();
+        for position in self.commit.iter_parents() {
+            into.push(position.map_err(|e| self.broken(e))?.0);
+        }
+        Ok(())
+    }
+
+    fn broken(&self, e: impl std::fmt::Display) -> GitError {
+        let what = format!("reading the parents of {} from the commit-graph", to_oid(self.commit.id()));
+        GitError::new(what, git2::Error::from_str(&e.to_string()))
+    }
+
     pub fn tree(&self) -> Oid {
         to_oid(self.commit.root_tree_id())
     }
@@ -189,11 +223,7 @@ impl GraphCommit<'_> {
     pub fn parents(&self, into: &mut Vec<Oid>) -> Result<(), GitError> {
         into.clear();
         for position in self.commit.iter_parents() {
-            let position = position.map_err(|e| {
-                let what =
-                    format!("reading the parents of {} from the commit-graph", to_oid(self.commit.id()));
-                GitError::new(what, git2::Error::from_str(&e.to_string()))
-            })?;
+            let position = position.map_err(|e| self.broken(e))?;
             into.push(to_oid(self.graph.graph.id_at(position)));
         }
         Ok(())

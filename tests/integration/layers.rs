@@ -75,7 +75,7 @@ fn every_form_of_a_layer_path_is_read() {
         ["gate", "report"]
     );
     assert_eq!(layers_used("use crate::{git::repo, verbs::check};"), ["git", "verbs"]);
-    assert_eq!(layers_used("use crate::{\n    git::repo,\n    verbs::check,\n};"), ["git", "verbs"]);
+    assert_eq!(layers_used("use crate::{\n    git::repo, \n    verbs::check, \n};"), ["git", "verbs"]);
     assert!(layers_used("/// [`crate::verbs::hook`] explains it").is_empty(), "comments name freely");
     assert!(layers_used("use crate::cli::Target;").is_empty(), "only the layers count");
 }
