@@ -4,8 +4,9 @@
 //! Everything the pusher controls is parsed here ([`trailers`], [`identity`], [`provenance`],
 //! [`signature`]), so it is the code that most needs exact tests on values built by hand. It
 //! cannot read git, a file, the clock or the environment: the crate has no git dependency, and
-//! it is `no_std` outside its tests, so the compiler refuses any such call. The `countersign`
-//! crate reads git and the world, and hands the results in.
+//! it is `no_std` outside its tests, so the compiler refuses any such call (jiff's own clock
+//! aside, which `clippy.toml` here refuses). The `countersign` crate reads git and the world,
+//! and hands the results in.
 
 #![cfg_attr(not(test), no_std)]
 
