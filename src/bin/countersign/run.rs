@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::cli::{Format, ReportFormat, RollbackFormat, Target};
-
 use anyhow::Context as _;
 use countersign::gate::Keep;
 use countersign::git::policy_source::{self, Flags, Location};
@@ -23,6 +21,7 @@ use engine::policy::{Mode, Policy, render_findings};
 use engine::verdict::{CommitStatus, Engine};
 use git2::Repository;
 
+use crate::cli::{Format, ReportFormat, RollbackFormat, Target};
 use crate::{ERROR, FAIL, say};
 
 /// `--color`, set once from the command line.

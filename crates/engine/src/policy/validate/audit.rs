@@ -2,9 +2,9 @@
 
 use alloc::string::ToString;
 
-use super::super::raw;
 use super::Validator;
 use crate::policy::Audit;
+use crate::policy::raw;
 
 impl Validator {
     pub(super) fn audit(&mut self, raw: raw::RawAudit) -> Audit {

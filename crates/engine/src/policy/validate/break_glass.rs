@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 
 use toml::Spanned;
 
-use super::super::raw;
 use super::{Holders, Validator};
+use crate::policy::raw;
 use crate::policy::{BreakGlass, DEFAULT_PUSHER_ENV, Policy};
 
 const DEFAULT_MIN_REASON: usize = 10;

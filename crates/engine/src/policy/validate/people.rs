@@ -8,10 +8,10 @@ use alloc::vec::Vec;
 
 use toml::Spanned;
 
-use super::super::raw;
 use super::Validator;
 use crate::identity::normalize_email;
 use crate::policy::Person;
+use crate::policy::raw;
 use crate::signature;
 use ssh_key::PublicKey;
 

@@ -4,10 +4,10 @@ use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::{String, ToString};
 
-use super::super::raw;
 use super::{Holders, Validator};
 use crate::diagnostic::Diagnostic;
 use crate::globs::GlobKind;
+use crate::policy::raw;
 use crate::policy::{Mode, Recorded, Rule, Signatures, When};
 
 impl Validator {
