@@ -32,6 +32,7 @@ use git2::{Oid, Repository};
 
 use crate::git::commit_graph::{CommitGraph, GraphCommit};
 use crate::git::error::{Context, GitError};
+use crate::git::repo::padded;
 
 /// A commit's number for the run: below the graph's length, its position in the graph; from
 /// there on, the commits the graph lacks (every commit, without a graph), in the order met.
@@ -122,19 +123,7 @@ impl Hasher for IdHasher {
 }
 
 fn id(oid: Oid) -> Id {
-    Id { bytes: padded(oid), oid }
-}
-
-/// An id's bytes, zero-padded to 32 (SHA-1 ids are 20).
-fn padded(oid: Oid) -> [u8; 32] {
-    padded_bytes(oid.as_bytes())
-}
-
-fn padded_bytes(raw: &[u8]) -> [u8; 32] {
-    let mut bytes = [0; 32];
-    let len = raw.len().min(32);
-    bytes[..len].copy_from_slice(&raw[..len]);
-    bytes
+    Id { bytes: padded(oid.as_bytes()), oid }
 }
 
 #[derive(Clone)]
@@ -256,7 +245,7 @@ impl<'g> History<'g> {
     fn place(&self, repo: &Repository, slot: Slot) -> Result<(Option<u64>, i64, [u8; 32]), GitError> {
         if let Some(commit) = self.in_graph(slot) {
             let generation = Some(self.generation_in_graph(&commit));
-            return Ok((generation, commit.committer_time(), padded_bytes(commit.id_bytes())));
+            return Ok((generation, commit.committer_time(), padded(commit.id_bytes())));
         }
         let node = self.other(repo, slot)?;
         let bytes = self.lock().ids[(slot - self.in_graph) as usize].bytes;

@@ -26,7 +26,7 @@ use git2::{Commit, ErrorCode, Oid, Repository};
 use crate::git::ancestry::History;
 use crate::git::commit_graph::CommitGraph;
 use crate::git::error::{Context, GitError};
-use crate::git::repo::Key;
+use crate::git::repo::{Key, padded};
 use engine::globs::GlobList;
 
 /// Which changed paths a caller wants: every one, or those some glob of a list matches. The
@@ -513,14 +513,6 @@ fn parse_entries<const ID_LEN: usize>(data: &[u8]) -> Option<Listing> {
     }
     // The names stay where the object has them.
     Some(Listing { names: data.to_vec(), entries, id_len }.into_order())
-}
-
-/// An id's bytes, zero-padded to 32 (SHA-1 ids are 20).
-fn padded(id: &[u8]) -> [u8; 32] {
-    let mut bytes = [0; 32];
-    let len = id.len().min(32);
-    bytes[..len].copy_from_slice(&id[..len]);
-    bytes
 }
 
 /// The mode libgit2's `git_tree_entry_filemode` reports for a raw one (old trees hold modes

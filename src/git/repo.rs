@@ -327,6 +327,15 @@ impl std::hash::Hash for Key {
     }
 }
 
+/// An id's bytes, zero-padded to 32 (SHA-1 ids are 20): one fixed-size value for both formats,
+/// compared and hashed without a call into libgit2.
+pub fn padded(id: &[u8]) -> [u8; 32] {
+    let mut bytes = [0; 32];
+    let len = id.len().min(32);
+    bytes[..len].copy_from_slice(&id[..len]);
+    bytes
+}
+
 /// Short id for reports.
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(7)]

@@ -1,6 +1,6 @@
 //! The result of a push or a CI check, as one model ([`Report`]), and its renderings, one module
-//! each: the human report the pusher reads as `remote:` lines ([`human`]), Markdown for CI
-//! ([`markdown`]), `explain`'s page ([`explain`]), the audit log's line ([`audit`]), and JSON
+//! each: the human report the pusher reads as `remote:` lines ([`human()`]), Markdown for CI
+//! ([`markdown()`]), `explain`'s page ([`explain()`]), the audit log's line ([`audit`]), and JSON
 //! (SPEC "JSON report"), which is the model's own `Serialize` here.
 //!
 //! Everything shown is pusher-controlled text (subjects, names, trailers); every renderer passes

@@ -90,7 +90,8 @@ fn judge(repo: &Repository, flags: &Flags, remote: &str, input: &[u8], today: Da
     if updates.is_empty() {
         return Ok(Outcome { block: false, message: String::new() });
     }
-    let view = View::new(repo, &mirrored, &updates)?;
+    let tags = local_tags(repo).map_err(|e| e.to_string())?;
+    let view = View::new(repo, &mirrored, &tags, &updates)?;
     let opened = repo::open(view.dir.path()).map_err(|e| e.to_string())?;
     let policy = policy_source::load(&server_location, &opened, today).map_err(|e| e.to_string())?;
     let engine = Engine::new(&policy, today);
@@ -126,6 +127,16 @@ fn judge(repo: &Repository, flags: &Flags, remote: &str, input: &[u8], today: Da
             "countersign: not refused here: the policy counts approvals recorded on the server, \
              which a clone does not see; the server decides\n",
         );
+        return Ok(Outcome { block: false, message });
+    }
+    let unseen = unseen_protected(&policy, &git_remote);
+    if !unseen.is_empty() {
+        message.push_str(&format!(
+            "countersign: not refused here: this clone does not fetch every protected ref of \
+             {remote} ({}), so it cannot tell which of these commits the server already has; the \
+             server decides\n",
+            unseen.join(", ")
+        ));
         return Ok(Outcome { block: false, message });
     }
     // As the server ends a refusal.
@@ -241,13 +252,67 @@ fn mirrored_refs(repo: &Repository, remote: &git2::Remote<'_>) -> Result<Vec<Mir
     Ok(mirrored)
 }
 
+/// The clone's tags, which the view holds under their own names: a tag is named alike on the
+/// server, and git fetches the server's tags along with the commits they point at. A tag only
+/// this clone has hides commits from the judgement, never adds any: the lenient side.
+fn local_tags(repo: &Repository) -> Result<Vec<(String, Oid)>, GitError> {
+    let failed = |why: String| GitError::new("listing the clone's tags".into(), git2::Error::from_str(&why));
+    let output = repo::git(repo, &["for-each-ref", "--format=%(objectname) %(refname)", "refs/tags/"])
+        .map_err(failed)?;
+    if !output.status.success() {
+        return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string()));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (id, name) = line.split_once(' ')?;
+            Some((name.to_string(), repo::parse_id(id)?))
+        })
+        .collect())
+}
+
+/// The protected globs whose refs this clone may not see the server's value of: no fetch
+/// refspec of `remote` covers every ref the glob can match (a single-branch clone mirrors one
+/// branch, `git clone --depth` among them). Commits already on such a ref are judged here as
+/// new, so a refusal here could be one the server would not give. Tags are seen: the view
+/// holds the clone's own ([`local_tags`]).
+fn unseen_protected(policy: &Policy, remote: &git2::Remote<'_>) -> Vec<String> {
+    let sources: Vec<String> = remote
+        .refspecs()
+        .filter(|spec| spec.direction() == Direction::Fetch)
+        .filter_map(|spec| spec.src().ok().map(str::to_string))
+        .collect();
+    // A negative refspec leaves some refs out: what it excludes is not worth working out.
+    let excluding = sources.iter().any(|source| source.starts_with('^'));
+    let protected = &policy.gate.protected;
+    protected
+        .patterns()
+        .iter()
+        .zip(protected.literal_prefixes())
+        .filter(|(pattern, prefix)| {
+            let covered = prefix.starts_with("refs/tags/")
+                || sources.iter().any(|source| match source.strip_suffix('*') {
+                    Some(stem) => prefix.starts_with(stem),
+                    None => source == *pattern,
+                });
+            excluding || !covered
+        })
+        .map(|(pattern, _)| pattern.clone())
+        .collect()
+}
+
 /// The server as the clone knows it: a temporary bare repository borrowing the clone's objects.
 struct View {
     dir: tempfile::TempDir,
 }
 
 impl View {
-    fn new(repo: &Repository, mirrored: &[Mirrored], updates: &[RefUpdate]) -> Result<View, Skip> {
+    fn new(
+        repo: &Repository,
+        mirrored: &[Mirrored],
+        tags: &[(String, Oid)],
+        updates: &[RefUpdate],
+    ) -> Result<View, Skip> {
         let dir = tempfile::Builder::new()
             .prefix("countersign-pre-push-")
             .tempdir()
@@ -268,7 +333,8 @@ impl View {
         }
         // One value a ref (git refuses two updates of one ref in a transaction).
         let mut refs: BTreeMap<&str, Option<Oid>> =
-            mirrored.iter().map(|m| (m.server.as_str(), Some(m.id))).collect();
+            tags.iter().map(|(name, id)| (name.as_str(), Some(*id))).collect();
+        refs.extend(mirrored.iter().map(|m| (m.server.as_str(), Some(m.id))));
         // git has just read these from the server: fresher than any remote-tracking ref.
         for update in updates {
             if update.old.is_zero() {

@@ -369,3 +369,60 @@ fn every_ref_of_a_push_is_judged_and_a_protected_deletion_refused() {
     refused_both_ways(&server, &["origin", ":refs/heads/release/1"]);
     assert_eq!(server.server_ref("refs/heads/release/1"), Some(server.head()));
 }
+
+/// A commit the server has only under a protected tag (an admin tagged it) is not new to the
+/// server; the view holds the clone's tags, so the clone does not judge it as new either.
+#[test]
+fn a_commit_under_a_protected_tag_is_already_on_the_server() {
+    let server = server_and_clone(POLICY);
+    server.git_work(&["checkout", "-q", "-b", "hotfix"]);
+    server.write("app/hotfix.rs", "fix\n");
+    let head = server.commit(BOB, "Hotfix, tagged by the release manager\n");
+    let head = head.trim();
+    assert!(server.push(&["--no-verify", "origin", "HEAD:refs/heads/topic"]).ok);
+    server.git_server(&["update-ref", "refs/tags/v1", head]);
+    server.git_server(&["update-ref", "-d", "refs/heads/topic"]);
+    server.git_work(&["update-ref", "-d", "refs/remotes/origin/topic"]);
+    server.git_work(&["fetch", "-q", "--tags", "origin"]);
+    let push = server.push(&["origin", "HEAD:refs/heads/release/1.1"]);
+    assert!(push.ok, "{}", push.stderr);
+    assert!(
+        push.stderr.contains("countersign: checked before the push: 0 new commit(s) pass"),
+        "{}",
+        push.stderr
+    );
+    assert_eq!(server.git_server(&["rev-parse", "refs/heads/release/1.1"]).trim(), head);
+}
+
+/// A single-branch clone (`git clone --depth` is one) cannot see the server's other protected
+/// refs, so it cannot tell which commits the server already has: it shows its judgement and
+/// lets the server decide, never refusing what the server accepts.
+#[test]
+fn a_single_branch_clone_leaves_refusals_to_the_server() {
+    let server = server_and_clone(POLICY);
+    server.git_work(&["checkout", "-q", "-b", "legacy"]);
+    server.write("app/legacy.rs", "old\n");
+    let legacy = server.commit(BOB, "Legacy change\n");
+    let legacy = legacy.trim();
+    // On the server's protected release/1, as an admin placed it; the clone fetches main only.
+    assert!(server.push(&["--no-verify", "origin", "HEAD:refs/heads/topic"]).ok);
+    server.git_server(&["update-ref", "refs/heads/release/1", legacy]);
+    server.git_server(&["update-ref", "-d", "refs/heads/topic"]);
+    server.git_work(&["config", "remote.origin.fetch", "+refs/heads/main:refs/remotes/origin/main"]);
+    server.git_work(&["update-ref", "-d", "refs/remotes/origin/topic"]);
+
+    let accepted = server.push(&["origin", "HEAD:refs/heads/release/2"]);
+    assert!(accepted.ok, "{}", accepted.stderr);
+    assert!(accepted.stderr.contains("not refused here: this clone does not fetch every protected ref"));
+    assert!(accepted.stderr.contains("refs/heads/release/**"), "{}", accepted.stderr);
+    assert_eq!(server.git_server(&["rev-parse", "refs/heads/release/2"]).trim(), legacy);
+
+    // A commit that is new to the server: the clone says what it found, the server refuses.
+    server.write("app/new.rs", "new\n");
+    server.commit(BOB, "Unreviewed\n");
+    let refused = server.push(&["origin", "HEAD:refs/heads/release/2"]);
+    assert!(!refused.ok);
+    assert!(refused.stderr.contains("countersign: not refused here"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("remote: countersign: push rejected"), "{}", refused.stderr);
+    assert_eq!(server.git_server(&["rev-parse", "refs/heads/release/2"]).trim(), legacy);
+}

@@ -1,5 +1,5 @@
 //! `countersign install --client`: the pre-push and commit-msg hooks in a developer's clone
-//! ([`crate::client`] is what they run), where git runs that clone's hooks (`core.hooksPath`
+//! ([`crate::verbs::client`] is what they run), where git runs that clone's hooks (`core.hooksPath`
 //! respected), and the git config they read.
 
 use std::path::{Path, PathBuf};
