@@ -73,7 +73,8 @@ fn judge(repo: &Repository, flags: &Flags, remote: &str, input: &[u8], today: Da
         return Err(format!("{remote} is a URL, not a remote whose refs this clone tracks"));
     };
     let location = policy_source::locate_in_clone(flags, repo, Some(remote)).map_err(|e| e.to_string())?;
-    let mirrored = mirrored_refs(repo, &git_remote).map_err(|e| e.to_string())?;
+    let refs = listed_refs(repo).map_err(|e| e.to_string())?;
+    let mirrored = mirrored_refs(&refs, &git_remote);
     if mirrored.is_empty() {
         return Err(format!("this clone has no remote-tracking refs of {remote} (git fetch {remote} first)"));
     }
@@ -90,8 +91,7 @@ fn judge(repo: &Repository, flags: &Flags, remote: &str, input: &[u8], today: Da
     if updates.is_empty() {
         return Ok(Outcome { block: false, message: String::new() });
     }
-    let tags = local_tags(repo).map_err(|e| e.to_string())?;
-    let view = View::new(repo, &mirrored, &tags, &updates)?;
+    let view = View::new(repo, &mirrored, &local_tags(&refs), &updates)?;
     let opened = repo::open(view.dir.path()).map_err(|e| e.to_string())?;
     let policy = policy_source::load(&server_location, &opened, today).map_err(|e| e.to_string())?;
     let engine = Engine::new(&policy, today);
@@ -201,10 +201,8 @@ pub fn pre_commit_input(
     let to = id(&env("PRE_COMMIT_TO_REF").unwrap_or_else(|| local.clone()))?;
     let git_remote =
         repo.find_remote(remote).map_err(|_| format!("{remote} is not a remote of this clone"))?;
-    let tracked = mirrored_refs(repo, &git_remote)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|m| m.server == remote_ref);
+    let refs = listed_refs(repo).map_err(|e| e.to_string())?;
+    let tracked = mirrored_refs(&refs, &git_remote).into_iter().find(|m| m.server == remote_ref);
     let old = match (tracked, env("PRE_COMMIT_FROM_REF")) {
         (Some(_), Some(from)) => id(&from)?,
         (Some(tracked), None) => tracked.id.to_string(),
@@ -223,52 +221,49 @@ struct Mirrored {
     id: Oid,
 }
 
-/// Every ref a fetch refspec of `remote` writes, with the server name it mirrors. Listed by
-/// git, which reads every ref store (libgit2 reads no reftable).
-fn mirrored_refs(repo: &Repository, remote: &git2::Remote<'_>) -> Result<Vec<Mirrored>, GitError> {
-    let failed =
-        |why: String| GitError::new("listing the remote-tracking refs".into(), git2::Error::from_str(&why));
+/// The clone's refs that are not symbolic (`refs/remotes/origin/HEAD` mirrors no ref), as git
+/// lists them: git reads every ref store (libgit2 reads no reftable).
+fn listed_refs(repo: &Repository) -> Result<Vec<(Oid, String)>, GitError> {
+    let failed = |why: String| GitError::new("listing the clone's refs".into(), git2::Error::from_str(&why));
     let output =
         repo::git(repo, &["for-each-ref", "--format=%(objectname) %(symref) %(refname)"]).map_err(failed)?;
-    if !output.status.success() {
-        return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string()));
-    }
-    let specs: Vec<git2::Refspec<'_>> =
-        remote.refspecs().filter(|spec| spec.direction() == Direction::Fetch).collect();
-    let mut mirrored = Vec::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        // `<id> <symref> <name>`: a symbolic ref (refs/remotes/origin/HEAD) mirrors no ref.
-        let Some((id, rest)) = line.split_once(' ') else { continue };
-        let Some(("", tracking)) = rest.split_once(' ') else { continue };
-        let Some(id) = repo::parse_id(id) else { continue };
-        let server = specs
-            .iter()
-            .filter(|spec| spec.dst_matches(tracking))
-            .find_map(|spec| spec.rtransform(tracking).ok()?.as_str().ok().map(str::to_string));
-        if let Some(server) = server {
-            mirrored.push(Mirrored { server, tracking: tracking.to_string(), id });
-        }
-    }
-    Ok(mirrored)
-}
-
-/// The clone's tags, which the view holds under their own names: a tag is named alike on the
-/// server, and git fetches the server's tags along with the commits they point at. A tag only
-/// this clone has hides commits from the judgement, never adds any: the lenient side.
-fn local_tags(repo: &Repository) -> Result<Vec<(String, Oid)>, GitError> {
-    let failed = |why: String| GitError::new("listing the clone's tags".into(), git2::Error::from_str(&why));
-    let output = repo::git(repo, &["for-each-ref", "--format=%(objectname) %(refname)", "refs/tags/"])
-        .map_err(failed)?;
     if !output.status.success() {
         return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string()));
     }
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| {
-            let (id, name) = line.split_once(' ')?;
-            Some((name.to_string(), repo::parse_id(id)?))
+            // `<id> <symref> <name>`, the symref empty for a plain ref.
+            let (id, rest) = line.split_once(' ')?;
+            let ("", name) = rest.split_once(' ')? else { return None };
+            Some((repo::parse_id(id)?, name.to_string()))
         })
         .collect())
+}
+
+/// Every ref a fetch refspec of `remote` writes, with the server name it mirrors.
+fn mirrored_refs(refs: &[(Oid, String)], remote: &git2::Remote<'_>) -> Vec<Mirrored> {
+    let specs: Vec<git2::Refspec<'_>> =
+        remote.refspecs().filter(|spec| spec.direction() == Direction::Fetch).collect();
+    refs.iter()
+        .filter_map(|(id, tracking)| {
+            let server = specs
+                .iter()
+                .filter(|spec| spec.dst_matches(tracking))
+                .find_map(|spec| spec.rtransform(tracking).ok()?.as_str().ok().map(str::to_string))?;
+            Some(Mirrored { server, tracking: tracking.clone(), id: *id })
+        })
+        .collect()
+}
+
+/// The clone's tags, which the view holds under their own names: a tag is named alike on the
+/// server, and git fetches the server's tags along with the commits they point at. A tag only
+/// this clone has hides commits from the judgement, never adds any: the lenient side.
+fn local_tags(refs: &[(Oid, String)]) -> Vec<(String, Oid)> {
+    refs.iter()
+        .filter(|(_, name)| name.starts_with("refs/tags/"))
+        .map(|(id, name)| (name.clone(), *id))
+        .collect()
 }
 
 /// The protected globs whose refs this clone may not see the server's value of: no fetch

@@ -94,15 +94,20 @@ fn an_unreviewed_commit_is_refused_in_the_clone_as_on_the_server() {
     refused_both_ways(&server, &["origin", "main"]);
 }
 
+/// An unreviewed commit on main is refused by both; amended with a review, taken by both.
+fn unreviewed_refused_then_reviewed_accepted(server: &Server) {
+    server.write("app/x.rs", "x\n");
+    server.commit(BOB, "Unreviewed change\n");
+    refused_both_ways(server, &["origin", "main"]);
+    server.git_work(&["commit", "-q", "--amend", "--no-edit", "--trailer", REVIEWED]);
+    accepted_both_ways(server, &["origin", "main"], "refs/heads/main");
+}
+
 #[test]
 fn sha256_and_reftable_clones_are_judged_alike() {
     for format in [Format::Sha256, Format::Reftable] {
         let server = server_and_clone_in(format, POLICY);
-        server.write("app/x.rs", "x\n");
-        server.commit(BOB, "Unreviewed change\n");
-        refused_both_ways(&server, &["origin", "main"]);
-        server.git_work(&["commit", "-q", "--amend", "--no-edit", "--trailer", REVIEWED]);
-        accepted_both_ways(&server, &["origin", "main"], "refs/heads/main");
+        unreviewed_refused_then_reviewed_accepted(&server);
     }
 }
 
@@ -347,11 +352,7 @@ fn a_policy_file_on_the_server_is_used_through_the_copy_the_admin_documents() {
     std::fs::write(&copy, POLICY).unwrap();
     let out = succeeds(&countersign(&server, &["install", "--client", "--policy", copy.to_str().unwrap()]));
     assert!(out.contains(&format!("git config countersign.policy {}", copy.display())), "{out}");
-    server.write("app/x.rs", "x\n");
-    server.commit(BOB, "Unreviewed change\n");
-    refused_both_ways(&server, &["origin", "main"]);
-    server.git_work(&["commit", "-q", "--amend", "--no-edit", "--trailer", REVIEWED]);
-    accepted_both_ways(&server, &["origin", "main"], "refs/heads/main");
+    unreviewed_refused_then_reviewed_accepted(&server);
 }
 
 #[test]
