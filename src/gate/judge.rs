@@ -471,7 +471,9 @@ impl Rules<'_> {
         if facts.clean_merge || facts.in_baseline || exemption_moot {
             return Ok(verdict);
         }
-        if commit.parent_count() < 2 || changes::merge_introduces_any(trees, commit)? {
+        // A path the rules' walk found is one the merge introduced.
+        let introduced_some = matches!(&facts.changes, Changes::Paths(paths) if !paths.is_empty());
+        if commit.parent_count() < 2 || introduced_some || changes::merge_introduces_any(trees, commit)? {
             return Ok(verdict);
         }
         facts.clean_merge = true;

@@ -16,8 +16,8 @@
 //! path glob of the policy can reach ([`PathScope`]), nor any blob.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::ops::{ControlFlow, Range};
+use std::collections::{HashMap, VecDeque};
+use std::ops::ControlFlow;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -26,7 +26,7 @@ use git2::{Commit, ErrorCode, Oid, Repository};
 use crate::git::ancestry::History;
 use crate::git::commit_graph::CommitGraph;
 use crate::git::error::{Context, GitError};
-use crate::git::repo::{Key, padded};
+use crate::git::repo::Key;
 use engine::globs::GlobList;
 
 /// Which changed paths a caller wants: every one, or those some glob of a list matches. The
@@ -111,7 +111,9 @@ pub enum Detail {
 
 /// Trees read by the latest walks, kept for the next: walking history newest first, a
 /// commit's parent's trees are the next commit's own, so each tree is read once (trees come
-/// out of packs as chains of deltas; reading one is most of the cost of a walk).
+/// out of packs as chains of deltas; reading one is most of the cost of a walk). Kept longer
+/// than one walk ([`Recent`]) for merges: their bases' trees, and the directories no recent
+/// commit touched, come back walk after walk.
 pub struct Trees<'r> {
     repo: &'r Repository,
     /// Where a parent's root tree id is read without inflating the parent.
@@ -119,8 +121,10 @@ pub struct Trees<'r> {
     /// Where merge bases are found; shared by every thread of a run.
     history: Arc<History<'r>>,
     /// Trees as the walk lists them ([`Listing`]), so a tree read again is not listed again.
-    current: HashMap<Key, Rc<Listing>>,
-    previous: HashMap<Key, Rc<Listing>>,
+    recent: Recent,
+    /// The last merge's parents and their base's tree: a merge judged under a path rule is
+    /// walked twice (its paths, then whether it introduces any at all).
+    last_base: Option<(Vec<Oid>, Option<Oid>)>,
     /// Where trees are read raw ([`parse_listing`]); opened on the first tree read.
     odb: Option<git2::Odb<'r>>,
 }
@@ -133,14 +137,7 @@ impl<'r> Trees<'r> {
     /// Trees read through `repo` (a thread's own handle), with the history another reader
     /// has already learned.
     pub fn sharing(repo: &'r Repository, history: Arc<History<'r>>) -> Self {
-        Trees {
-            repo,
-            graph: history.graph(),
-            history,
-            current: HashMap::new(),
-            previous: HashMap::new(),
-            odb: None,
-        }
+        Trees { repo, graph: history.graph(), history, recent: Recent::default(), last_base: None, odb: None }
     }
 
     pub fn history(&self) -> Arc<History<'r>> {
@@ -156,43 +153,83 @@ impl<'r> Trees<'r> {
     }
 
     fn get(&mut self, id: Oid, dir: &str) -> Result<Rc<Listing>, GitError> {
-        if let Some(tree) = self.current.get(&Key(id)) {
-            return Ok(Rc::clone(tree));
+        if let Some(tree) = self.recent.get(id) {
+            return Ok(tree);
         }
-        let tree = match self.previous.remove(&Key(id)) {
-            Some(tree) => tree,
+        let at = || if dir.is_empty() { String::new() } else { format!(" at {dir}") };
+        let odb = match &self.odb {
+            Some(odb) => odb,
+            None => self.odb.insert(self.repo.odb().context(|| "opening the object database".to_string())?),
+        };
+        let object = odb.read(id).context(|| format!("reading tree {id}{}", at()))?;
+        let listing = match object.kind() {
+            git2::ObjectType::Tree => parse_listing(object.data(), id.as_bytes().len()),
+            _ => None,
+        };
+        let listing = match listing {
+            Some(listing) => listing,
             None => {
-                let at = || if dir.is_empty() { String::new() } else { format!(" at {dir}") };
-                let odb = match &self.odb {
-                    Some(odb) => odb,
-                    None => self
-                        .odb
-                        .insert(self.repo.odb().context(|| "opening the object database".to_string())?),
+                // Not a tree as git writes them: libgit2 reads it, or says what is wrong.
+                let tree = self.repo.find_tree(id).context(|| format!("reading tree {id}{}", at()))?;
+                let too_large = || {
+                    GitError::new(format!("reading tree {id}{}", at()), git2::Error::from_str("over 4 GiB"))
                 };
-                let object = odb.read(id).context(|| format!("reading tree {id}{}", at()))?;
-                let listing = match object.kind() {
-                    git2::ObjectType::Tree => parse_listing(object.data(), id.as_bytes().len()),
-                    _ => None,
-                };
-                let listing = match listing {
-                    Some(listing) => listing,
-                    None => {
-                        // Not a tree as git writes them: libgit2 reads it, or says what is wrong.
-                        let tree =
-                            self.repo.find_tree(id).context(|| format!("reading tree {id}{}", at()))?;
-                        sorted_entries(&tree)
-                    }
-                };
-                Rc::new(listing)
+                sorted_entries(&tree).ok_or_else(too_large)?
             }
         };
-        self.current.insert(Key(id), Rc::clone(&tree));
+        let tree = Rc::new(listing);
+        self.recent.insert(id, Rc::clone(&tree));
         Ok(tree)
     }
+}
 
-    /// Forgets all but the trees of the walk that ends now, so memory stays that of two walks.
-    fn end_walk(&mut self) {
-        self.previous = std::mem::take(&mut self.current);
+/// The listings read last, up to [`Recent::BUDGET`] bytes; the least recently used go first.
+///
+/// By hand rather than the `lru` crate: that one bounds how many entries it holds, and a
+/// listing's size goes from one entry to tens of thousands (a whole project in one directory).
+#[derive(Default)]
+struct Recent {
+    listings: HashMap<Key, (Rc<Listing>, u64)>,
+    /// Each use, oldest first, with the clock's time then: an entry whose listing was used
+    /// again since is stale, skipped when evicting and dropped when the queue is compacted.
+    uses: VecDeque<(Key, u64)>,
+    clock: u64,
+    bytes: usize,
+}
+
+impl Recent {
+    /// Per judging thread: enough for the trees of a few hundred commits of a large project.
+    const BUDGET: usize = 4 << 20;
+
+    fn get(&mut self, id: Oid) -> Option<Rc<Listing>> {
+        let (listing, used) = self.listings.get_mut(&Key(id))?;
+        self.clock += 1;
+        *used = self.clock;
+        let listing = Rc::clone(listing);
+        self.used(Key(id));
+        Some(listing)
+    }
+
+    fn insert(&mut self, id: Oid, listing: Rc<Listing>) {
+        self.clock += 1;
+        self.bytes += listing.size();
+        self.listings.insert(Key(id), (listing, self.clock));
+        self.used(Key(id));
+        while self.bytes > Self::BUDGET {
+            let Some((key, time)) = self.uses.pop_front() else { break };
+            if self.listings.get(&key).is_some_and(|&(_, used)| used == time) {
+                let (listing, _) = self.listings.remove(&key).expect("present above");
+                self.bytes -= listing.size();
+            }
+        }
+    }
+
+    fn used(&mut self, key: Key) {
+        self.uses.push_back((key, self.clock));
+        if self.uses.len() > 2 * self.listings.len() + 64 {
+            let listings = &self.listings;
+            self.uses.retain(|(key, time)| listings.get(key).is_some_and(|&(_, used)| used == *time));
+        }
     }
 }
 
@@ -276,9 +313,7 @@ fn walk_changes(
     // A merge's directories say nothing alone: one that differs from every parent may only
     // combine their changes.
     let detail = if parents.len() > 1 { Detail::Paths } else { detail };
-    let walked = walk_trees(trees, roots, scope, detail, &changed, found);
-    trees.end_walk();
-    walked
+    walk_trees(trees, roots, scope, detail, &changed, found)
 }
 
 fn oid(bytes: &[u8]) -> Result<Oid, GitError> {
@@ -289,12 +324,23 @@ fn oid(bytes: &[u8]) -> Result<Oid, GitError> {
 /// parents a commit has (git's largest real octopus merges have a few dozen).
 const MAX_PARENTS: usize = 128;
 
-/// What one tree holds under one name: an entry's id (as bytes, zero-padded: libgit2 compares
-/// `Oid`s by a call) and mode, or nothing.
-type Side = Option<([u8; 32], i32)>;
+/// What one tree holds under one name: an entry's id (as bytes: libgit2 compares `Oid`s by a
+/// call) and mode, or nothing.
+type Side<'l> = Option<(&'l [u8], i32)>;
 
 /// The tree of the parents' merge base; `None` (the empty tree) for unrelated histories.
-fn merge_base_tree(trees: &Trees<'_>, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
+fn merge_base_tree(trees: &mut Trees<'_>, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
+    if let Some((parents, tree)) = &trees.last_base
+        && parents == ids
+    {
+        return Ok(*tree);
+    }
+    let tree = find_merge_base_tree(trees, ids)?;
+    trees.last_base = Some((ids.to_vec(), tree));
+    Ok(tree)
+}
+
+fn find_merge_base_tree(trees: &Trees<'_>, ids: &[Oid]) -> Result<Option<Oid>, GitError> {
     let repo = trees.repo;
     match trees.history.merge_base(repo, ids)? {
         Some(base) => Ok(Some(trees.root_of(base)?)),
@@ -324,18 +370,18 @@ fn walk_trees(
     roots: Vec<Option<Oid>>,
     scope: &PathScope,
     detail: Detail,
-    changed: &dyn Fn(&[Side]) -> bool,
+    changed: &dyn Fn(&[Side<'_>]) -> bool,
     found: &mut dyn FnMut(String) -> ControlFlow<()>,
 ) -> Result<(), GitError> {
     let mut pending = vec![(String::new(), roots)];
-    // Reused for every name: most trees of a walk hold hundreds.
-    let (mut leaves, mut subtrees): (Vec<Side>, Vec<Side>) = (Vec::new(), Vec::new());
     while let Some((dir, ids)) = pending.pop() {
         let empty = Rc::new(Listing::default());
         let listings = ids
             .iter()
             .map(|id| id.map_or_else(|| Ok(Rc::clone(&empty)), |id| cache.get(id, &dir)))
             .collect::<Result<Vec<_>, _>>()?;
+        // Reused for every name: most trees of a walk hold hundreds.
+        let (mut leaves, mut subtrees): (Vec<Side<'_>>, Vec<Side<'_>>) = (Vec::new(), Vec::new());
         let mut next = vec![0; listings.len()];
         let mut subtree_ids: Vec<Option<&[u8]>> = Vec::with_capacity(listings.len());
         // Each name once, in the trees' order, with what every tree holds under it: a file and
@@ -347,9 +393,7 @@ fn walk_trees(
             if let Some((first_listing, first)) = first
                 && listings.iter().zip(&next).skip(1).all(|(l, &i)| {
                     l.entries.get(i).is_some_and(|e| {
-                        e.bytes == first.bytes
-                            && e.mode == first.mode
-                            && l.name(e) == first_listing.name(first)
+                        e.mode == first.mode && l.name_and_id(e) == first_listing.name_and_id(first)
                     })
                 })
             {
@@ -371,10 +415,10 @@ fn walk_trees(
                 let entry =
                     listing.entries.get(*i).filter(|e| e.is_tree == is_tree && listing.name(e) == name);
                 *i += usize::from(entry.is_some());
-                let side = entry.map(|e| (e.bytes, e.mode));
+                let side = entry.map(|e| (listing.id(e), e.mode));
                 leaves.push(side.filter(|_| !is_tree));
                 subtrees.push(side.filter(|_| is_tree));
-                subtree_ids.push(entry.filter(|_| is_tree).map(|e| &e.bytes[..listing.id_len]));
+                subtree_ids.push(side.filter(|_| is_tree).map(|(id, _)| id));
             }
             let leaf_changed = changed(&leaves);
             let subtree_changed = changed(&subtrees);
@@ -403,25 +447,43 @@ fn walk_trees(
 /// (a name's, a `strlen` too), and the walk compares every entry several times.
 #[derive(Default)]
 struct Listing {
-    /// Where the entries' names lie: the tree's own bytes, or (a tree libgit2 read) the names
-    /// back to back.
-    names: Vec<u8>,
+    /// Each entry's name, a NUL and its id, as a tree object holds them: the tree's own bytes,
+    /// or (a tree libgit2 read) written so. An entry's name and id are then one slice, and
+    /// compared at once.
+    bytes: Vec<u8>,
     entries: Vec<Listed>,
-    /// How many bytes of an entry's `bytes` are its id (20, or 32 for SHA-256).
+    /// How many bytes an id takes (20, or 32 for SHA-256).
     id_len: usize,
 }
 
+/// Small (16 bytes), as the listings of [`Recent`] hold hundreds of thousands of them.
 struct Listed {
-    name: Range<usize>,
-    /// The id's bytes, zero-padded: compared as they are, made an `Oid` only to read a subtree.
-    bytes: [u8; 32],
+    /// Where the name starts in [`Listing::bytes`], and how long it is.
+    name: u32,
+    name_len: u32,
     mode: i32,
     is_tree: bool,
 }
 
 impl Listing {
     fn name(&self, entry: &Listed) -> &[u8] {
-        &self.names[entry.name.clone()]
+        let start = entry.name as usize;
+        &self.bytes[start..start + entry.name_len as usize]
+    }
+
+    fn id(&self, entry: &Listed) -> &[u8] {
+        let start = entry.name as usize + entry.name_len as usize + 1;
+        &self.bytes[start..start + self.id_len]
+    }
+
+    fn name_and_id(&self, entry: &Listed) -> &[u8] {
+        let start = entry.name as usize;
+        &self.bytes[start..start + entry.name_len as usize + 1 + self.id_len]
+    }
+
+    /// The bytes it holds, as [`Recent`] counts them.
+    fn size(&self) -> usize {
+        self.bytes.len() + self.entries.len() * std::mem::size_of::<Listed>()
     }
 }
 
@@ -439,18 +501,27 @@ fn tree_order((a, a_tree): (&[u8], bool), (b, b_tree): (&[u8], bool)) -> Orderin
 }
 
 impl Listing {
-    fn push(&mut self, name: &[u8], id: &[u8], mode: i32) {
-        let start = self.names.len();
-        self.names.extend_from_slice(name);
-        let name = start..self.names.len();
+    /// Adds an entry; `None` once the listing outgrows its offsets (a tree of over 4 GiB,
+    /// which git does not write).
+    fn push(&mut self, name: &[u8], id: &[u8], mode: i32) -> Option<()> {
+        let start = u32::try_from(self.bytes.len()).ok()?;
+        let name_len = u32::try_from(name.len()).ok()?;
+        self.bytes.extend_from_slice(name);
+        self.bytes.push(0);
+        self.bytes.extend_from_slice(id);
+        u32::try_from(self.bytes.len()).ok()?;
         self.id_len = id.len();
-        self.entries.push(Listed { name, bytes: padded(id), mode, is_tree: mode == TREE_MODE });
+        self.entries.push(Listed { name: start, name_len, mode, is_tree: mode == TREE_MODE });
+        Some(())
     }
 
     /// Puts the entries in [`tree_order`]: only a tree git did not write is out of it.
     fn into_order(mut self) -> Listing {
-        let Listing { names, entries, .. } = &mut self;
-        let key = |e: &Listed| (&names[e.name.clone()], e.is_tree);
+        let Listing { bytes, entries, .. } = &mut self;
+        let key = |e: &Listed| {
+            let start = e.name as usize;
+            (&bytes[start..start + e.name_len as usize], e.is_tree)
+        };
         if !entries.windows(2).all(|w| tree_order(key(&w[0]), key(&w[1])) == Ordering::Less) {
             entries.sort_by(|a, b| tree_order(key(a), key(b)));
         }
@@ -458,13 +529,13 @@ impl Listing {
     }
 }
 
-/// A tree's entries, as libgit2 reads them.
-fn sorted_entries(tree: &git2::Tree<'_>) -> Listing {
+/// A tree's entries, as libgit2 reads them; `None` for a tree too large to list.
+fn sorted_entries(tree: &git2::Tree<'_>) -> Option<Listing> {
     let mut listing = Listing::default();
     for entry in tree.iter() {
-        listing.push(entry.name_bytes(), entry.id().as_bytes(), entry.filemode());
+        listing.push(entry.name_bytes(), entry.id().as_bytes(), entry.filemode())?;
     }
-    listing.into_order()
+    Some(listing.into_order())
 }
 
 /// A tree's entries read from its raw bytes (`<octal mode> <name>\0<id>`, over and over), or
@@ -475,16 +546,8 @@ fn sorted_entries(tree: &git2::Tree<'_>) -> Listing {
 /// other trees than libgit2 does: what is read here is exactly the trees both read alike, the
 /// rest goes to libgit2 as before, so verdicts do not depend on which reader read a tree.
 fn parse_listing(data: &[u8], id_len: usize) -> Option<Listing> {
-    // Ids of a length known when compiled are copied without a call per entry.
-    match id_len {
-        20 => parse_entries::<20>(data),
-        32 => parse_entries::<32>(data),
-        _ => None,
-    }
-}
-
-fn parse_entries<const ID_LEN: usize>(data: &[u8]) -> Option<Listing> {
-    let id_len = ID_LEN;
+    // Offsets into it are `u32`s ([`Listed`]).
+    u32::try_from(data.len()).ok()?;
     let mut entries = Vec::with_capacity(data.len() / 32);
     let mut at = 0;
     while at < data.len() {
@@ -505,14 +568,14 @@ fn parse_entries<const ID_LEN: usize>(data: &[u8]) -> Option<Listing> {
             return None;
         }
         let end = start + nul;
-        let id: &[u8; ID_LEN] = data.get(end + 1..end + 1 + id_len)?.try_into().ok()?;
-        let mut bytes = [0; 32];
-        bytes[..ID_LEN].copy_from_slice(id);
-        entries.push(Listed { name: start..end, bytes, mode, is_tree: mode == TREE_MODE });
+        data.get(end + 1..end + 1 + id_len)?;
+        // Both fit: `data`'s length does.
+        let (name, name_len) = (start as u32, nul as u32);
+        entries.push(Listed { name, name_len, mode, is_tree: mode == TREE_MODE });
         at = end + 1 + id_len;
     }
-    // The names stay where the object has them.
-    Some(Listing { names: data.to_vec(), entries, id_len }.into_order())
+    // The names and ids stay where the object has them.
+    Some(Listing { bytes: data.to_vec(), entries, id_len }.into_order())
 }
 
 /// The mode libgit2's `git_tree_entry_filemode` reports for a raw one (old trees hold modes
