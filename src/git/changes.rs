@@ -491,13 +491,15 @@ impl Listing {
 /// in `/`; then, for names git's order holds equal (only in trees git would not write), by name
 /// and kind, so that the order is total.
 fn tree_order((a, a_tree): (&[u8], bool), (b, b_tree): (&[u8], bool)) -> Ordering {
+    // Names in a tree mostly differ within their first bytes: a loop there beats a call to
+    // `memcmp` (a tree's order is checked name by name as it is read).
+    if let Some((x, y)) = a.iter().zip(b).find(|(x, y)| x != y) {
+        return x.cmp(y);
+    }
     let common = a.len().min(b.len());
     let end =
         |name: &[u8], is_tree: bool| name.get(common).copied().unwrap_or(if is_tree { b'/' } else { 0 });
-    a[..common]
-        .cmp(&b[..common])
-        .then_with(|| end(a, a_tree).cmp(&end(b, b_tree)))
-        .then_with(|| (a, a_tree).cmp(&(b, b_tree)))
+    end(a, a_tree).cmp(&end(b, b_tree)).then_with(|| (a, a_tree).cmp(&(b, b_tree)))
 }
 
 impl Listing {
@@ -549,33 +551,40 @@ fn parse_listing(data: &[u8], id_len: usize) -> Option<Listing> {
     // Offsets into it are `u32`s ([`Listed`]).
     u32::try_from(data.len()).ok()?;
     let mut entries = Vec::with_capacity(data.len() / 32);
+    let mut in_order = true;
+    let mut previous: Option<(&[u8], bool)> = None;
     let mut at = 0;
     while at < data.len() {
         // One to six octal digits and a space (libgit2 also takes signs and spaces first).
-        let space = data[at..].iter().take(7).position(|&b| b == b' ').filter(|&n| n > 0)?;
-        let mut raw_mode = 0u32;
-        for &digit in &data[at..at + space] {
-            if !(b'0'..=b'7').contains(&digit) {
-                return None;
+        let (mut raw_mode, mut digits) = (0u32, 0);
+        loop {
+            match *data.get(at + digits)? {
+                b' ' if digits > 0 => break,
+                digit @ b'0'..=b'7' if digits < 6 => raw_mode = raw_mode * 8 + u32::from(digit - b'0'),
+                _ => return None,
             }
-            raw_mode = raw_mode * 8 + u32::from(digit - b'0');
+            digits += 1;
         }
         let mode = normalized_mode(u16::try_from(raw_mode).ok()?);
-        let start = at + space + 1;
-        // (`CStr` finds the NUL a word at a time.)
-        let nul = std::ffi::CStr::from_bytes_until_nul(&data[start..]).ok()?.count_bytes();
+        let start = at + digits + 1;
+        // Names are short: a loop finds the NUL sooner than a call would.
+        let nul = data[start..].iter().position(|&b| b == 0)?;
         if nul == 0 || nul > usize::from(u16::MAX) {
             return None;
         }
         let end = start + nul;
         data.get(end + 1..end + 1 + id_len)?;
+        let key = (&data[start..end], mode == TREE_MODE);
+        in_order &= previous.is_none_or(|previous| tree_order(previous, key) == Ordering::Less);
+        previous = Some(key);
         // Both fit: `data`'s length does.
         let (name, name_len) = (start as u32, nul as u32);
-        entries.push(Listed { name, name_len, mode, is_tree: mode == TREE_MODE });
+        entries.push(Listed { name, name_len, mode, is_tree: key.1 });
         at = end + 1 + id_len;
     }
     // The names and ids stay where the object has them.
-    Some(Listing { bytes: data.to_vec(), entries, id_len }.into_order())
+    let listing = Listing { bytes: data.to_vec(), entries, id_len };
+    Some(if in_order { listing } else { listing.into_order() })
 }
 
 /// The mode libgit2's `git_tree_entry_filemode` reports for a raw one (old trees hold modes
