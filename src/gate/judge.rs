@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use git2::{Commit, Oid, Repository};
 
+use crate::git::ancestry::History;
 use crate::git::changes::{self, Detail, PathScope, Trees};
 use crate::git::commit_graph::CommitGraph;
 use crate::git::error::{Context, GitError};
@@ -178,6 +179,11 @@ impl<'a> Judge<'a> {
     }
 
     /// Count some commits instead of keeping their verdicts.
+    /// What the run has learned of the history, for other questions about it.
+    pub fn history(&self) -> Arc<History<'a>> {
+        self.trees.history()
+    }
+
     pub fn keeping(mut self, keep: Keep) -> Self {
         self.rules.keep = keep;
         self

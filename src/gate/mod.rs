@@ -102,7 +102,7 @@ pub fn judge_push(
             refs.push(report);
             continue;
         }
-        match selection::movement(repo, update.old, update.new)? {
+        match selection::movement(repo, &judge.history(), update.old, update.new)? {
             Movement::Delete => {
                 if !policy.gate.allow_delete || landing.holds_policy {
                     report.problems.push(Problem::DeleteRefused);

@@ -9,6 +9,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
 
+use crate::git::ancestry::History;
 use crate::git::commit_graph::CommitGraph;
 use crate::git::error::{Context, GitError};
 use crate::git::repo::{self, Key};
@@ -22,7 +23,10 @@ pub enum Movement {
     Rewrite,
 }
 
-pub fn movement(repo: &Repository, old: Oid, new: Oid) -> Result<Movement, GitError> {
+/// How a ref moves from `old` to `new`; whether one contains the other is asked of `history`,
+/// the run's view of it (libgit2's `graph_descendant_of` reads no commit-graph, and inflates
+/// every commit between: a quarter of the time a push of git's `v2.40.0..v2.47.0` took).
+pub fn movement(repo: &Repository, history: &History<'_>, old: Oid, new: Oid) -> Result<Movement, GitError> {
     if new.is_zero() {
         return Ok(Movement::Delete);
     }
@@ -34,8 +38,8 @@ pub fn movement(repo: &Repository, old: Oid, new: Oid) -> Result<Movement, GitEr
     }
     match (peel_to_commit(repo, old)?, peel_to_commit(repo, new)?) {
         (Some(old), Some(new)) => {
-            let contains = old == new
-                || repo.graph_descendant_of(new, old).context(|| format!("comparing {old} and {new}"))?;
+            // `git merge-base --is-ancestor`: the old commit is the two's one merge base.
+            let contains = history.merge_base(repo, &[new, old])? == Some(old);
             Ok(if contains { Movement::FastForward } else { Movement::Rewrite })
         }
         // A ref moving between a non-commit and anything else is a rewrite.
