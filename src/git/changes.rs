@@ -567,8 +567,7 @@ fn parse_listing(data: &[u8], id_len: usize) -> Option<Listing> {
         }
         let mode = normalized_mode(u16::try_from(raw_mode).ok()?);
         let start = at + digits + 1;
-        // Names are short: a loop finds the NUL sooner than a call would.
-        let nul = data[start..].iter().position(|&b| b == 0)?;
+        let nul = memchr::memchr(0, &data[start..])?;
         if nul == 0 || nul > usize::from(u16::MAX) {
             return None;
         }
