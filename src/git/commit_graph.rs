@@ -171,6 +171,19 @@ impl GraphCommit<'_> {
         self.commit.generation()
     }
 
+    /// The commit's place in a walk that takes every commit before its ancestors: its
+    /// corrected commit date where the graph holds them, else its topological level. Going
+    /// down by corrected dates, a walk stops near the commits it looks for; by levels, a
+    /// topic forked from an old release (low levels) takes it through most of the mainline.
+    pub fn walk_order(&self) -> u64 {
+        match self.graph.has_corrected_dates() {
+            // The file is trusted as git trusts it (see the module's doc); an offset it cannot
+            // give leaves the committer date.
+            true => self.corrected_date().unwrap_or(self.committer_time().max(0) as u64),
+            false => u64::from(self.generation()),
+        }
+    }
+
     pub fn committer_time(&self) -> i64 {
         i64::try_from(self.commit.committer_timestamp()).unwrap_or(i64::MAX)
     }

@@ -123,7 +123,8 @@ enum Mark {
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Queued {
-    generation: u32,
+    /// [`GraphCommit::walk_order`].
+    generation: u64,
     /// Among equal generations, newer first, as git lists them.
     time: i64,
     oid: Oid,
@@ -135,8 +136,9 @@ struct Queued {
 const MAX_OUTSIDE: usize = 2_000;
 
 struct Outside {
-    /// Computed as git would have stored it: one more than the highest parent's.
-    generation: Option<u32>,
+    /// Computed as git would have stored it ([`GraphCommit::walk_order`]): one more than the
+    /// highest parent's, and with corrected dates, at least the commit's own date.
+    generation: Option<u64>,
     time: i64,
     parents: Vec<Oid>,
 }
@@ -181,7 +183,7 @@ impl<'r> GraphWalk<'r> {
             Some(_) => {}
             None => {
                 let (generation, time) = match self.graph.get(oid) {
-                    Some(commit) => (commit.generation(), commit.committer_time()),
+                    Some(commit) => (commit.walk_order(), commit.committer_time()),
                     // Numbered when the walk started, with every commit outside the graph below.
                     None => {
                         let outside = &self.outside[&Key(oid)];
@@ -199,10 +201,10 @@ impl<'r> GraphWalk<'r> {
     /// The generation of a commit the graph does not hold, reading it and every ancestor the
     /// graph does not hold either (depth first, without recursion: a pusher chooses the depth);
     /// `None` past [`MAX_OUTSIDE`] of them.
-    fn outside_generation(&mut self, start: Oid) -> Result<Option<u32>, GitError> {
+    fn outside_generation(&mut self, start: Oid) -> Result<Option<u64>, GitError> {
         // Each frame: a commit, how many of its parents are numbered, and their highest number
         // (so a merge with many parents is scanned once, not once per parent read).
-        let mut stack: Vec<(Oid, usize, u32)> = vec![(start, 0, 0)];
+        let mut stack: Vec<(Oid, usize, u64)> = vec![(start, 0, 0)];
         while let Some(&(oid, numbered, highest)) = stack.last() {
             if !self.outside.contains_key(&Key(oid)) {
                 if self.outside.len() == MAX_OUTSIDE {
@@ -220,12 +222,16 @@ impl<'r> GraphWalk<'r> {
             }
             let Some(&parent) = outside.parents.get(numbered) else {
                 stack.pop();
-                self.outside.get_mut(&Key(oid)).expect("read above").generation =
-                    Some(highest.saturating_add(1));
+                let outside = self.outside.get_mut(&Key(oid)).expect("read above");
+                let above_parents = highest.saturating_add(1);
+                outside.generation = Some(match self.graph.has_corrected_dates() {
+                    true => above_parents.max(outside.time.max(0) as u64),
+                    false => above_parents,
+                });
                 continue;
             };
             let generation = match self.graph.get(parent) {
-                Some(commit) => Some(commit.generation()),
+                Some(commit) => Some(commit.walk_order()),
                 None => self.outside.get(&Key(parent)).and_then(|o| o.generation),
             };
             match generation {
