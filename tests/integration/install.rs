@@ -135,6 +135,9 @@ fn plain_install_gates_pushes_and_a_second_run_changes_nothing() {
     assert_eq!(config(&server, "countersign.policy").as_deref(), policy.to_str());
     let bin = std::fs::canonicalize(BIN).unwrap();
     assert_eq!(config(&server, "countersign.bin").as_deref(), bin.to_str());
+    // The server had no commit-graph: install writes the one git's gc keeps from then on.
+    assert!(stdout.contains("write a commit-graph"), "{stdout}");
+    assert!(server.bare.join("objects/info/commit-graph").is_file());
     refuses_then_accepts(&server);
 
     let before = snapshot(&server.bare);

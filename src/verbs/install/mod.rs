@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use git2::{ConfigLevel, Repository};
 use jiff::civil::Date;
 
+use crate::git::commit_graph::CommitGraph;
 use crate::git::error::{Context, GitError};
 use crate::git::policy_source::{self, Location, LookupError};
 use crate::verbs::lint;
@@ -156,6 +157,10 @@ pub enum InstallError {
     BareForClient(String),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
+    #[error(
+        "the hook is installed, but writing a commit-graph failed (without one, pushes with merges are judged slowly): {0}"
+    )]
+    CommitGraph(String),
     #[error(transparent)]
     Policy(#[from] LookupError),
     #[error(transparent)]
@@ -196,6 +201,11 @@ pub enum Step {
     },
     /// Removed only if empty when its turn comes.
     RemoveDir(PathBuf),
+    /// The repository has no commit-graph git writes (or one without generation numbers):
+    /// `git commit-graph write --reachable --changed-paths`, as `git gc` and GitLab's
+    /// housekeeping keep one. Without it every merge of a push costs a search of history by
+    /// date ([`crate::git::ancestry`]); git keeps it up to date from then on.
+    WriteCommitGraph,
 }
 
 impl fmt::Display for Step {
@@ -217,6 +227,11 @@ impl fmt::Display for Step {
             Step::RemoveHook(path) => write!(f, "remove hook {}", path.display()),
             Step::Restore { from, to } => write!(f, "restore hook {} from {}", to.display(), from.display()),
             Step::RemoveDir(path) => write!(f, "remove directory {} if empty", path.display()),
+            Step::WriteCommitGraph => write!(
+                f,
+                "write a commit-graph (git commit-graph write --reachable --changed-paths): merge \
+                 bases and the walk of a push read it instead of every commit"
+            ),
         }
     }
 }
@@ -260,6 +275,14 @@ impl Plan {
                     let empty = std::fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false);
                     if empty {
                         std::fs::remove_dir(path).map_err(io(format!("removing {}", path.display())))?;
+                    }
+                }
+                Step::WriteCommitGraph => {
+                    let args = ["commit-graph", "write", "--reachable", "--changed-paths"];
+                    let output = crate::git::repo::git(&repo, &args).map_err(InstallError::CommitGraph)?;
+                    if !output.status.success() {
+                        let stderr = String::from_utf8_lossy(&output.stderr);
+                        return Err(InstallError::CommitGraph(stderr.trim().to_string()));
                     }
                 }
             }
@@ -415,6 +438,10 @@ pub fn plan_install(options: &InstallOptions, today: Date) -> Result<Plan, Insta
         }
     }
     steps.extend(hook_steps(git_dir.join(options.layout.hook()), HOOK_SCRIPT, options.force)?);
+    // Last: the hook is in place even if git cannot write the graph.
+    if CommitGraph::open(&repo).is_none() && !repo.is_empty().unwrap_or(true) {
+        steps.push(Step::WriteCommitGraph);
+    }
     Ok(Plan { git_dir, steps, notes })
 }
 
