@@ -17,14 +17,19 @@
 //! A search keeps its marks in an array, by a number each commit has for the run: its position
 //! in the graph, or past the graph's commits, the order in which the run first met it. (Marks
 //! kept in a map by id were most of the search's cost: a hash, a lock and a copy per commit.)
+//! What a search reads of a commit (its place in the order, its parents) is decoded once per
+//! [`Searcher`], a search's working state that outlives it: a step of a search then takes no
+//! lock, reads no graph file and copies nothing shared. (Taken from the shared history at each
+//! step, it cost hundreds of nanoseconds, and without a graph a merge in git's history takes
+//! thousands of steps.)
 //!
 //! Order matters for speed, not for the answer (but where dates lie, without a graph, as for
 //! git): in git's history a topic forked from an old release has low levels, and going down by
 //! level walks most of the mainline to reach them, where corrected dates stop near the base.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
-use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -47,8 +52,9 @@ pub struct History<'g> {
     corrected: bool,
     /// The commits the graph lacks, numbered by any thread as met, and read from their objects.
     others: Mutex<Others>,
-    /// Mark arrays of finished searches, cleared, for the next ones.
-    spare: Mutex<Vec<Vec<u8>>>,
+    /// The working states of finished searches, for the next ones: as many as ever searched
+    /// at once (one per thread).
+    idle: Mutex<Vec<Searcher>>,
 }
 
 /// Commits met outside the graph: slot `in_graph + i` is `ids[i]`.
@@ -151,7 +157,7 @@ impl<'g> History<'g> {
             in_graph: graph.map_or(0, CommitGraph::commits),
             corrected,
             others: Mutex::new(others),
-            spare: Mutex::new(Vec::new()),
+            idle: Mutex::new(Vec::new()),
         }
     }
 
@@ -171,44 +177,19 @@ impl<'g> History<'g> {
         let found = search.paint(one, twos)?;
         let mut bases: Vec<Slot> =
             found.into_iter().filter(|&slot| search.flags_of(slot) & STALE == 0).collect();
-        drop(search);
         if bases.len() > 1 {
-            bases = self.remove_redundant(repo, bases)?;
+            bases = search.remove_redundant(bases)?;
         }
         // libgit2 keeps its list newest first, a later find before an earlier one of the same
         // date, and takes the first.
         bases.reverse();
         let mut dated = Vec::with_capacity(bases.len());
         for base in bases {
-            dated.push((self.place(repo, base)?.1, base));
+            dated.push((search.known(base)?.time, base));
         }
+        drop(search);
         dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
         dated.first().map(|&(_, base)| self.oid(base)).transpose()
-    }
-
-    /// Drops each candidate that is an ancestor of another (several candidates remain only
-    /// when histories cross).
-    fn remove_redundant(&self, repo: &Repository, candidates: Vec<Slot>) -> Result<Vec<Slot>, GitError> {
-        let mut redundant = vec![false; candidates.len()];
-        for i in 0..candidates.len() {
-            if redundant[i] {
-                continue;
-            }
-            let others: Vec<(usize, Slot)> =
-                candidates.iter().copied().enumerate().filter(|&(j, _)| j != i && !redundant[j]).collect();
-            let twos: Vec<Slot> = others.iter().map(|&(_, slot)| slot).collect();
-            let mut search = Search::new(self, repo);
-            search.paint(candidates[i], &twos)?;
-            if search.flags_of(candidates[i]) & PARENT2 != 0 {
-                redundant[i] = true;
-            }
-            for (j, slot) in others {
-                if search.flags_of(slot) & PARENT1 != 0 {
-                    redundant[j] = true;
-                }
-            }
-        }
-        Ok(candidates.into_iter().zip(redundant).filter(|(_, r)| !r).map(|(slot, _)| slot).collect())
     }
 
     /// The commit's slot: its position in the graph, else its number among the others.
@@ -240,45 +221,35 @@ impl<'g> History<'g> {
         self.graph.filter(|_| slot < self.in_graph).map(|graph| graph.commit_at(slot))
     }
 
-    /// A commit's place in the search order, its generation and its committer date, and its
-    /// id's bytes (the order's last word).
-    fn place(&self, repo: &Repository, slot: Slot) -> Result<(Option<u64>, i64, [u8; 32]), GitError> {
-        if let Some(commit) = self.in_graph(slot) {
-            let generation = Some(self.generation_in_graph(&commit));
-            return Ok((generation, commit.committer_time(), padded(commit.id_bytes())));
+    /// A commit's id's bytes, zero-padded: the search order's last word.
+    fn id_bytes(&self, slot: Slot) -> [u8; 32] {
+        match self.in_graph(slot) {
+            Some(commit) => padded(commit.id_bytes()),
+            None => self.lock().ids[(slot - self.in_graph) as usize].bytes,
         }
-        let node = self.other(repo, slot)?;
-        let bytes = self.lock().ids[(slot - self.in_graph) as usize].bytes;
-        Ok((node.generation, node.time, bytes))
     }
 
-    /// A commit's parents, into `into`.
-    fn parents(&self, repo: &Repository, slot: Slot, into: &mut Vec<Slot>) -> Result<(), GitError> {
-        match self.in_graph(slot) {
-            Some(commit) => commit.parent_positions(into),
-            None => {
-                into.clear();
-                into.extend_from_slice(&self.other(repo, slot)?.parents);
-                Ok(())
+    /// A commit the graph lacks, read (and with a graph, numbered) at most once per run, and
+    /// its id.
+    fn other(&self, repo: &Repository, slot: Slot) -> Result<(Node, Id), GitError> {
+        let index = (slot - self.in_graph) as usize;
+        {
+            // With a graph, a node another thread has read but not numbered yet
+            // (`read_numbered` is part way down its ancestors) is not ready: taken as it is, it
+            // would be queued without its generation, out of order, and the search stop too
+            // early.
+            let others = self.lock();
+            let ready =
+                others.nodes[index].as_ref().filter(|node| node.generation.is_some() || self.graph.is_none());
+            if let Some(node) = ready {
+                return Ok((node.clone(), others.ids[index]));
             }
         }
-    }
-
-    /// A commit the graph lacks, read (and with a graph, numbered) at most once per run.
-    fn other(&self, repo: &Repository, slot: Slot) -> Result<Node, GitError> {
-        let index = (slot - self.in_graph) as usize;
-        // With a graph, a node another thread has read but not numbered yet (`read_numbered`
-        // is part way down its ancestors) is not ready: taken as it is, it would be queued
-        // without its generation, out of order, and the search stop too early.
-        if let Some(node) =
-            self.lock().nodes[index].as_ref().filter(|node| node.generation.is_some() || self.graph.is_none())
-        {
-            return Ok(node.clone());
-        }
-        match self.graph {
-            Some(_) => self.read_numbered(repo, slot),
-            None => self.read(repo, slot),
-        }
+        let node = match self.graph {
+            Some(_) => self.read_numbered(repo, slot)?,
+            None => self.read(repo, slot)?,
+        };
+        Ok((node, self.lock().ids[index]))
     }
 
     fn generation_in_graph(&self, commit: &GraphCommit<'_>) -> u64 {
@@ -366,16 +337,55 @@ impl<'g> History<'g> {
     }
 }
 
+/// A search's working state, kept from one search to the next (the idle ones in
+/// [`History`]): its marks, and what it has decoded of each commit it met. Owned by one search
+/// at a time, so a step reads it without a lock.
+#[derive(Default)]
+struct Searcher {
+    /// Each commit's marks and QUEUED, by slot; grown as slots are met.
+    flags: Vec<u8>,
+    /// The slots marked, to clear for the next search (most searches mark a few hundred
+    /// commits; clearing the whole array for each would cost as much as the search).
+    touched: Vec<Slot>,
+    /// By slot: one more than where the commit is in `known`, 0 until met. Four bytes for each
+    /// commit of the run, where decoding every commit ahead of need would take eight times as
+    /// many (a search meets a small part of a history that has a graph).
+    index: Vec<u32>,
+    known: Vec<Known>,
+    /// The parents of the commits in `known`, back to back.
+    parents: Vec<Slot>,
+    queue: Vec<Queued>,
+}
+
+/// What a search reads of a commit, decoded once per [`Searcher`].
+#[derive(Clone, Copy)]
+struct Known {
+    /// The search's order: its generation (0 for every commit without a graph, where the
+    /// search goes by date), then its committer date, then its id ([`Known::head`] first).
+    generation: u64,
+    time: i64,
+    /// The id's first eight bytes, as a big-endian number: the order among commits of one
+    /// generation and date without reading their ids (those that share it compare whole ids).
+    head: u64,
+    /// Where its parents start in [`Searcher::parents`], and how many.
+    parents: u32,
+    count: u32,
+}
+
+/// A queued commit: its order's first words, copied so that the queue compares them in place.
+#[derive(Clone, Copy)]
+struct Queued {
+    generation: u64,
+    time: i64,
+    slot: Slot,
+}
+
 /// One `paint_down_to_common`: commits reachable from `one` get PARENT1, from the others
 /// PARENT2, and below a commit with both, STALE.
 struct Search<'h, 'g> {
     history: &'h History<'g>,
     repo: &'h Repository,
-    /// Each commit's marks and QUEUED, by slot; grown as slots are met.
-    flags: Vec<u8>,
-    /// The slots marked, to clear for the next search.
-    touched: Vec<Slot>,
-    queue: BinaryHeap<Queued>,
+    state: Searcher,
     /// Queued commits not (yet) stale: none left, nothing queued can be a base.
     fresh: usize,
     /// Of those, how many carry PARENT1, and PARENT2.
@@ -385,73 +395,85 @@ struct Search<'h, 'g> {
     stop_early: bool,
 }
 
-#[derive(PartialEq, Eq)]
-struct Queued {
-    generation: Option<u64>,
-    time: i64,
-    /// The id's bytes: the order's last word, as git's order of commits of one date is by id.
-    bytes: [u8; 32],
-    slot: Slot,
-}
-
-impl Ord for Queued {
-    /// Highest generation first where both have one, else newest first, as libgit2 orders.
-    fn cmp(&self, other: &Self) -> Ordering {
-        let by_generation = match (self.generation, other.generation) {
-            (Some(a), Some(b)) => a.cmp(&b),
-            _ => Ordering::Equal,
-        };
-        by_generation.then(self.time.cmp(&other.time)).then_with(|| self.bytes.cmp(&other.bytes))
-    }
-}
-
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 impl<'h, 'g> Search<'h, 'g> {
     fn new(history: &'h History<'g>, repo: &'h Repository) -> Self {
-        let flags =
-            history.spare.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop().unwrap_or_default();
+        let state =
+            history.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop().unwrap_or_default();
         let stop_early = history.graph.is_some();
-        Search {
-            history,
-            repo,
-            flags,
-            touched: Vec::new(),
-            queue: BinaryHeap::new(),
-            fresh: 0,
-            fresh_with: [0; 2],
-            stop_early,
-        }
+        Search { history, repo, state, fresh: 0, fresh_with: [0; 2], stop_early }
     }
 
     fn flags_of(&self, slot: Slot) -> u8 {
-        self.flags.get(slot as usize).map_or(0, |flags| flags & !QUEUED)
+        self.state.flags.get(slot as usize).map_or(0, |flags| flags & !QUEUED)
+    }
+
+    /// What the search reads of `slot`, decoded on its first meeting.
+    fn known(&mut self, slot: Slot) -> Result<Known, GitError> {
+        let at = slot as usize;
+        if let Some(&n) = self.state.index.get(at)
+            && n != 0
+        {
+            return Ok(self.state.known[n as usize - 1]);
+        }
+        let history = self.history;
+        let state = &mut self.state;
+        let first = state.parents.len();
+        let (generation, time, head) = match history.in_graph(slot) {
+            Some(commit) => {
+                if let Err(e) = commit.parent_positions(&mut state.parents) {
+                    state.parents.truncate(first);
+                    return Err(e);
+                }
+                (history.generation_in_graph(&commit), commit.committer_time(), head(commit.id_bytes()))
+            }
+            None => {
+                let (node, id) = history.other(self.repo, slot)?;
+                state.parents.extend_from_slice(&node.parents);
+                (node.generation.unwrap_or(0), node.time, head(&id.bytes))
+            }
+        };
+        let too_many = || {
+            GitError::new(
+                "decoding commits".into(),
+                git2::Error::from_str("more commits than a search can count"),
+            )
+        };
+        let known = Known {
+            generation,
+            time,
+            head,
+            parents: u32::try_from(first).map_err(|_| too_many())?,
+            count: u32::try_from(state.parents.len() - first).map_err(|_| too_many())?,
+        };
+        state.known.push(known);
+        let n = u32::try_from(state.known.len()).map_err(|_| too_many())?;
+        if at >= state.index.len() {
+            state.index.resize(at + 1, 0);
+        }
+        state.index[at] = n;
+        Ok(known)
     }
 
     /// Adds `flags` to `slot` and queues it if it is not queued already.
     fn mark(&mut self, slot: Slot, flags: u8) -> Result<(), GitError> {
         let index = slot as usize;
-        if index >= self.flags.len() {
-            self.flags.resize(index + 1, 0);
+        if index >= self.state.flags.len() {
+            self.state.flags.resize(index + 1, 0);
         }
-        let before = self.flags[index];
+        let before = self.state.flags[index];
         if before == 0 {
-            self.touched.push(slot);
+            self.state.touched.push(slot);
         }
         let after = before | flags;
         if before & QUEUED != 0 {
-            self.flags[index] = after;
+            self.state.flags[index] = after;
             self.count(before & !QUEUED, false);
             self.count(after & !QUEUED, true);
             return Ok(());
         }
-        let (generation, time, bytes) = self.history.place(self.repo, slot)?;
-        self.flags[index] = after | QUEUED;
-        self.queue.push(Queued { generation, time, bytes, slot });
+        let Known { generation, time, .. } = self.known(slot)?;
+        self.state.flags[index] = after | QUEUED;
+        self.push(Queued { generation, time, slot });
         self.count(after, true);
         Ok(())
     }
@@ -490,18 +512,19 @@ impl<'h, 'g> Search<'h, 'g> {
 
     /// Paints down from `one` and `twos` until only stale commits are queued; returns the
     /// commits found reachable from both, in the order found (some may be stale by the end).
+    /// The marks of the search before are cleared first.
     fn paint(&mut self, one: Slot, twos: &[Slot]) -> Result<Vec<Slot>, GitError> {
+        self.clear();
         self.mark(one, PARENT1)?;
         for &two in twos {
             self.mark(two, PARENT2)?;
         }
         let mut found = Vec::new();
-        let mut parents = Vec::new();
         while self.may_find_more() {
-            let Some(Queued { slot, .. }) = self.queue.pop() else { break };
+            let Some(Queued { slot, .. }) = self.pop() else { break };
             let index = slot as usize;
-            self.flags[index] &= !QUEUED;
-            let mut flags = self.flags[index] & (PARENT1 | PARENT2 | STALE);
+            self.state.flags[index] &= !QUEUED;
+            let mut flags = self.state.flags[index] & (PARENT1 | PARENT2 | STALE);
             self.count(flags, false);
             if flags == PARENT1 | PARENT2 {
                 if !found.contains(&slot) {
@@ -510,8 +533,10 @@ impl<'h, 'g> Search<'h, 'g> {
                 // Below a common ancestor, every commit is a worse one.
                 flags |= STALE;
             }
-            self.history.parents(self.repo, slot, &mut parents)?;
-            for &parent in &parents {
+            // Known since it was queued; its parents stay where they are as others are met.
+            let Known { parents, count, .. } = self.known(slot)?;
+            for at in parents as usize..(parents + count) as usize {
+                let parent = self.state.parents[at];
                 if self.flags_of(parent) & flags != flags {
                     self.mark(parent, flags)?;
                 }
@@ -519,16 +544,110 @@ impl<'h, 'g> Search<'h, 'g> {
         }
         Ok(found)
     }
+
+    /// Drops each candidate that is an ancestor of another (several candidates remain only
+    /// when histories cross).
+    fn remove_redundant(&mut self, candidates: Vec<Slot>) -> Result<Vec<Slot>, GitError> {
+        let mut redundant = vec![false; candidates.len()];
+        for i in 0..candidates.len() {
+            if redundant[i] {
+                continue;
+            }
+            let others: Vec<(usize, Slot)> =
+                candidates.iter().copied().enumerate().filter(|&(j, _)| j != i && !redundant[j]).collect();
+            let twos: Vec<Slot> = others.iter().map(|&(_, slot)| slot).collect();
+            self.paint(candidates[i], &twos)?;
+            if self.flags_of(candidates[i]) & PARENT2 != 0 {
+                redundant[i] = true;
+            }
+            for (j, slot) in others {
+                if self.flags_of(slot) & PARENT1 != 0 {
+                    redundant[j] = true;
+                }
+            }
+        }
+        Ok(candidates.into_iter().zip(redundant).filter(|(_, r)| !r).map(|(slot, _)| slot).collect())
+    }
+
+    /// Clears the marks and the queue of the search before.
+    fn clear(&mut self) {
+        let state = &mut self.state;
+        for &slot in &state.touched {
+            state.flags[slot as usize] = 0;
+        }
+        state.touched.clear();
+        state.queue.clear();
+        self.fresh = 0;
+        self.fresh_with = [0; 2];
+    }
+
+    /// Whether `a` is taken before `b`: highest generation first, then newest, then highest id,
+    /// as git's and libgit2's queues order commits.
+    fn before(&self, a: &Queued, b: &Queued) -> bool {
+        let order = (a.generation, a.time).cmp(&(b.generation, b.time)).then_with(|| {
+            let head_of = |slot: Slot| self.state.known[self.state.index[slot as usize] as usize - 1].head;
+            head_of(a.slot)
+                .cmp(&head_of(b.slot))
+                .then_with(|| self.history.id_bytes(a.slot).cmp(&self.history.id_bytes(b.slot)))
+        });
+        order == Ordering::Greater
+    }
+
+    // The queue is a binary heap kept by hand: the order's last word, the id, is not in the
+    // entries (most comparisons never reach it), and `BinaryHeap` compares its entries alone.
+
+    fn push(&mut self, queued: Queued) {
+        let mut at = self.state.queue.len();
+        self.state.queue.push(queued);
+        while at > 0 {
+            let up = (at - 1) / 2;
+            if !self.before(&queued, &self.state.queue[up]) {
+                break;
+            }
+            self.state.queue[at] = self.state.queue[up];
+            at = up;
+        }
+        self.state.queue[at] = queued;
+    }
+
+    fn pop(&mut self) -> Option<Queued> {
+        let last = self.state.queue.pop()?;
+        let Some(&top) = self.state.queue.first() else { return Some(last) };
+        let len = self.state.queue.len();
+        let mut at = 0;
+        loop {
+            let left = 2 * at + 1;
+            if left >= len {
+                break;
+            }
+            let right = left + 1;
+            let child = match right < len && self.before(&self.state.queue[right], &self.state.queue[left]) {
+                true => right,
+                false => left,
+            };
+            if !self.before(&self.state.queue[child], &last) {
+                break;
+            }
+            self.state.queue[at] = self.state.queue[child];
+            at = child;
+        }
+        self.state.queue[at] = last;
+        Some(top)
+    }
+}
+
+/// An id's first eight bytes as a number that orders as the bytes do.
+fn head(id: &[u8]) -> u64 {
+    let mut bytes = [0; 8];
+    let len = id.len().min(8);
+    bytes[..len].copy_from_slice(&id[..len]);
+    u64::from_be_bytes(bytes)
 }
 
 impl Drop for Search<'_, '_> {
-    /// Hands the mark array on, cleared, to the next search (most searches mark a few hundred
-    /// commits; clearing the whole array for each would cost as much as the search).
+    /// Hands the working state on to the next search, its marks left for that one to clear.
     fn drop(&mut self) {
-        let mut flags = std::mem::take(&mut self.flags);
-        for &slot in &self.touched {
-            flags[slot as usize] = 0;
-        }
-        self.history.spare.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(flags);
+        let state = std::mem::take(&mut self.state);
+        self.history.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(state);
     }
 }
