@@ -372,11 +372,12 @@ struct Known {
     count: u32,
 }
 
-/// A queued commit: its order's first words, copied so that the queue compares them in place.
+/// A queued commit, with its place in the order but for a whole id ([`Known`]).
 #[derive(Clone, Copy)]
 struct Queued {
     generation: u64,
     time: i64,
+    head: u64,
     slot: Slot,
 }
 
@@ -471,9 +472,9 @@ impl<'h, 'g> Search<'h, 'g> {
             self.count(after & !QUEUED, true);
             return Ok(());
         }
-        let Known { generation, time, .. } = self.known(slot)?;
+        let Known { generation, time, head, .. } = self.known(slot)?;
         self.state.flags[index] = after | QUEUED;
-        self.push(Queued { generation, time, slot });
+        self.push(Queued { generation, time, head, slot });
         self.count(after, true);
         Ok(())
     }
@@ -581,59 +582,71 @@ impl<'h, 'g> Search<'h, 'g> {
         self.fresh_with = [0; 2];
     }
 
-    /// Whether `a` is taken before `b`: highest generation first, then newest, then highest id,
-    /// as git's and libgit2's queues order commits.
-    fn before(&self, a: &Queued, b: &Queued) -> bool {
-        let order = (a.generation, a.time).cmp(&(b.generation, b.time)).then_with(|| {
-            let head_of = |slot: Slot| self.state.known[self.state.index[slot as usize] as usize - 1].head;
-            head_of(a.slot)
-                .cmp(&head_of(b.slot))
-                .then_with(|| self.history.id_bytes(a.slot).cmp(&self.history.id_bytes(b.slot)))
-        });
-        order == Ordering::Greater
-    }
-
-    // The queue is a binary heap kept by hand: the order's last word, the id, is not in the
-    // entries (most comparisons never reach it), and `BinaryHeap` compares its entries alone.
+    // The queue is a binary heap kept by hand: the order's last word, a whole id, is not in
+    // the entries (next to never needed), and `BinaryHeap` compares its entries alone.
 
     fn push(&mut self, queued: Queued) {
-        let mut at = self.state.queue.len();
-        self.state.queue.push(queued);
+        let queue = &mut self.state.queue;
+        let mut at = queue.len();
+        queue.push(queued);
         while at > 0 {
             let up = (at - 1) / 2;
-            if !self.before(&queued, &self.state.queue[up]) {
+            if !before(self.history, &queued, &queue[up]) {
                 break;
             }
-            self.state.queue[at] = self.state.queue[up];
+            queue[at] = queue[up];
             at = up;
         }
-        self.state.queue[at] = queued;
+        queue[at] = queued;
     }
 
     fn pop(&mut self) -> Option<Queued> {
-        let last = self.state.queue.pop()?;
-        let Some(&top) = self.state.queue.first() else { return Some(last) };
-        let len = self.state.queue.len();
-        let mut at = 0;
-        loop {
-            let left = 2 * at + 1;
-            if left >= len {
-                break;
-            }
-            let right = left + 1;
-            let child = match right < len && self.before(&self.state.queue[right], &self.state.queue[left]) {
-                true => right,
-                false => left,
-            };
-            if !self.before(&self.state.queue[child], &last) {
-                break;
-            }
-            self.state.queue[at] = self.state.queue[child];
+        let queue = &mut self.state.queue;
+        let last = queue.pop()?;
+        let Some(&top) = queue.first() else { return Some(last) };
+        // Down to the bottom along the children taken first, then up to where the last entry
+        // belongs (as `BinaryHeap` does): it nearly always belongs near the bottom, and going
+        // down this way compares once a level, not twice.
+        let len = queue.len();
+        let (mut at, mut child) = (0, 1);
+        while child + 1 < len {
+            child += usize::from(before(self.history, &queue[child + 1], &queue[child]));
+            queue[at] = queue[child];
+            at = child;
+            child = 2 * at + 1;
+        }
+        if child + 1 == len {
+            queue[at] = queue[child];
             at = child;
         }
-        self.state.queue[at] = last;
+        while at > 0 {
+            let up = (at - 1) / 2;
+            if !before(self.history, &last, &queue[up]) {
+                break;
+            }
+            queue[at] = queue[up];
+            at = up;
+        }
+        queue[at] = last;
         Some(top)
     }
+}
+
+/// Whether `a` is taken before `b`: highest generation first, then newest, then highest id,
+/// as git's and libgit2's queues order commits.
+#[inline]
+fn before(history: &History<'_>, a: &Queued, b: &Queued) -> bool {
+    match (a.generation, a.time, a.head).cmp(&(b.generation, b.time, b.head)) {
+        Ordering::Equal => by_whole_ids(history, a.slot, b.slot),
+        order => order == Ordering::Greater,
+    }
+}
+
+/// Ids that share their first eight bytes: a pusher can make some, nothing else does.
+#[cold]
+#[inline(never)]
+fn by_whole_ids(history: &History<'_>, a: Slot, b: Slot) -> bool {
+    history.id_bytes(a) > history.id_bytes(b)
 }
 
 /// An id's first eight bytes as a number that orders as the bytes do.
@@ -649,5 +662,55 @@ impl Drop for Search<'_, '_> {
     fn drop(&mut self) {
         let state = std::mem::take(&mut self.state);
         self.history.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queue hands out commits in git's order whatever the order they came in, commits of
+    /// one generation and date by id, ids that share their first eight bytes included (no
+    /// history a test can make has those).
+    #[test]
+    fn the_queue_takes_commits_in_git_s_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let history = History::new(None);
+        let mut search = Search::new(&history, &repo);
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        };
+        let mut waiting: Vec<(u64, i64, [u8; 32], Slot)> = Vec::new();
+        let mut taken = 0;
+        for i in 0u32..3000 {
+            let mut bytes = [0u8; 20];
+            bytes.iter_mut().for_each(|b| *b = next(256) as u8);
+            if i % 3 == 0 {
+                bytes[..8].copy_from_slice(b"samehead");
+            }
+            bytes[16..].copy_from_slice(&i.to_be_bytes());
+            let slot = history.slot(Oid::from_bytes(&bytes).unwrap());
+            let (generation, time) = (next(3), next(4) as i64 - 2);
+            search.push(Queued { generation, time, head: head(&bytes), slot });
+            waiting.push((generation, time, padded(&bytes), slot));
+            // Now and then take some, as a search does between its pushes.
+            for _ in 0..next(3) {
+                let best = waiting.iter().enumerate().max_by_key(|(_, w)| (w.0, w.1, w.2)).map(|(i, _)| i);
+                let expected = best.map(|at| waiting.swap_remove(at).3);
+                assert_eq!(search.pop().map(|q| q.slot), expected);
+                taken += 1;
+            }
+        }
+        waiting.sort_by_key(|w| std::cmp::Reverse((w.0, w.1, w.2)));
+        for w in waiting {
+            assert_eq!(search.pop().map(|q| q.slot), Some(w.3));
+        }
+        assert!(search.pop().is_none());
+        assert!(taken > 1000);
     }
 }
