@@ -372,13 +372,19 @@ struct Known {
     count: u32,
 }
 
-/// A queued commit, with its place in the order but for a whole id ([`Known`]).
+/// A queued commit, with the first words of its place in the order as one number, compared at
+/// once: with a graph, its generation and its date; without one (every generation 0), its date
+/// and its id's head. Only entries equal there compare the rest ([`Order::before`]).
 #[derive(Clone, Copy)]
 struct Queued {
-    generation: u64,
-    time: i64,
-    head: u64,
+    key: [u64; 2],
     slot: Slot,
+}
+
+impl Queued {
+    fn key(&self) -> u128 {
+        (u128::from(self.key[0]) << 64) | u128::from(self.key[1])
+    }
 }
 
 /// One `paint_down_to_common`: commits reachable from `one` get PARENT1, from the others
@@ -391,31 +397,36 @@ struct Search<'h, 'g> {
     fresh: usize,
     /// Of those, how many carry PARENT1, and PARENT2.
     fresh_with: [usize; 2],
-    /// Whether to stop once no new common ancestor can be found: only when going by
-    /// generation ([`Search::may_find_more`]).
-    stop_early: bool,
+    /// Whether the search goes by generation (where there is a graph), and then stops once no
+    /// new common ancestor can be found ([`Search::may_find_more`]).
+    by_generation: bool,
 }
 
 impl<'h, 'g> Search<'h, 'g> {
     fn new(history: &'h History<'g>, repo: &'h Repository) -> Self {
         let state =
             history.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop().unwrap_or_default();
-        let stop_early = history.graph.is_some();
-        Search { history, repo, state, fresh: 0, fresh_with: [0; 2], stop_early }
+        let by_generation = history.graph.is_some();
+        Search { history, repo, state, fresh: 0, fresh_with: [0; 2], by_generation }
     }
 
     fn flags_of(&self, slot: Slot) -> u8 {
         self.state.flags.get(slot as usize).map_or(0, |flags| flags & !QUEUED)
     }
 
-    /// What the search reads of `slot`, decoded on its first meeting.
+    /// What the search reads of `slot`.
+    #[inline]
     fn known(&mut self, slot: Slot) -> Result<Known, GitError> {
-        let at = slot as usize;
-        if let Some(&n) = self.state.index.get(at)
-            && n != 0
-        {
-            return Ok(self.state.known[n as usize - 1]);
+        match self.state.index.get(slot as usize) {
+            Some(&n) if n != 0 => Ok(self.state.known[n as usize - 1]),
+            _ => self.decode(slot),
         }
+    }
+
+    /// What the search reads of `slot`, decoded on its first meeting.
+    #[inline(never)]
+    fn decode(&mut self, slot: Slot) -> Result<Known, GitError> {
+        let at = slot as usize;
         let history = self.history;
         let state = &mut self.state;
         let first = state.parents.len();
@@ -455,6 +466,16 @@ impl<'h, 'g> Search<'h, 'g> {
         Ok(known)
     }
 
+    fn queued(&self, known: &Known, slot: Slot) -> Queued {
+        // Dates as unsigned numbers in the order of the signed ones.
+        let date = (known.time as u64) ^ (1 << 63);
+        let key = match self.by_generation {
+            true => [known.generation, date],
+            false => [date, known.head],
+        };
+        Queued { key, slot }
+    }
+
     /// Adds `flags` to `slot` and queues it if it is not queued already.
     fn mark(&mut self, slot: Slot, flags: u8) -> Result<(), GitError> {
         let index = slot as usize;
@@ -472,9 +493,9 @@ impl<'h, 'g> Search<'h, 'g> {
             self.count(after & !QUEUED, true);
             return Ok(());
         }
-        let Known { generation, time, head, .. } = self.known(slot)?;
+        let known = self.known(slot)?;
         self.state.flags[index] = after | QUEUED;
-        self.push(Queued { generation, time, head, slot });
+        self.push(self.queued(&known, slot));
         self.count(after, true);
         Ok(())
     }
@@ -505,7 +526,7 @@ impl<'h, 'g> Search<'h, 'g> {
     /// hold: dates that lie let one side's mark pass a commit, and leave the queue, before the
     /// other's arrives (tests/integration/merges_vs_git.rs catches that).
     fn may_find_more(&self) -> bool {
-        match self.stop_early {
+        match self.by_generation {
             true => self.fresh_with[0] > 0 && self.fresh_with[1] > 0,
             false => self.fresh > 0,
         }
@@ -586,12 +607,13 @@ impl<'h, 'g> Search<'h, 'g> {
     // the entries (next to never needed), and `BinaryHeap` compares its entries alone.
 
     fn push(&mut self, queued: Queued) {
-        let queue = &mut self.state.queue;
+        let Searcher { queue, known, index, .. } = &mut self.state;
+        let order = Order { history: self.history, known, index };
         let mut at = queue.len();
         queue.push(queued);
         while at > 0 {
             let up = (at - 1) / 2;
-            if !before(self.history, &queued, &queue[up]) {
+            if !order.before(&queued, &queue[up]) {
                 break;
             }
             queue[at] = queue[up];
@@ -601,7 +623,8 @@ impl<'h, 'g> Search<'h, 'g> {
     }
 
     fn pop(&mut self) -> Option<Queued> {
-        let queue = &mut self.state.queue;
+        let Searcher { queue, known, index, .. } = &mut self.state;
+        let order = Order { history: self.history, known, index };
         let last = queue.pop()?;
         let Some(&top) = queue.first() else { return Some(last) };
         // Down to the bottom along the children taken first, then up to where the last entry
@@ -610,7 +633,7 @@ impl<'h, 'g> Search<'h, 'g> {
         let len = queue.len();
         let (mut at, mut child) = (0, 1);
         while child + 1 < len {
-            child += usize::from(before(self.history, &queue[child + 1], &queue[child]));
+            child += usize::from(order.before(&queue[child + 1], &queue[child]));
             queue[at] = queue[child];
             at = child;
             child = 2 * at + 1;
@@ -621,7 +644,7 @@ impl<'h, 'g> Search<'h, 'g> {
         }
         while at > 0 {
             let up = (at - 1) / 2;
-            if !before(self.history, &last, &queue[up]) {
+            if !order.before(&last, &queue[up]) {
                 break;
             }
             queue[at] = queue[up];
@@ -632,21 +655,39 @@ impl<'h, 'g> Search<'h, 'g> {
     }
 }
 
-/// Whether `a` is taken before `b`: highest generation first, then newest, then highest id,
-/// as git's and libgit2's queues order commits.
-#[inline]
-fn before(history: &History<'_>, a: &Queued, b: &Queued) -> bool {
-    match (a.generation, a.time, a.head).cmp(&(b.generation, b.time, b.head)) {
-        Ordering::Equal => by_whole_ids(history, a.slot, b.slot),
-        order => order == Ordering::Greater,
-    }
+/// The search's order: highest generation first, then newest, then highest id, as git's and
+/// libgit2's queues order commits.
+struct Order<'a, 'g> {
+    history: &'a History<'g>,
+    known: &'a [Known],
+    index: &'a [u32],
 }
 
-/// Ids that share their first eight bytes: a pusher can make some, nothing else does.
-#[cold]
-#[inline(never)]
-fn by_whole_ids(history: &History<'_>, a: Slot, b: Slot) -> bool {
-    history.id_bytes(a) > history.id_bytes(b)
+impl Order<'_, '_> {
+    /// Whether `a` is taken before `b`.
+    #[inline]
+    fn before(&self, a: &Queued, b: &Queued) -> bool {
+        match a.key().cmp(&b.key()) {
+            Ordering::Equal => self.by_the_rest(a.slot, b.slot),
+            order => order == Ordering::Greater,
+        }
+    }
+
+    /// The order of commits whose keys tie: with a graph, commits of one generation and date
+    /// (a series applied in one second); whole ids, only where their first eight bytes tie
+    /// too (a pusher can make some, nothing else does).
+    #[cold]
+    #[inline(never)]
+    fn by_the_rest(&self, a: Slot, b: Slot) -> bool {
+        let place = |slot: Slot| {
+            let known = self.known[self.index[slot as usize] as usize - 1];
+            (known.generation, known.time, known.head)
+        };
+        match place(a).cmp(&place(b)) {
+            Ordering::Equal => self.history.id_bytes(a) > self.history.id_bytes(b),
+            order => order == Ordering::Greater,
+        }
+    }
 }
 
 /// An id's first eight bytes as a number that orders as the bytes do.
@@ -671,13 +712,11 @@ mod tests {
 
     /// The queue hands out commits in git's order whatever the order they came in, commits of
     /// one generation and date by id, ids that share their first eight bytes included (no
-    /// history a test can make has those).
+    /// history a test can make has those); with generations and without.
     #[test]
     fn the_queue_takes_commits_in_git_s_order() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init_bare(dir.path()).unwrap();
-        let history = History::new(None);
-        let mut search = Search::new(&history, &repo);
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move |below: u64| {
             state ^= state << 13;
@@ -685,32 +724,44 @@ mod tests {
             state ^= state << 17;
             state % below
         };
-        let mut waiting: Vec<(u64, i64, [u8; 32], Slot)> = Vec::new();
-        let mut taken = 0;
-        for i in 0u32..3000 {
-            let mut bytes = [0u8; 20];
-            bytes.iter_mut().for_each(|b| *b = next(256) as u8);
-            if i % 3 == 0 {
-                bytes[..8].copy_from_slice(b"samehead");
+        for by_generation in [true, false] {
+            let history = History::new(None);
+            let mut search = Search::new(&history, &repo);
+            search.by_generation = by_generation;
+            let mut waiting: Vec<(u64, i64, [u8; 32], Slot)> = Vec::new();
+            let mut taken = 0;
+            for i in 0u32..3000 {
+                let mut bytes = [0u8; 20];
+                bytes.iter_mut().for_each(|b| *b = next(256) as u8);
+                if i % 3 == 0 {
+                    bytes[..8].copy_from_slice(b"samehead");
+                }
+                bytes[16..].copy_from_slice(&i.to_be_bytes());
+                let slot = history.slot(Oid::from_bytes(&bytes).unwrap());
+                let generation = if by_generation { next(3) } else { 0 };
+                // Dates either side of 1970, some far.
+                let time = [-(1 << 40), -1, 0, 1, 1 << 40][next(5) as usize];
+                let known = Known { generation, time, head: head(&bytes), parents: 0, count: 0 };
+                search.state.known.push(known);
+                search.state.index.resize(slot as usize + 1, 0);
+                search.state.index[slot as usize] = search.state.known.len() as u32;
+                search.push(search.queued(&known, slot));
+                waiting.push((generation, time, padded(&bytes), slot));
+                // Now and then take some, as a search does between its pushes.
+                for _ in 0..next(3) {
+                    let best =
+                        waiting.iter().enumerate().max_by_key(|(_, w)| (w.0, w.1, w.2)).map(|(i, _)| i);
+                    let expected = best.map(|at| waiting.swap_remove(at).3);
+                    assert_eq!(search.pop().map(|q| q.slot), expected);
+                    taken += 1;
+                }
             }
-            bytes[16..].copy_from_slice(&i.to_be_bytes());
-            let slot = history.slot(Oid::from_bytes(&bytes).unwrap());
-            let (generation, time) = (next(3), next(4) as i64 - 2);
-            search.push(Queued { generation, time, head: head(&bytes), slot });
-            waiting.push((generation, time, padded(&bytes), slot));
-            // Now and then take some, as a search does between its pushes.
-            for _ in 0..next(3) {
-                let best = waiting.iter().enumerate().max_by_key(|(_, w)| (w.0, w.1, w.2)).map(|(i, _)| i);
-                let expected = best.map(|at| waiting.swap_remove(at).3);
-                assert_eq!(search.pop().map(|q| q.slot), expected);
-                taken += 1;
+            waiting.sort_by_key(|w| std::cmp::Reverse((w.0, w.1, w.2)));
+            for w in waiting {
+                assert_eq!(search.pop().map(|q| q.slot), Some(w.3));
             }
+            assert!(search.pop().is_none());
+            assert!(taken > 1000);
         }
-        waiting.sort_by_key(|w| std::cmp::Reverse((w.0, w.1, w.2)));
-        for w in waiting {
-            assert_eq!(search.pop().map(|q| q.slot), Some(w.3));
-        }
-        assert!(search.pop().is_none());
-        assert!(taken > 1000);
     }
 }
