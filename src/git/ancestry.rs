@@ -185,7 +185,8 @@ impl<'g> History<'g> {
         bases.reverse();
         let mut dated = Vec::with_capacity(bases.len());
         for base in bases {
-            dated.push((search.known(base)?.time, base));
+            let at = search.known(base)?;
+            dated.push((search.state.known[at as usize].time, base));
         }
         drop(search);
         dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
@@ -379,6 +380,8 @@ struct Known {
 struct Queued {
     key: [u64; 2],
     slot: Slot,
+    /// Where the commit is in [`Searcher::known`].
+    known: u32,
 }
 
 impl Queued {
@@ -400,6 +403,8 @@ struct Search<'h, 'g> {
     /// Whether the search goes by generation (where there is a graph), and then stops once no
     /// new common ancestor can be found ([`Search::may_find_more`]).
     by_generation: bool,
+    /// Whether the queue's first place is free: its commit taken, its place not yet given.
+    top_free: bool,
 }
 
 impl<'h, 'g> Search<'h, 'g> {
@@ -407,25 +412,25 @@ impl<'h, 'g> Search<'h, 'g> {
         let state =
             history.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop().unwrap_or_default();
         let by_generation = history.graph.is_some();
-        Search { history, repo, state, fresh: 0, fresh_with: [0; 2], by_generation }
+        Search { history, repo, state, fresh: 0, fresh_with: [0; 2], by_generation, top_free: false }
     }
 
     fn flags_of(&self, slot: Slot) -> u8 {
         self.state.flags.get(slot as usize).map_or(0, |flags| flags & !QUEUED)
     }
 
-    /// What the search reads of `slot`.
+    /// Where what the search reads of `slot` is in [`Searcher::known`].
     #[inline]
-    fn known(&mut self, slot: Slot) -> Result<Known, GitError> {
+    fn known(&mut self, slot: Slot) -> Result<u32, GitError> {
         match self.state.index.get(slot as usize) {
-            Some(&n) if n != 0 => Ok(self.state.known[n as usize - 1]),
+            Some(&n) if n != 0 => Ok(n - 1),
             _ => self.decode(slot),
         }
     }
 
     /// What the search reads of `slot`, decoded on its first meeting.
     #[inline(never)]
-    fn decode(&mut self, slot: Slot) -> Result<Known, GitError> {
+    fn decode(&mut self, slot: Slot) -> Result<u32, GitError> {
         let at = slot as usize;
         let history = self.history;
         let state = &mut self.state;
@@ -463,17 +468,17 @@ impl<'h, 'g> Search<'h, 'g> {
             state.index.resize(at + 1, 0);
         }
         state.index[at] = n;
-        Ok(known)
+        Ok(n - 1)
     }
 
-    fn queued(&self, known: &Known, slot: Slot) -> Queued {
+    fn queued(&self, known: &Known, slot: Slot, at: u32) -> Queued {
         // Dates as unsigned numbers in the order of the signed ones.
         let date = (known.time as u64) ^ (1 << 63);
         let key = match self.by_generation {
             true => [known.generation, date],
             false => [date, known.head],
         };
-        Queued { key, slot }
+        Queued { key, slot, known: at }
     }
 
     /// Adds `flags` to `slot` and queues it if it is not queued already.
@@ -493,9 +498,9 @@ impl<'h, 'g> Search<'h, 'g> {
             self.count(after & !QUEUED, true);
             return Ok(());
         }
-        let known = self.known(slot)?;
+        let at = self.known(slot)?;
         self.state.flags[index] = after | QUEUED;
-        self.push(self.queued(&known, slot));
+        self.push(self.queued(&self.state.known[at as usize], slot, at));
         self.count(after, true);
         Ok(())
     }
@@ -543,7 +548,7 @@ impl<'h, 'g> Search<'h, 'g> {
         }
         let mut found = Vec::new();
         while self.may_find_more() {
-            let Some(Queued { slot, .. }) = self.pop() else { break };
+            let Some(Queued { slot, known, .. }) = self.take() else { break };
             let index = slot as usize;
             self.state.flags[index] &= !QUEUED;
             let mut flags = self.state.flags[index] & (PARENT1 | PARENT2 | STALE);
@@ -555,14 +560,15 @@ impl<'h, 'g> Search<'h, 'g> {
                 // Below a common ancestor, every commit is a worse one.
                 flags |= STALE;
             }
-            // Known since it was queued; its parents stay where they are as others are met.
-            let Known { parents, count, .. } = self.known(slot)?;
+            // Its parents stay where they are as others are met.
+            let Known { parents, count, .. } = self.state.known[known as usize];
             for at in parents as usize..(parents + count) as usize {
                 let parent = self.state.parents[at];
                 if self.flags_of(parent) & flags != flags {
                     self.mark(parent, flags)?;
                 }
             }
+            self.fill();
         }
         Ok(found)
     }
@@ -599,16 +605,39 @@ impl<'h, 'g> Search<'h, 'g> {
         }
         state.touched.clear();
         state.queue.clear();
+        self.top_free = false;
         self.fresh = 0;
         self.fresh_with = [0; 2];
     }
 
     // The queue is a binary heap kept by hand: the order's last word, a whole id, is not in
-    // the entries (next to never needed), and `BinaryHeap` compares its entries alone.
+    // the entries (next to never needed), and `BinaryHeap` compares its entries alone; and a
+    // commit taken leaves its place to its parent (below).
 
     fn push(&mut self, queued: Queued) {
-        let Searcher { queue, known, index, .. } = &mut self.state;
-        let order = Order { history: self.history, known, index };
+        let Searcher { queue, known, .. } = &mut self.state;
+        let order = Order { history: self.history, known };
+        if std::mem::take(&mut self.top_free) {
+            // Most often the parent of the commit just taken, and taken next, or nearly.
+            let len = queue.len();
+            let mut at = 0;
+            loop {
+                let mut child = 2 * at + 1;
+                if child >= len {
+                    break;
+                }
+                if child + 1 < len && order.before(&queue[child + 1], &queue[child]) {
+                    child += 1;
+                }
+                if !order.before(&queue[child], &queued) {
+                    break;
+                }
+                queue[at] = queue[child];
+                at = child;
+            }
+            queue[at] = queued;
+            return;
+        }
         let mut at = queue.len();
         queue.push(queued);
         while at > 0 {
@@ -622,11 +651,26 @@ impl<'h, 'g> Search<'h, 'g> {
         queue[at] = queued;
     }
 
-    fn pop(&mut self) -> Option<Queued> {
-        let Searcher { queue, known, index, .. } = &mut self.state;
-        let order = Order { history: self.history, known, index };
-        let last = queue.pop()?;
-        let Some(&top) = queue.first() else { return Some(last) };
+    /// The first commit in the queue, whose place goes to the next commit queued: going
+    /// down a history, that is most often its parent, which would otherwise climb from the
+    /// bottom of the heap to near its top. [`Search::fill`] closes a place nothing took.
+    fn take(&mut self) -> Option<Queued> {
+        let top = *self.state.queue.first()?;
+        self.top_free = true;
+        Some(top)
+    }
+
+    /// Closes the place [`Search::take`] left, if no commit queued since took it.
+    fn fill(&mut self) {
+        if !std::mem::take(&mut self.top_free) {
+            return;
+        }
+        let Searcher { queue, known, .. } = &mut self.state;
+        let order = Order { history: self.history, known };
+        let Some(last) = queue.pop() else { return };
+        if queue.is_empty() {
+            return;
+        }
         // Down to the bottom along the children taken first, then up to where the last entry
         // belongs (as `BinaryHeap` does): it nearly always belongs near the bottom, and going
         // down this way compares once a level, not twice.
@@ -651,7 +695,6 @@ impl<'h, 'g> Search<'h, 'g> {
             at = up;
         }
         queue[at] = last;
-        Some(top)
     }
 }
 
@@ -660,7 +703,6 @@ impl<'h, 'g> Search<'h, 'g> {
 struct Order<'a, 'g> {
     history: &'a History<'g>,
     known: &'a [Known],
-    index: &'a [u32],
 }
 
 impl Order<'_, '_> {
@@ -668,7 +710,7 @@ impl Order<'_, '_> {
     #[inline]
     fn before(&self, a: &Queued, b: &Queued) -> bool {
         match a.key().cmp(&b.key()) {
-            Ordering::Equal => self.by_the_rest(a.slot, b.slot),
+            Ordering::Equal => self.by_the_rest(a, b),
             order => order == Ordering::Greater,
         }
     }
@@ -678,13 +720,13 @@ impl Order<'_, '_> {
     /// too (a pusher can make some, nothing else does).
     #[cold]
     #[inline(never)]
-    fn by_the_rest(&self, a: Slot, b: Slot) -> bool {
-        let place = |slot: Slot| {
-            let known = self.known[self.index[slot as usize] as usize - 1];
+    fn by_the_rest(&self, a: &Queued, b: &Queued) -> bool {
+        let place = |queued: &Queued| {
+            let known = self.known[queued.known as usize];
             (known.generation, known.time, known.head)
         };
         match place(a).cmp(&place(b)) {
-            Ordering::Equal => self.history.id_bytes(a) > self.history.id_bytes(b),
+            Ordering::Equal => self.history.id_bytes(a.slot) > self.history.id_bytes(b.slot),
             order => order == Ordering::Greater,
         }
     }
@@ -712,7 +754,8 @@ mod tests {
 
     /// The queue hands out commits in git's order whatever the order they came in, commits of
     /// one generation and date by id, ids that share their first eight bytes included (no
-    /// history a test can make has those); with generations and without.
+    /// history a test can make has those); with generations and without; a commit queued in
+    /// the place of one taken as well as one queued alone.
     #[test]
     fn the_queue_takes_commits_in_git_s_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -729,7 +772,12 @@ mod tests {
             let mut search = Search::new(&history, &repo);
             search.by_generation = by_generation;
             let mut waiting: Vec<(u64, i64, [u8; 32], Slot)> = Vec::new();
-            let mut taken = 0;
+            // What the queue must hand out next: the first of those waiting.
+            let mut first = |waiting: &mut Vec<(u64, i64, [u8; 32], Slot)>| {
+                let best = waiting.iter().enumerate().max_by_key(|(_, w)| (w.0, w.1, w.2)).map(|(i, _)| i);
+                best.map(|at| waiting.swap_remove(at).3)
+            };
+            let (mut taken, mut in_place) = (0, 0);
             for i in 0u32..3000 {
                 let mut bytes = [0u8; 20];
                 bytes.iter_mut().for_each(|b| *b = next(256) as u8);
@@ -745,23 +793,29 @@ mod tests {
                 search.state.known.push(known);
                 search.state.index.resize(slot as usize + 1, 0);
                 search.state.index[slot as usize] = search.state.known.len() as u32;
-                search.push(search.queued(&known, slot));
+                let at = search.state.known.len() as u32 - 1;
+                // Now and then in the place of one taken, as a search queues a parent.
+                let place = !waiting.is_empty() && next(2) == 0;
+                if place {
+                    assert_eq!(search.take().map(|q| q.slot), first(&mut waiting));
+                    in_place += 1;
+                }
+                search.push(search.queued(&known, slot, at));
+                search.fill();
                 waiting.push((generation, time, padded(&bytes), slot));
-                // Now and then take some, as a search does between its pushes.
-                for _ in 0..next(3) {
-                    let best =
-                        waiting.iter().enumerate().max_by_key(|(_, w)| (w.0, w.1, w.2)).map(|(i, _)| i);
-                    let expected = best.map(|at| waiting.swap_remove(at).3);
-                    assert_eq!(search.pop().map(|q| q.slot), expected);
+                // Now and then take some, their places left to close.
+                for _ in 0..next(2) {
+                    assert_eq!(search.take().map(|q| q.slot), first(&mut waiting));
+                    search.fill();
                     taken += 1;
                 }
             }
-            waiting.sort_by_key(|w| std::cmp::Reverse((w.0, w.1, w.2)));
-            for w in waiting {
-                assert_eq!(search.pop().map(|q| q.slot), Some(w.3));
+            while let Some(expected) = first(&mut waiting) {
+                assert_eq!(search.take().map(|q| q.slot), Some(expected));
+                search.fill();
             }
-            assert!(search.pop().is_none());
-            assert!(taken > 1000);
+            assert!(search.take().is_none());
+            assert!(taken > 1000 && in_place > 1000, "{taken} {in_place}");
         }
     }
 }
