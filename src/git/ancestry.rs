@@ -773,7 +773,7 @@ mod tests {
             search.by_generation = by_generation;
             let mut waiting: Vec<(u64, i64, [u8; 32], Slot)> = Vec::new();
             // What the queue must hand out next: the first of those waiting.
-            let mut first = |waiting: &mut Vec<(u64, i64, [u8; 32], Slot)>| {
+            let first = |waiting: &mut Vec<(u64, i64, [u8; 32], Slot)>| {
                 let best = waiting.iter().enumerate().max_by_key(|(_, w)| (w.0, w.1, w.2)).map(|(i, _)| i);
                 best.map(|at| waiting.swap_remove(at).3)
             };
