@@ -186,7 +186,7 @@ impl<'g> History<'g> {
         let mut dated = Vec::with_capacity(bases.len());
         for base in bases {
             let at = search.known(base)?;
-            dated.push((search.state.known[at as usize].time, base));
+            dated.push((search.time(search.state.known[at as usize].key), base));
         }
         drop(search);
         dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
@@ -361,21 +361,17 @@ struct Searcher {
 /// What a search reads of a commit, decoded once per [`Searcher`].
 #[derive(Clone, Copy)]
 struct Known {
-    /// The search's order: its generation (0 for every commit without a graph, where the
-    /// search goes by date), then its committer date, then its id ([`Known::head`] first).
-    generation: u64,
-    time: i64,
-    /// The id's first eight bytes, as a big-endian number: the order among commits of one
-    /// generation and date without reading their ids (those that share it compare whole ids).
-    head: u64,
+    /// Its place in the search's order but for a whole id, as [`Queued::key`] takes it.
+    key: [u64; 2],
     /// Where its parents start in [`Searcher::parents`], and how many.
     parents: u32,
     count: u32,
 }
 
 /// A queued commit, with the first words of its place in the order as one number, compared at
-/// once: with a graph, its generation and its date; without one (every generation 0), its date
-/// and its id's head. Only entries equal there compare the rest ([`Order::before`]).
+/// once: with a graph, its generation and its committer date; without one (every generation
+/// 0), its date and its id's first eight bytes. Only entries equal there compare whole ids
+/// ([`before`]).
 #[derive(Clone, Copy)]
 struct Queued {
     key: [u64; 2],
@@ -435,18 +431,24 @@ impl<'h, 'g> Search<'h, 'g> {
         let history = self.history;
         let state = &mut self.state;
         let first = state.parents.len();
-        let (generation, time, head) = match history.in_graph(slot) {
+        let by_generation = self.by_generation;
+        let key = match history.in_graph(slot) {
             Some(commit) => {
                 if let Err(e) = commit.parent_positions(&mut state.parents) {
                     state.parents.truncate(first);
                     return Err(e);
                 }
-                (history.generation_in_graph(&commit), commit.committer_time(), head(commit.id_bytes()))
+                key(
+                    by_generation,
+                    history.generation_in_graph(&commit),
+                    commit.committer_time(),
+                    commit.id_bytes(),
+                )
             }
             None => {
                 let (node, id) = history.other(self.repo, slot)?;
                 state.parents.extend_from_slice(&node.parents);
-                (node.generation.unwrap_or(0), node.time, head(&id.bytes))
+                key(by_generation, node.generation.unwrap_or(0), node.time, &id.bytes)
             }
         };
         let too_many = || {
@@ -456,9 +458,7 @@ impl<'h, 'g> Search<'h, 'g> {
             )
         };
         let known = Known {
-            generation,
-            time,
-            head,
+            key,
             parents: u32::try_from(first).map_err(|_| too_many())?,
             count: u32::try_from(state.parents.len() - first).map_err(|_| too_many())?,
         };
@@ -471,14 +471,10 @@ impl<'h, 'g> Search<'h, 'g> {
         Ok(n - 1)
     }
 
-    fn queued(&self, known: &Known, slot: Slot, at: u32) -> Queued {
-        // Dates as unsigned numbers in the order of the signed ones.
-        let date = (known.time as u64) ^ (1 << 63);
-        let key = match self.by_generation {
-            true => [known.generation, date],
-            false => [date, known.head],
-        };
-        Queued { key, slot, known: at }
+    /// The committer date a key holds.
+    fn time(&self, key: [u64; 2]) -> i64 {
+        let date = if self.by_generation { key[1] } else { key[0] };
+        (date ^ (1 << 63)) as i64
     }
 
     /// Adds `flags` to `slot` and queues it if it is not queued already.
@@ -500,7 +496,7 @@ impl<'h, 'g> Search<'h, 'g> {
         }
         let at = self.known(slot)?;
         self.state.flags[index] = after | QUEUED;
-        self.push(self.queued(&self.state.known[at as usize], slot, at));
+        self.push(Queued { key: self.state.known[at as usize].key, slot, known: at });
         self.count(after, true);
         Ok(())
     }
@@ -615,8 +611,7 @@ impl<'h, 'g> Search<'h, 'g> {
     // commit taken leaves its place to its parent (below).
 
     fn push(&mut self, queued: Queued) {
-        let Searcher { queue, known, .. } = &mut self.state;
-        let order = Order { history: self.history, known };
+        let (queue, history) = (&mut self.state.queue, self.history);
         if std::mem::take(&mut self.top_free) {
             // Most often the parent of the commit just taken, and taken next, or nearly.
             let len = queue.len();
@@ -626,10 +621,10 @@ impl<'h, 'g> Search<'h, 'g> {
                 if child >= len {
                     break;
                 }
-                if child + 1 < len && order.before(&queue[child + 1], &queue[child]) {
+                if child + 1 < len && before(history, &queue[child + 1], &queue[child]) {
                     child += 1;
                 }
-                if !order.before(&queue[child], &queued) {
+                if !before(history, &queue[child], &queued) {
                     break;
                 }
                 queue[at] = queue[child];
@@ -642,7 +637,7 @@ impl<'h, 'g> Search<'h, 'g> {
         queue.push(queued);
         while at > 0 {
             let up = (at - 1) / 2;
-            if !order.before(&queued, &queue[up]) {
+            if !before(history, &queued, &queue[up]) {
                 break;
             }
             queue[at] = queue[up];
@@ -665,8 +660,7 @@ impl<'h, 'g> Search<'h, 'g> {
         if !std::mem::take(&mut self.top_free) {
             return;
         }
-        let Searcher { queue, known, .. } = &mut self.state;
-        let order = Order { history: self.history, known };
+        let (queue, history) = (&mut self.state.queue, self.history);
         let Some(last) = queue.pop() else { return };
         if queue.is_empty() {
             return;
@@ -677,7 +671,7 @@ impl<'h, 'g> Search<'h, 'g> {
         let len = queue.len();
         let (mut at, mut child) = (0, 1);
         while child + 1 < len {
-            child += usize::from(order.before(&queue[child + 1], &queue[child]));
+            child += usize::from(before(history, &queue[child + 1], &queue[child]));
             queue[at] = queue[child];
             at = child;
             child = 2 * at + 1;
@@ -688,7 +682,7 @@ impl<'h, 'g> Search<'h, 'g> {
         }
         while at > 0 {
             let up = (at - 1) / 2;
-            if !order.before(&last, &queue[up]) {
+            if !before(history, &last, &queue[up]) {
                 break;
             }
             queue[at] = queue[up];
@@ -698,37 +692,32 @@ impl<'h, 'g> Search<'h, 'g> {
     }
 }
 
-/// The search's order: highest generation first, then newest, then highest id, as git's and
-/// libgit2's queues order commits.
-struct Order<'a, 'g> {
-    history: &'a History<'g>,
-    known: &'a [Known],
+/// Whether `a` is taken before `b` in the search's order: highest generation first, then
+/// newest, then highest id, as git's and libgit2's queues order commits.
+#[inline]
+fn before(history: &History<'_>, a: &Queued, b: &Queued) -> bool {
+    match a.key().cmp(&b.key()) {
+        Ordering::Equal => by_whole_ids(history, a.slot, b.slot),
+        order => order == Ordering::Greater,
+    }
 }
 
-impl Order<'_, '_> {
-    /// Whether `a` is taken before `b`.
-    #[inline]
-    fn before(&self, a: &Queued, b: &Queued) -> bool {
-        match a.key().cmp(&b.key()) {
-            Ordering::Equal => self.by_the_rest(a, b),
-            order => order == Ordering::Greater,
-        }
-    }
+/// The order of commits whose keys tie: with a graph, unrelated commits of one generation and
+/// date; without, ids that share their first eight bytes (a pusher can make some, nothing else
+/// does).
+#[cold]
+#[inline(never)]
+fn by_whole_ids(history: &History<'_>, a: Slot, b: Slot) -> bool {
+    history.id_bytes(a) > history.id_bytes(b)
+}
 
-    /// The order of commits whose keys tie: with a graph, commits of one generation and date
-    /// (a series applied in one second); whole ids, only where their first eight bytes tie
-    /// too (a pusher can make some, nothing else does).
-    #[cold]
-    #[inline(never)]
-    fn by_the_rest(&self, a: &Queued, b: &Queued) -> bool {
-        let place = |queued: &Queued| {
-            let known = self.known[queued.known as usize];
-            (known.generation, known.time, known.head)
-        };
-        match place(a).cmp(&place(b)) {
-            Ordering::Equal => self.history.id_bytes(a.slot) > self.history.id_bytes(b.slot),
-            order => order == Ordering::Greater,
-        }
+/// A commit's [`Queued::key`].
+fn key(by_generation: bool, generation: u64, time: i64, id: &[u8]) -> [u64; 2] {
+    // Dates as unsigned numbers in the order of the signed ones.
+    let date = (time as u64) ^ (1 << 63);
+    match by_generation {
+        true => [generation, date],
+        false => [date, head(id)],
     }
 }
 
@@ -789,7 +778,8 @@ mod tests {
                 let generation = if by_generation { next(3) } else { 0 };
                 // Dates either side of 1970, some far.
                 let time = [-(1 << 40), -1, 0, 1, 1 << 40][next(5) as usize];
-                let known = Known { generation, time, head: head(&bytes), parents: 0, count: 0 };
+                let known = Known { key: key(by_generation, generation, time, &bytes), parents: 0, count: 0 };
+                assert_eq!(search.time(known.key), time);
                 search.state.known.push(known);
                 search.state.index.resize(slot as usize + 1, 0);
                 search.state.index[slot as usize] = search.state.known.len() as u32;
@@ -800,7 +790,7 @@ mod tests {
                     assert_eq!(search.take().map(|q| q.slot), first(&mut waiting));
                     in_place += 1;
                 }
-                search.push(search.queued(&known, slot, at));
+                search.push(Queued { key: known.key, slot, known: at });
                 search.fill();
                 waiting.push((generation, time, padded(&bytes), slot));
                 // Now and then take some, their places left to close.
