@@ -60,43 +60,20 @@ pub struct History<'g> {
 /// Commits met outside the graph: slot `in_graph + i` is `ids[i]`.
 struct Others {
     slots: Map<Slot>,
-    ids: Vec<Id>,
+    ids: Vec<Oid>,
     /// Each one's parents and committer date once read, and when there is a graph, its
     /// generation once computed (as git would have stored it).
     nodes: Vec<Option<Node>>,
 }
 
-/// A commit id compared and hashed by its bytes (zero-padded to 32): `Oid`'s comparisons go
-/// through libgit2, several calls per commit a search passes.
-#[derive(Clone, Copy)]
-struct Id {
-    bytes: [u8; 32],
-    oid: Oid,
-}
-
-impl PartialEq for Id {
-    fn eq(&self, other: &Self) -> bool {
-        self.bytes == other.bytes
-    }
-}
-
-impl Eq for Id {}
+/// A commit id as a key, its bytes zero-padded to 32: `Oid`'s comparisons go through libgit2,
+/// and a map keyed by `Oid` would hold each id a second time beside [`Others::ids`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Id([u8; 32]);
 
 impl std::hash::Hash for Id {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(&self.bytes);
-    }
-}
-
-impl Ord for Id {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.bytes.cmp(&other.bytes)
-    }
-}
-
-impl PartialOrd for Id {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+        state.write(&self.0);
     }
 }
 
@@ -126,10 +103,6 @@ impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
         self.1
     }
-}
-
-fn id(oid: Oid) -> Id {
-    Id { bytes: padded(oid.as_bytes()), oid }
 }
 
 #[derive(Clone)]
@@ -197,14 +170,14 @@ impl<'g> History<'g> {
     fn slot(&self, oid: Oid) -> Slot {
         match self.graph.and_then(|graph| graph.position(oid)) {
             Some(position) => position,
-            None => self.other_slot(&mut self.lock(), id(oid)),
+            None => self.other_slot(&mut self.lock(), oid),
         }
     }
 
-    fn other_slot(&self, others: &mut Others, id: Id) -> Slot {
+    fn other_slot(&self, others: &mut Others, oid: Oid) -> Slot {
         let next = self.in_graph.saturating_add(u32::try_from(others.ids.len()).unwrap_or(u32::MAX));
-        *others.slots.entry(id).or_insert_with(|| {
-            others.ids.push(id);
+        *others.slots.entry(Id(padded(oid.as_bytes()))).or_insert_with(|| {
+            others.ids.push(oid);
             others.nodes.push(None);
             next
         })
@@ -214,7 +187,7 @@ impl<'g> History<'g> {
         match self.in_graph(slot) {
             Some(commit) => Oid::from_bytes(commit.id_bytes())
                 .context(|| "reading an id from the commit-graph".to_string()),
-            None => Ok(self.lock().ids[(slot - self.in_graph) as usize].oid),
+            None => Ok(self.lock().ids[(slot - self.in_graph) as usize]),
         }
     }
 
@@ -226,13 +199,13 @@ impl<'g> History<'g> {
     fn id_bytes(&self, slot: Slot) -> [u8; 32] {
         match self.in_graph(slot) {
             Some(commit) => padded(commit.id_bytes()),
-            None => self.lock().ids[(slot - self.in_graph) as usize].bytes,
+            None => padded(self.lock().ids[(slot - self.in_graph) as usize].as_bytes()),
         }
     }
 
     /// A commit the graph lacks, read (and with a graph, numbered) at most once per run, and
     /// its id.
-    fn other(&self, repo: &Repository, slot: Slot) -> Result<(Node, Id), GitError> {
+    fn other(&self, repo: &Repository, slot: Slot) -> Result<(Node, Oid), GitError> {
         let index = (slot - self.in_graph) as usize;
         {
             // With a graph, a node another thread has read but not numbered yet
@@ -313,7 +286,7 @@ impl<'g> History<'g> {
     /// Reads a commit the graph lacks from its object and keeps it (numbered later where
     /// there is a graph); another thread's reading first wins.
     fn read(&self, repo: &Repository, slot: Slot) -> Result<Node, GitError> {
-        let oid = self.lock().ids[(slot - self.in_graph) as usize].oid;
+        let oid = self.lock().ids[(slot - self.in_graph) as usize];
         let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
         let time = commit.time().seconds();
         let mut others = self.lock();
@@ -321,7 +294,7 @@ impl<'g> History<'g> {
             .parent_ids()
             .map(|parent| match self.graph.and_then(|graph| graph.position(parent)) {
                 Some(position) => position,
-                None => self.other_slot(&mut others, id(parent)),
+                None => self.other_slot(&mut others, parent),
             })
             .collect();
         let node = others.nodes[(slot - self.in_graph) as usize].get_or_insert(Node {
@@ -448,7 +421,7 @@ impl<'h, 'g> Search<'h, 'g> {
             None => {
                 let (node, id) = history.other(self.repo, slot)?;
                 state.parents.extend_from_slice(&node.parents);
-                key(by_generation, node.generation.unwrap_or(0), node.time, &id.bytes)
+                key(by_generation, node.generation.unwrap_or(0), node.time, id.as_bytes())
             }
         };
         let too_many = || {
