@@ -17,14 +17,19 @@
 //! A search keeps its marks in an array, by a number each commit has for the run: its position
 //! in the graph, or past the graph's commits, the order in which the run first met it. (Marks
 //! kept in a map by id were most of the search's cost: a hash, a lock and a copy per commit.)
+//! What a search reads of a commit (its place in the order, its parents) is decoded once per
+//! [`Searcher`], a search's working state that outlives it: a step of a search then takes no
+//! lock, reads no graph file and copies nothing shared. (Taken from the shared history at each
+//! step, it cost hundreds of nanoseconds, and without a graph a merge in git's history takes
+//! thousands of steps.)
 //!
 //! Order matters for speed, not for the answer (but where dates lie, without a graph, as for
 //! git): in git's history a topic forked from an old release has low levels, and going down by
 //! level walks most of the mainline to reach them, where corrected dates stop near the base.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
-use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -47,50 +52,28 @@ pub struct History<'g> {
     corrected: bool,
     /// The commits the graph lacks, numbered by any thread as met, and read from their objects.
     others: Mutex<Others>,
-    /// Mark arrays of finished searches, cleared, for the next ones.
-    spare: Mutex<Vec<Vec<u8>>>,
+    /// The working states of finished searches, for the next ones: as many as ever searched
+    /// at once (one per thread).
+    idle: Mutex<Vec<Searcher>>,
 }
 
 /// Commits met outside the graph: slot `in_graph + i` is `ids[i]`.
 struct Others {
     slots: Map<Slot>,
-    ids: Vec<Id>,
+    ids: Vec<Oid>,
     /// Each one's parents and committer date once read, and when there is a graph, its
     /// generation once computed (as git would have stored it).
     nodes: Vec<Option<Node>>,
 }
 
-/// A commit id compared and hashed by its bytes (zero-padded to 32): `Oid`'s comparisons go
-/// through libgit2, several calls per commit a search passes.
-#[derive(Clone, Copy)]
-struct Id {
-    bytes: [u8; 32],
-    oid: Oid,
-}
-
-impl PartialEq for Id {
-    fn eq(&self, other: &Self) -> bool {
-        self.bytes == other.bytes
-    }
-}
-
-impl Eq for Id {}
+/// A commit id as a key, its bytes zero-padded to 32: `Oid`'s comparisons go through libgit2,
+/// and a map keyed by `Oid` would hold each id a second time beside [`Others::ids`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Id([u8; 32]);
 
 impl std::hash::Hash for Id {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(&self.bytes);
-    }
-}
-
-impl Ord for Id {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.bytes.cmp(&other.bytes)
-    }
-}
-
-impl PartialOrd for Id {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+        state.write(&self.0);
     }
 }
 
@@ -122,10 +105,6 @@ impl Hasher for IdHasher {
     }
 }
 
-fn id(oid: Oid) -> Id {
-    Id { bytes: padded(oid.as_bytes()), oid }
-}
-
 #[derive(Clone)]
 struct Node {
     /// Shared, so that handing a node out copies no list.
@@ -151,7 +130,7 @@ impl<'g> History<'g> {
             in_graph: graph.map_or(0, CommitGraph::commits),
             corrected,
             others: Mutex::new(others),
-            spare: Mutex::new(Vec::new()),
+            idle: Mutex::new(Vec::new()),
         }
     }
 
@@ -171,58 +150,34 @@ impl<'g> History<'g> {
         let found = search.paint(one, twos)?;
         let mut bases: Vec<Slot> =
             found.into_iter().filter(|&slot| search.flags_of(slot) & STALE == 0).collect();
-        drop(search);
         if bases.len() > 1 {
-            bases = self.remove_redundant(repo, bases)?;
+            bases = search.remove_redundant(bases)?;
         }
         // libgit2 keeps its list newest first, a later find before an earlier one of the same
         // date, and takes the first.
         bases.reverse();
         let mut dated = Vec::with_capacity(bases.len());
         for base in bases {
-            dated.push((self.place(repo, base)?.1, base));
+            let at = search.known(base)?;
+            dated.push((search.time(search.state.known[at as usize].key), base));
         }
+        drop(search);
         dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
         dated.first().map(|&(_, base)| self.oid(base)).transpose()
-    }
-
-    /// Drops each candidate that is an ancestor of another (several candidates remain only
-    /// when histories cross).
-    fn remove_redundant(&self, repo: &Repository, candidates: Vec<Slot>) -> Result<Vec<Slot>, GitError> {
-        let mut redundant = vec![false; candidates.len()];
-        for i in 0..candidates.len() {
-            if redundant[i] {
-                continue;
-            }
-            let others: Vec<(usize, Slot)> =
-                candidates.iter().copied().enumerate().filter(|&(j, _)| j != i && !redundant[j]).collect();
-            let twos: Vec<Slot> = others.iter().map(|&(_, slot)| slot).collect();
-            let mut search = Search::new(self, repo);
-            search.paint(candidates[i], &twos)?;
-            if search.flags_of(candidates[i]) & PARENT2 != 0 {
-                redundant[i] = true;
-            }
-            for (j, slot) in others {
-                if search.flags_of(slot) & PARENT1 != 0 {
-                    redundant[j] = true;
-                }
-            }
-        }
-        Ok(candidates.into_iter().zip(redundant).filter(|(_, r)| !r).map(|(slot, _)| slot).collect())
     }
 
     /// The commit's slot: its position in the graph, else its number among the others.
     fn slot(&self, oid: Oid) -> Slot {
         match self.graph.and_then(|graph| graph.position(oid)) {
             Some(position) => position,
-            None => self.other_slot(&mut self.lock(), id(oid)),
+            None => self.other_slot(&mut self.lock(), oid),
         }
     }
 
-    fn other_slot(&self, others: &mut Others, id: Id) -> Slot {
+    fn other_slot(&self, others: &mut Others, oid: Oid) -> Slot {
         let next = self.in_graph.saturating_add(u32::try_from(others.ids.len()).unwrap_or(u32::MAX));
-        *others.slots.entry(id).or_insert_with(|| {
-            others.ids.push(id);
+        *others.slots.entry(Id(padded(oid.as_bytes()))).or_insert_with(|| {
+            others.ids.push(oid);
             others.nodes.push(None);
             next
         })
@@ -232,7 +187,7 @@ impl<'g> History<'g> {
         match self.in_graph(slot) {
             Some(commit) => Oid::from_bytes(commit.id_bytes())
                 .context(|| "reading an id from the commit-graph".to_string()),
-            None => Ok(self.lock().ids[(slot - self.in_graph) as usize].oid),
+            None => Ok(self.lock().ids[(slot - self.in_graph) as usize]),
         }
     }
 
@@ -240,45 +195,35 @@ impl<'g> History<'g> {
         self.graph.filter(|_| slot < self.in_graph).map(|graph| graph.commit_at(slot))
     }
 
-    /// A commit's place in the search order, its generation and its committer date, and its
-    /// id's bytes (the order's last word).
-    fn place(&self, repo: &Repository, slot: Slot) -> Result<(Option<u64>, i64, [u8; 32]), GitError> {
-        if let Some(commit) = self.in_graph(slot) {
-            let generation = Some(self.generation_in_graph(&commit));
-            return Ok((generation, commit.committer_time(), padded(commit.id_bytes())));
+    /// A commit's id's bytes, zero-padded: the search order's last word.
+    fn id_bytes(&self, slot: Slot) -> [u8; 32] {
+        match self.in_graph(slot) {
+            Some(commit) => padded(commit.id_bytes()),
+            None => padded(self.lock().ids[(slot - self.in_graph) as usize].as_bytes()),
         }
-        let node = self.other(repo, slot)?;
-        let bytes = self.lock().ids[(slot - self.in_graph) as usize].bytes;
-        Ok((node.generation, node.time, bytes))
     }
 
-    /// A commit's parents, into `into`.
-    fn parents(&self, repo: &Repository, slot: Slot, into: &mut Vec<Slot>) -> Result<(), GitError> {
-        match self.in_graph(slot) {
-            Some(commit) => commit.parent_positions(into),
-            None => {
-                into.clear();
-                into.extend_from_slice(&self.other(repo, slot)?.parents);
-                Ok(())
+    /// A commit the graph lacks, read (and with a graph, numbered) at most once per run, and
+    /// its id.
+    fn other(&self, repo: &Repository, slot: Slot) -> Result<(Node, Oid), GitError> {
+        let index = (slot - self.in_graph) as usize;
+        {
+            // With a graph, a node another thread has read but not numbered yet
+            // (`read_numbered` is part way down its ancestors) is not ready: taken as it is, it
+            // would be queued without its generation, out of order, and the search stop too
+            // early.
+            let others = self.lock();
+            let ready =
+                others.nodes[index].as_ref().filter(|node| node.generation.is_some() || self.graph.is_none());
+            if let Some(node) = ready {
+                return Ok((node.clone(), others.ids[index]));
             }
         }
-    }
-
-    /// A commit the graph lacks, read (and with a graph, numbered) at most once per run.
-    fn other(&self, repo: &Repository, slot: Slot) -> Result<Node, GitError> {
-        let index = (slot - self.in_graph) as usize;
-        // With a graph, a node another thread has read but not numbered yet (`read_numbered`
-        // is part way down its ancestors) is not ready: taken as it is, it would be queued
-        // without its generation, out of order, and the search stop too early.
-        if let Some(node) =
-            self.lock().nodes[index].as_ref().filter(|node| node.generation.is_some() || self.graph.is_none())
-        {
-            return Ok(node.clone());
-        }
-        match self.graph {
-            Some(_) => self.read_numbered(repo, slot),
-            None => self.read(repo, slot),
-        }
+        let node = match self.graph {
+            Some(_) => self.read_numbered(repo, slot)?,
+            None => self.read(repo, slot)?,
+        };
+        Ok((node, self.lock().ids[index]))
     }
 
     fn generation_in_graph(&self, commit: &GraphCommit<'_>) -> u64 {
@@ -341,7 +286,7 @@ impl<'g> History<'g> {
     /// Reads a commit the graph lacks from its object and keeps it (numbered later where
     /// there is a graph); another thread's reading first wins.
     fn read(&self, repo: &Repository, slot: Slot) -> Result<Node, GitError> {
-        let oid = self.lock().ids[(slot - self.in_graph) as usize].oid;
+        let oid = self.lock().ids[(slot - self.in_graph) as usize];
         let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
         let time = commit.time().seconds();
         let mut others = self.lock();
@@ -349,7 +294,7 @@ impl<'g> History<'g> {
             .parent_ids()
             .map(|parent| match self.graph.and_then(|graph| graph.position(parent)) {
                 Some(position) => position,
-                None => self.other_slot(&mut others, id(parent)),
+                None => self.other_slot(&mut others, parent),
             })
             .collect();
         let node = others.nodes[(slot - self.in_graph) as usize].get_or_insert(Node {
@@ -366,92 +311,165 @@ impl<'g> History<'g> {
     }
 }
 
+/// A search's working state, kept from one search to the next (the idle ones in
+/// [`History`]): its marks, and what it has decoded of each commit it met. Owned by one search
+/// at a time, so a step reads it without a lock.
+#[derive(Default)]
+struct Searcher {
+    /// Each commit's marks and QUEUED, by slot; grown as slots are met.
+    flags: Vec<u8>,
+    /// The slots marked, to clear for the next search (most searches mark a few hundred
+    /// commits; clearing the whole array for each would cost as much as the search).
+    touched: Vec<Slot>,
+    /// By slot: one more than where the commit is in `known`, 0 until met. Four bytes for each
+    /// commit of the run, where decoding every commit ahead of need would take eight times as
+    /// many (a search meets a small part of a history that has a graph).
+    index: Vec<u32>,
+    known: Vec<Known>,
+    /// The parents of the commits in `known`, back to back.
+    parents: Vec<Slot>,
+    queue: Vec<Queued>,
+}
+
+/// What a search reads of a commit, decoded once per [`Searcher`].
+#[derive(Clone, Copy)]
+struct Known {
+    /// Its place in the search's order but for a whole id, as [`Queued::key`] takes it.
+    key: [u64; 2],
+    /// Where its parents start in [`Searcher::parents`], and how many.
+    parents: u32,
+    count: u32,
+}
+
+/// A queued commit, with the first words of its place in the order as one number, compared at
+/// once: with a graph, its generation and its committer date; without one (every generation
+/// 0), its date and its id's first eight bytes. Only entries equal there compare whole ids
+/// ([`before`]).
+#[derive(Clone, Copy)]
+struct Queued {
+    key: [u64; 2],
+    slot: Slot,
+    /// Where the commit is in [`Searcher::known`].
+    known: u32,
+}
+
+impl Queued {
+    fn key(&self) -> u128 {
+        (u128::from(self.key[0]) << 64) | u128::from(self.key[1])
+    }
+}
+
 /// One `paint_down_to_common`: commits reachable from `one` get PARENT1, from the others
 /// PARENT2, and below a commit with both, STALE.
 struct Search<'h, 'g> {
     history: &'h History<'g>,
     repo: &'h Repository,
-    /// Each commit's marks and QUEUED, by slot; grown as slots are met.
-    flags: Vec<u8>,
-    /// The slots marked, to clear for the next search.
-    touched: Vec<Slot>,
-    queue: BinaryHeap<Queued>,
+    state: Searcher,
     /// Queued commits not (yet) stale: none left, nothing queued can be a base.
     fresh: usize,
     /// Of those, how many carry PARENT1, and PARENT2.
     fresh_with: [usize; 2],
-    /// Whether to stop once no new common ancestor can be found: only when going by
-    /// generation ([`Search::may_find_more`]).
-    stop_early: bool,
-}
-
-#[derive(PartialEq, Eq)]
-struct Queued {
-    generation: Option<u64>,
-    time: i64,
-    /// The id's bytes: the order's last word, as git's order of commits of one date is by id.
-    bytes: [u8; 32],
-    slot: Slot,
-}
-
-impl Ord for Queued {
-    /// Highest generation first where both have one, else newest first, as libgit2 orders.
-    fn cmp(&self, other: &Self) -> Ordering {
-        let by_generation = match (self.generation, other.generation) {
-            (Some(a), Some(b)) => a.cmp(&b),
-            _ => Ordering::Equal,
-        };
-        by_generation.then(self.time.cmp(&other.time)).then_with(|| self.bytes.cmp(&other.bytes))
-    }
-}
-
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
+    /// Whether the search goes by generation (where there is a graph), and then stops once no
+    /// new common ancestor can be found ([`Search::may_find_more`]).
+    by_generation: bool,
+    /// Whether the queue's first place is free: its commit taken, its place not yet given.
+    top_free: bool,
 }
 
 impl<'h, 'g> Search<'h, 'g> {
     fn new(history: &'h History<'g>, repo: &'h Repository) -> Self {
-        let flags =
-            history.spare.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop().unwrap_or_default();
-        let stop_early = history.graph.is_some();
-        Search {
-            history,
-            repo,
-            flags,
-            touched: Vec::new(),
-            queue: BinaryHeap::new(),
-            fresh: 0,
-            fresh_with: [0; 2],
-            stop_early,
-        }
+        let state =
+            history.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop().unwrap_or_default();
+        let by_generation = history.graph.is_some();
+        Search { history, repo, state, fresh: 0, fresh_with: [0; 2], by_generation, top_free: false }
     }
 
     fn flags_of(&self, slot: Slot) -> u8 {
-        self.flags.get(slot as usize).map_or(0, |flags| flags & !QUEUED)
+        self.state.flags.get(slot as usize).map_or(0, |flags| flags & !QUEUED)
+    }
+
+    /// Where what the search reads of `slot` is in [`Searcher::known`].
+    #[inline]
+    fn known(&mut self, slot: Slot) -> Result<u32, GitError> {
+        match self.state.index.get(slot as usize) {
+            Some(&n) if n != 0 => Ok(n - 1),
+            _ => self.decode(slot),
+        }
+    }
+
+    /// What the search reads of `slot`, decoded on its first meeting.
+    #[inline(never)]
+    fn decode(&mut self, slot: Slot) -> Result<u32, GitError> {
+        let at = slot as usize;
+        let history = self.history;
+        let state = &mut self.state;
+        let first = state.parents.len();
+        let by_generation = self.by_generation;
+        let key = match history.in_graph(slot) {
+            Some(commit) => {
+                if let Err(e) = commit.parent_positions(&mut state.parents) {
+                    state.parents.truncate(first);
+                    return Err(e);
+                }
+                key(
+                    by_generation,
+                    history.generation_in_graph(&commit),
+                    commit.committer_time(),
+                    commit.id_bytes(),
+                )
+            }
+            None => {
+                let (node, id) = history.other(self.repo, slot)?;
+                state.parents.extend_from_slice(&node.parents);
+                key(by_generation, node.generation.unwrap_or(0), node.time, id.as_bytes())
+            }
+        };
+        let too_many = || {
+            GitError::new(
+                "decoding commits".into(),
+                git2::Error::from_str("more commits than a search can count"),
+            )
+        };
+        let known = Known {
+            key,
+            parents: u32::try_from(first).map_err(|_| too_many())?,
+            count: u32::try_from(state.parents.len() - first).map_err(|_| too_many())?,
+        };
+        state.known.push(known);
+        let n = u32::try_from(state.known.len()).map_err(|_| too_many())?;
+        if at >= state.index.len() {
+            state.index.resize(at + 1, 0);
+        }
+        state.index[at] = n;
+        Ok(n - 1)
+    }
+
+    /// The committer date a key holds.
+    fn time(&self, key: [u64; 2]) -> i64 {
+        let date = if self.by_generation { key[1] } else { key[0] };
+        (date ^ (1 << 63)) as i64
     }
 
     /// Adds `flags` to `slot` and queues it if it is not queued already.
     fn mark(&mut self, slot: Slot, flags: u8) -> Result<(), GitError> {
         let index = slot as usize;
-        if index >= self.flags.len() {
-            self.flags.resize(index + 1, 0);
+        if index >= self.state.flags.len() {
+            self.state.flags.resize(index + 1, 0);
         }
-        let before = self.flags[index];
+        let before = self.state.flags[index];
         if before == 0 {
-            self.touched.push(slot);
+            self.state.touched.push(slot);
         }
         let after = before | flags;
         if before & QUEUED != 0 {
-            self.flags[index] = after;
+            self.state.flags[index] = after;
             self.count(before & !QUEUED, false);
             self.count(after & !QUEUED, true);
             return Ok(());
         }
-        let (generation, time, bytes) = self.history.place(self.repo, slot)?;
-        self.flags[index] = after | QUEUED;
-        self.queue.push(Queued { generation, time, bytes, slot });
+        let at = self.known(slot)?;
+        self.state.flags[index] = after | QUEUED;
+        self.push(Queued { key: self.state.known[at as usize].key, slot, known: at });
         self.count(after, true);
         Ok(())
     }
@@ -482,7 +500,7 @@ impl<'h, 'g> Search<'h, 'g> {
     /// hold: dates that lie let one side's mark pass a commit, and leave the queue, before the
     /// other's arrives (tests/integration/merges_vs_git.rs catches that).
     fn may_find_more(&self) -> bool {
-        match self.stop_early {
+        match self.by_generation {
             true => self.fresh_with[0] > 0 && self.fresh_with[1] > 0,
             false => self.fresh > 0,
         }
@@ -490,18 +508,19 @@ impl<'h, 'g> Search<'h, 'g> {
 
     /// Paints down from `one` and `twos` until only stale commits are queued; returns the
     /// commits found reachable from both, in the order found (some may be stale by the end).
+    /// The marks of the search before are cleared first.
     fn paint(&mut self, one: Slot, twos: &[Slot]) -> Result<Vec<Slot>, GitError> {
+        self.clear();
         self.mark(one, PARENT1)?;
         for &two in twos {
             self.mark(two, PARENT2)?;
         }
         let mut found = Vec::new();
-        let mut parents = Vec::new();
         while self.may_find_more() {
-            let Some(Queued { slot, .. }) = self.queue.pop() else { break };
+            let Some(Queued { slot, known, .. }) = self.take() else { break };
             let index = slot as usize;
-            self.flags[index] &= !QUEUED;
-            let mut flags = self.flags[index] & (PARENT1 | PARENT2 | STALE);
+            self.state.flags[index] &= !QUEUED;
+            let mut flags = self.state.flags[index] & (PARENT1 | PARENT2 | STALE);
             self.count(flags, false);
             if flags == PARENT1 | PARENT2 {
                 if !found.contains(&slot) {
@@ -510,25 +529,256 @@ impl<'h, 'g> Search<'h, 'g> {
                 // Below a common ancestor, every commit is a worse one.
                 flags |= STALE;
             }
-            self.history.parents(self.repo, slot, &mut parents)?;
-            for &parent in &parents {
+            // Its parents stay where they are as others are met.
+            let Known { parents, count, .. } = self.state.known[known as usize];
+            for at in parents as usize..(parents + count) as usize {
+                let parent = self.state.parents[at];
                 if self.flags_of(parent) & flags != flags {
                     self.mark(parent, flags)?;
                 }
             }
+            self.fill();
         }
         Ok(found)
     }
+
+    /// Drops each candidate that is an ancestor of another (several candidates remain only
+    /// when histories cross).
+    fn remove_redundant(&mut self, candidates: Vec<Slot>) -> Result<Vec<Slot>, GitError> {
+        let mut redundant = vec![false; candidates.len()];
+        for i in 0..candidates.len() {
+            if redundant[i] {
+                continue;
+            }
+            let others: Vec<(usize, Slot)> =
+                candidates.iter().copied().enumerate().filter(|&(j, _)| j != i && !redundant[j]).collect();
+            let twos: Vec<Slot> = others.iter().map(|&(_, slot)| slot).collect();
+            self.paint(candidates[i], &twos)?;
+            if self.flags_of(candidates[i]) & PARENT2 != 0 {
+                redundant[i] = true;
+            }
+            for (j, slot) in others {
+                if self.flags_of(slot) & PARENT1 != 0 {
+                    redundant[j] = true;
+                }
+            }
+        }
+        Ok(candidates.into_iter().zip(redundant).filter(|(_, r)| !r).map(|(slot, _)| slot).collect())
+    }
+
+    /// Clears the marks and the queue of the search before.
+    fn clear(&mut self) {
+        let state = &mut self.state;
+        for &slot in &state.touched {
+            state.flags[slot as usize] = 0;
+        }
+        state.touched.clear();
+        state.queue.clear();
+        self.top_free = false;
+        self.fresh = 0;
+        self.fresh_with = [0; 2];
+    }
+
+    // The queue is a binary heap kept by hand: the order's last word, a whole id, is not in
+    // the entries (next to never needed), and `BinaryHeap` compares its entries alone; and a
+    // commit taken leaves its place to its parent (below).
+
+    fn push(&mut self, queued: Queued) {
+        let (queue, history) = (&mut self.state.queue, self.history);
+        if std::mem::take(&mut self.top_free) {
+            // Most often the parent of the commit just taken, and taken next, or nearly.
+            let len = queue.len();
+            let mut at = 0;
+            loop {
+                let mut child = 2 * at + 1;
+                if child >= len {
+                    break;
+                }
+                if child + 1 < len && before(history, &queue[child + 1], &queue[child]) {
+                    child += 1;
+                }
+                if !before(history, &queue[child], &queued) {
+                    break;
+                }
+                queue[at] = queue[child];
+                at = child;
+            }
+            queue[at] = queued;
+            return;
+        }
+        let mut at = queue.len();
+        queue.push(queued);
+        while at > 0 {
+            let up = (at - 1) / 2;
+            if !before(history, &queued, &queue[up]) {
+                break;
+            }
+            queue[at] = queue[up];
+            at = up;
+        }
+        queue[at] = queued;
+    }
+
+    /// The first commit in the queue, whose place goes to the next commit queued: going
+    /// down a history, that is most often its parent, which would otherwise climb from the
+    /// bottom of the heap to near its top. [`Search::fill`] closes a place nothing took.
+    fn take(&mut self) -> Option<Queued> {
+        let top = *self.state.queue.first()?;
+        self.top_free = true;
+        Some(top)
+    }
+
+    /// Closes the place [`Search::take`] left, if no commit queued since took it.
+    fn fill(&mut self) {
+        if !std::mem::take(&mut self.top_free) {
+            return;
+        }
+        let (queue, history) = (&mut self.state.queue, self.history);
+        let Some(last) = queue.pop() else { return };
+        if queue.is_empty() {
+            return;
+        }
+        // Down to the bottom along the children taken first, then up to where the last entry
+        // belongs (as `BinaryHeap` does): it nearly always belongs near the bottom, and going
+        // down this way compares once a level, not twice.
+        let len = queue.len();
+        let (mut at, mut child) = (0, 1);
+        while child + 1 < len {
+            child += usize::from(before(history, &queue[child + 1], &queue[child]));
+            queue[at] = queue[child];
+            at = child;
+            child = 2 * at + 1;
+        }
+        if child + 1 == len {
+            queue[at] = queue[child];
+            at = child;
+        }
+        while at > 0 {
+            let up = (at - 1) / 2;
+            if !before(history, &last, &queue[up]) {
+                break;
+            }
+            queue[at] = queue[up];
+            at = up;
+        }
+        queue[at] = last;
+    }
+}
+
+/// Whether `a` is taken before `b` in the search's order: highest generation first, then
+/// newest, then highest id, as git's and libgit2's queues order commits.
+#[inline]
+fn before(history: &History<'_>, a: &Queued, b: &Queued) -> bool {
+    match a.key().cmp(&b.key()) {
+        Ordering::Equal => by_whole_ids(history, a.slot, b.slot),
+        order => order == Ordering::Greater,
+    }
+}
+
+/// The order of commits whose keys tie: with a graph, unrelated commits of one generation and
+/// date; without, ids that share their first eight bytes (a pusher can make some, nothing else
+/// does).
+#[cold]
+#[inline(never)]
+fn by_whole_ids(history: &History<'_>, a: Slot, b: Slot) -> bool {
+    history.id_bytes(a) > history.id_bytes(b)
+}
+
+/// A commit's [`Queued::key`].
+fn key(by_generation: bool, generation: u64, time: i64, id: &[u8]) -> [u64; 2] {
+    // Dates as unsigned numbers in the order of the signed ones.
+    let date = (time as u64) ^ (1 << 63);
+    match by_generation {
+        true => [generation, date],
+        false => [date, head(id)],
+    }
+}
+
+/// An id's first eight bytes as a number that orders as the bytes do.
+fn head(id: &[u8]) -> u64 {
+    let mut bytes = [0; 8];
+    let len = id.len().min(8);
+    bytes[..len].copy_from_slice(&id[..len]);
+    u64::from_be_bytes(bytes)
 }
 
 impl Drop for Search<'_, '_> {
-    /// Hands the mark array on, cleared, to the next search (most searches mark a few hundred
-    /// commits; clearing the whole array for each would cost as much as the search).
+    /// Hands the working state on to the next search, its marks left for that one to clear.
     fn drop(&mut self) {
-        let mut flags = std::mem::take(&mut self.flags);
-        for &slot in &self.touched {
-            flags[slot as usize] = 0;
+        let state = std::mem::take(&mut self.state);
+        self.history.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queue hands out commits in git's order whatever the order they came in, commits of
+    /// one generation and date by id, ids that share their first eight bytes included (no
+    /// history a test can make has those); with generations and without; a commit queued in
+    /// the place of one taken as well as one queued alone.
+    #[test]
+    fn the_queue_takes_commits_in_git_s_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        };
+        for by_generation in [true, false] {
+            let history = History::new(None);
+            let mut search = Search::new(&history, &repo);
+            search.by_generation = by_generation;
+            let mut waiting: Vec<(u64, i64, [u8; 32], Slot)> = Vec::new();
+            // What the queue must hand out next: the first of those waiting.
+            let first = |waiting: &mut Vec<(u64, i64, [u8; 32], Slot)>| {
+                let best = waiting.iter().enumerate().max_by_key(|(_, w)| (w.0, w.1, w.2)).map(|(i, _)| i);
+                best.map(|at| waiting.swap_remove(at).3)
+            };
+            let (mut taken, mut in_place) = (0, 0);
+            for i in 0u32..3000 {
+                let mut bytes = [0u8; 20];
+                bytes.iter_mut().for_each(|b| *b = next(256) as u8);
+                if i % 3 == 0 {
+                    bytes[..8].copy_from_slice(b"samehead");
+                }
+                bytes[16..].copy_from_slice(&i.to_be_bytes());
+                let slot = history.slot(Oid::from_bytes(&bytes).unwrap());
+                let generation = if by_generation { next(3) } else { 0 };
+                // Dates either side of 1970, some far.
+                let time = [-(1 << 40), -1, 0, 1, 1 << 40][next(5) as usize];
+                let known = Known { key: key(by_generation, generation, time, &bytes), parents: 0, count: 0 };
+                assert_eq!(search.time(known.key), time);
+                search.state.known.push(known);
+                search.state.index.resize(slot as usize + 1, 0);
+                search.state.index[slot as usize] = search.state.known.len() as u32;
+                let at = search.state.known.len() as u32 - 1;
+                // Now and then in the place of one taken, as a search queues a parent.
+                let place = !waiting.is_empty() && next(2) == 0;
+                if place {
+                    assert_eq!(search.take().map(|q| q.slot), first(&mut waiting));
+                    in_place += 1;
+                }
+                search.push(Queued { key: known.key, slot, known: at });
+                search.fill();
+                waiting.push((generation, time, padded(&bytes), slot));
+                // Now and then take some, their places left to close.
+                for _ in 0..next(2) {
+                    assert_eq!(search.take().map(|q| q.slot), first(&mut waiting));
+                    search.fill();
+                    taken += 1;
+                }
+            }
+            while let Some(expected) = first(&mut waiting) {
+                assert_eq!(search.take().map(|q| q.slot), Some(expected));
+                search.fill();
+            }
+            assert!(search.take().is_none());
+            assert!(taken > 1000 && in_place > 1000, "{taken} {in_place}");
         }
-        self.history.spare.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(flags);
     }
 }

@@ -214,9 +214,9 @@ impl GraphCommit<'_> {
         self.commit.id().as_bytes()
     }
 
-    /// The parents' positions, in order; an error if the file contradicts itself.
+    /// The parents' positions, in order, added to the end of `into`; an error if the file
+    /// contradicts itself.
     pub fn parent_positions(&self, into: &mut Vec<u32>) -> Result<(), GitError> {
-        into.clear();
         for position in self.commit.iter_parents() {
             into.push(position.map_err(|e| self.broken(e))?.0);
         }
