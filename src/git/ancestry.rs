@@ -226,22 +226,13 @@ impl<'g> History<'g> {
         Ok((node, self.lock().ids[index]))
     }
 
-    fn generation_in_graph(&self, commit: &GraphCommit<'_>) -> u64 {
-        match self.corrected {
-            // The file is trusted as git trusts it (see `commit_graph`); an offset it cannot
-            // give leaves the committer date.
-            true => commit.corrected_date().unwrap_or(commit.committer_time().max(0) as u64),
-            false => u64::from(commit.generation()),
-        }
-    }
-
     /// Reads a commit the graph lacks, and every ancestor it lacks too, numbering each as git
     /// would have: a level one more than its highest parent's, or a corrected date at least
     /// its own and one more than its highest parent's. Depth first without recursion: the
     /// pusher chooses how deep that goes.
     fn read_numbered(&self, repo: &Repository, start: Slot) -> Result<Node, GitError> {
         let generation_of = |slot: Slot, others: &Others| match self.in_graph(slot) {
-            Some(commit) => Some(self.generation_in_graph(&commit)),
+            Some(commit) => Some(commit.walk_order()),
             None => others.nodes[(slot - self.in_graph) as usize].as_ref().and_then(|node| node.generation),
         };
         let mut stack = vec![start];
@@ -411,12 +402,7 @@ impl<'h, 'g> Search<'h, 'g> {
                     state.parents.truncate(first);
                     return Err(e);
                 }
-                key(
-                    by_generation,
-                    history.generation_in_graph(&commit),
-                    commit.committer_time(),
-                    commit.id_bytes(),
-                )
+                key(by_generation, commit.walk_order(), commit.committer_time(), commit.id_bytes())
             }
             None => {
                 let (node, id) = history.other(self.repo, slot)?;
