@@ -178,12 +178,12 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// Count some commits instead of keeping their verdicts.
     /// What the run has learned of the history, for other questions about it.
     pub fn history(&self) -> Arc<History<'a>> {
         self.trees.history()
     }
 
+    /// Count some commits instead of keeping their verdicts.
     pub fn keeping(mut self, keep: Keep) -> Self {
         self.rules.keep = keep;
         self

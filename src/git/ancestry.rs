@@ -48,8 +48,6 @@ pub struct History<'g> {
     graph: Option<&'g CommitGraph>,
     /// How many slots the graph's commits take.
     in_graph: u32,
-    /// Whether the graph's generations are corrected commit dates rather than levels.
-    corrected: bool,
     /// The commits the graph lacks, numbered by any thread as met, and read from their objects.
     others: Mutex<Others>,
     /// The working states of finished searches, for the next ones: as many as ever searched
@@ -122,13 +120,11 @@ const QUEUED: u8 = 8;
 
 impl<'g> History<'g> {
     pub fn new(graph: Option<&'g CommitGraph>) -> Self {
-        let corrected = graph.is_some_and(CommitGraph::has_corrected_dates);
         let seed = RandomState::new().hash_one(0u8);
         let others = Others { slots: HashMap::with_hasher(Ids(seed)), ids: Vec::new(), nodes: Vec::new() };
         History {
             graph,
             in_graph: graph.map_or(0, CommitGraph::commits),
-            corrected,
             others: Mutex::new(others),
             idle: Mutex::new(Vec::new()),
         }
@@ -231,6 +227,8 @@ impl<'g> History<'g> {
     /// its own and one more than its highest parent's. Depth first without recursion: the
     /// pusher chooses how deep that goes.
     fn read_numbered(&self, repo: &Repository, start: Slot) -> Result<Node, GitError> {
+        // Without a graph nothing is numbered: the search goes by date.
+        let Some(graph) = self.graph else { return self.read(repo, start) };
         let generation_of = |slot: Slot, others: &Others| match self.in_graph(slot) {
             Some(commit) => Some(commit.walk_order()),
             None => others.nodes[(slot - self.in_graph) as usize].as_ref().and_then(|node| node.generation),
@@ -260,12 +258,7 @@ impl<'g> History<'g> {
                 None => {
                     let highest = parents.iter().filter_map(|&p| generation_of(p, &others)).max();
                     let node = others.nodes[index].as_mut().expect("read above");
-                    let above_parents =
-                        highest.map_or(if self.corrected { 0 } else { 1 }, |h| h.saturating_add(1));
-                    node.generation = Some(match self.corrected {
-                        true => above_parents.max(node.time.max(0) as u64),
-                        false => above_parents,
-                    });
+                    node.generation = Some(graph.walk_order_outside(highest, node.time));
                     stack.pop();
                 }
             }
@@ -552,7 +545,9 @@ impl<'h, 'g> Search<'h, 'g> {
         Ok(candidates.into_iter().zip(redundant).filter(|(_, r)| !r).map(|(slot, _)| slot).collect())
     }
 
-    /// Clears the marks and the queue of the search before.
+    /// Clears the marks and the queue of the search before, and past [`MAX_KNOWN`] commits,
+    /// what it decoded: without a graph, the searches of a large history meet most of it, and
+    /// each thread would keep its own copy of what [`History`] already holds.
     fn clear(&mut self) {
         let state = &mut self.state;
         for &slot in &state.touched {
@@ -560,6 +555,11 @@ impl<'h, 'g> Search<'h, 'g> {
         }
         state.touched.clear();
         state.queue.clear();
+        if state.known.len() > MAX_KNOWN {
+            state.known.clear();
+            state.parents.clear();
+            state.index.clear();
+        }
         self.top_free = false;
         self.fresh = 0;
         self.fresh_with = [0; 2];
@@ -592,17 +592,9 @@ impl<'h, 'g> Search<'h, 'g> {
             queue[at] = queued;
             return;
         }
-        let mut at = queue.len();
+        let at = queue.len();
         queue.push(queued);
-        while at > 0 {
-            let up = (at - 1) / 2;
-            if !before(history, &queued, &queue[up]) {
-                break;
-            }
-            queue[at] = queue[up];
-            at = up;
-        }
-        queue[at] = queued;
+        sift_up(history, queue, at, queued);
     }
 
     /// The first commit in the queue, whose place goes to the next commit queued: going
@@ -639,17 +631,26 @@ impl<'h, 'g> Search<'h, 'g> {
             queue[at] = queue[child];
             at = child;
         }
-        while at > 0 {
-            let up = (at - 1) / 2;
-            if !before(history, &last, &queue[up]) {
-                break;
-            }
-            queue[at] = queue[up];
-            at = up;
-        }
-        queue[at] = last;
+        sift_up(history, queue, at, last);
     }
 }
+
+/// Puts `entry` at the free place `at` of the heap, or above it where it belongs.
+fn sift_up(history: &History<'_>, queue: &mut [Queued], mut at: usize, entry: Queued) {
+    while at > 0 {
+        let up = (at - 1) / 2;
+        if !before(history, &entry, &queue[up]) {
+            break;
+        }
+        queue[at] = queue[up];
+        at = up;
+    }
+    queue[at] = entry;
+}
+
+/// How many decoded commits a [`Searcher`] keeps between searches (24 bytes each, and their
+/// parents): a quarter of a million, more than git's whole history.
+const MAX_KNOWN: usize = 1 << 18;
 
 /// Whether `a` is taken before `b` in the search's order: highest generation first, then
 /// newest, then highest id, as git's and libgit2's queues order commits.

@@ -483,9 +483,13 @@ impl Listing {
         &self.bytes[start..start + entry.name_len as usize + 1 + self.id_len]
     }
 
-    /// The bytes it holds, as [`Recent`] counts them.
+    /// The bytes it takes, as [`Recent`] counts them: what it holds (its vectors' capacity, not
+    /// their length: a tree of one long name reserves room for many entries) and, for each
+    /// listing, about what its `Rc`, its place in the map and its uses in the queue take, so
+    /// that a tree of many tiny directories cannot hold ten times the budget.
     fn size(&self) -> usize {
-        self.bytes.len() + self.entries.len() * std::mem::size_of::<Listed>()
+        const PER_LISTING: usize = 192;
+        PER_LISTING + self.bytes.capacity() + self.entries.capacity() * std::mem::size_of::<Listed>()
     }
 }
 

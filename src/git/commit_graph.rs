@@ -139,6 +139,17 @@ impl CommitGraph {
     pub fn commits(&self) -> u32 {
         self.graph.num_commits()
     }
+
+    /// The [`GraphCommit::walk_order`] git would have given a commit the graph lacks, from its
+    /// parents' highest (`None` for a root) and its committer date: one more than that highest
+    /// (a root's level is 1), and where the graph holds corrected dates, at least its own date.
+    pub fn walk_order_outside(&self, highest_parent: Option<u64>, time: i64) -> u64 {
+        let above_parents = highest_parent.map_or(1, |highest| highest.saturating_add(1));
+        match self.has_corrected_dates() {
+            true => above_parents.max(time.max(0) as u64),
+            false => above_parents,
+        }
+    }
 }
 
 /// The graph's files, as git finds them: one `commit-graph` file, or else the chain that

@@ -223,11 +223,8 @@ impl<'r> GraphWalk<'r> {
             let Some(&parent) = outside.parents.get(numbered) else {
                 stack.pop();
                 let outside = self.outside.get_mut(&Key(oid)).expect("read above");
-                let above_parents = highest.saturating_add(1);
-                outside.generation = Some(match self.graph.has_corrected_dates() {
-                    true => above_parents.max(outside.time.max(0) as u64),
-                    false => above_parents,
-                });
+                let highest = (numbered > 0).then_some(highest);
+                outside.generation = Some(self.graph.walk_order_outside(highest, outside.time));
                 continue;
             };
             let generation = match self.graph.get(parent) {

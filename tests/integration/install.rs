@@ -156,6 +156,16 @@ fn plain_install_gates_pushes_and_a_second_run_changes_nothing() {
 }
 
 #[test]
+fn no_commit_graph_is_planned_where_git_would_not_write_one() {
+    let (server, policy) = setup();
+    server.git_server(&["config", "core.commitGraph", "false"]);
+    let stdout = succeeds(&install(&server, &policy, &[]));
+    assert!(!stdout.contains("commit-graph"), "{stdout}");
+    assert!(!server.bare.join("objects/info/commit-graph").exists());
+    assert!(succeeds(&install(&server, &policy, &[])).ends_with("nothing to change\n"));
+}
+
+#[test]
 fn dry_run_prints_the_steps_and_changes_nothing() {
     let (server, policy) = setup();
     let before = snapshot(&server.bare);

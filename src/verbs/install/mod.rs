@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use git2::{ConfigLevel, Repository};
 use jiff::civil::Date;
 
-use crate::git::commit_graph::CommitGraph;
 use crate::git::error::{Context, GitError};
 use crate::git::policy_source::{self, Location, LookupError};
 use crate::verbs::lint;
@@ -439,10 +438,22 @@ pub fn plan_install(options: &InstallOptions, today: Date) -> Result<Plan, Insta
     }
     steps.extend(hook_steps(git_dir.join(options.layout.hook()), HOOK_SCRIPT, options.force)?);
     // Last: the hook is in place even if git cannot write the graph.
-    if CommitGraph::open(&repo).is_none() && !repo.is_empty().unwrap_or(true) {
+    if wants_commit_graph(&repo) {
         steps.push(Step::WriteCommitGraph);
     }
     Ok(Plan { git_dir, steps, notes })
+}
+
+/// Whether the repository lacks a commit-graph that git would write and read: it has commits
+/// and no graph file, and git reads graphs here (not with `core.commitGraph=false`, nor in a
+/// shallow repository or one with grafts, where `git commit-graph write` writes nothing).
+fn wants_commit_graph(repo: &Repository) -> bool {
+    let info = repo.commondir().join("objects/info");
+    let present =
+        info.join("commit-graph").exists() || info.join("commit-graphs/commit-graph-chain").exists();
+    let disabled = repo.config().and_then(|c| c.get_bool("core.commitGraph")).is_ok_and(|on| !on);
+    let grafted = repo.commondir().join("info/grafts").exists();
+    !present && !disabled && !grafted && !repo.is_shallow() && !repo.is_empty().unwrap_or(true)
 }
 
 /// Writing `script` at `hook`: nothing if it is there already, an update of an older version of
