@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use git2::{Oid, Repository};
 
 use crate::gate::{self, Judge, Keep};
+use crate::git::ancestry::History;
 use crate::git::commit_graph::CommitGraph;
 use crate::git::error::{Context, GitError};
 use crate::git::notes::Notes;
@@ -183,12 +184,12 @@ pub fn explain(
     if shallow_boundary(repo).contains(&Key(oid)) {
         return Err(CheckError::Shallow(format!("at {oid}")));
     }
-    let baseline = match in_baseline(repo, engine.policy(), oid)? {
+    let graph = CommitGraph::open(repo);
+    let baseline = match in_baseline(repo, &History::new(graph.as_ref()), engine.policy(), oid)? {
         true => HashSet::from([Key(oid)]),
         false => HashSet::new(),
     };
     let open = reopen(repo);
-    let graph = CommitGraph::open(repo);
     // The commit's own records are in a later commit: the checked-out one's, as CI has it.
     let head = repo.head().ok().and_then(|head| head.target());
     let tips: Vec<Oid> = std::iter::once(oid).chain(head).collect();
@@ -205,7 +206,12 @@ pub fn explain(
     })
 }
 
-fn in_baseline(repo: &Repository, policy: &Policy, oid: Oid) -> Result<bool, GitError> {
+fn in_baseline(
+    repo: &Repository,
+    history: &History<'_>,
+    policy: &Policy,
+    oid: Oid,
+) -> Result<bool, GitError> {
     for id in &policy.gate.baseline {
         // One of the other object format names no commit here.
         let Some(base) = repo::parse_id(id).filter(|base| base.object_format() == oid.object_format()) else {
@@ -214,12 +220,16 @@ fn in_baseline(repo: &Repository, policy: &Policy, oid: Oid) -> Result<bool, Git
         if base == oid {
             return Ok(true);
         }
-        match repo.graph_descendant_of(base, oid) {
-            Ok(true) => return Ok(true),
-            Ok(false) => {}
+        match repo.find_commit(base) {
+            Ok(_) => {}
             // A baseline commit not in this repository exempts nothing.
-            Err(e) if e.code() == git2::ErrorCode::NotFound => {}
-            Err(source) => return Err(source).context(|| format!("is {oid} below baseline {id}")),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => continue,
+            Err(source) => return Err(source).context(|| format!("reading baseline commit {id}")),
+        }
+        // Below the baseline: the commit is the two's one merge base (asked as a push's
+        // fast-forward is, of the commit-graph).
+        if history.merge_base(repo, &[base, oid])? == Some(oid) {
+            return Ok(true);
         }
     }
     Ok(false)

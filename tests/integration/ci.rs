@@ -228,6 +228,31 @@ fn baseline_exempts_imported_history() {
 }
 
 #[test]
+fn explain_exempts_a_commit_below_the_baseline_and_no_commit_after_it() {
+    let server = Server::new(POLICY);
+    server.write("app/a.rs", "a\n");
+    server.commit(BOB, "Imported, never reviewed\n");
+    server.write("app/b.rs", "b\n");
+    let baseline = server.commit(BOB, "Imported too\n");
+    server.write("app/c.rs", "c\n");
+    server.commit(BOB, "After adoption, unreviewed\n");
+    std::fs::write(
+        server.bare.join("policy.toml"),
+        POLICY.replace("[gate]\n", &format!("[gate]\nbaseline = [\"{baseline}\"]\n")),
+    )
+    .unwrap();
+    let policy = policy_file(&server);
+    let explain = |rev: &str| {
+        let output = countersign(&server.work, &["explain", "--policy", &policy, rev]);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let below = explain("HEAD~2");
+    assert!(below.contains("exempt: reachable from a baseline commit"), "{below}");
+    let after = explain("HEAD");
+    assert!(!after.contains("exempt"), "{after}");
+}
+
+#[test]
 fn baseline_lets_a_first_push_of_old_history_through() {
     let server = Server::new(POLICY);
     server.git_work(&["checkout", "-q", "--orphan", "imported"]);
