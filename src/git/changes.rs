@@ -891,4 +891,37 @@ mod tests {
         assert!(introduces(&repo, merge));
         assert_eq!(changed(&repo, merge, &scope(&["infra/"])), ["infra/x"]);
     }
+
+    fn listing_of(bytes: usize) -> Rc<Listing> {
+        Rc::new(Listing { bytes: vec![0; bytes], entries: Vec::new(), id_len: 20 })
+    }
+
+    fn id(n: u8) -> Oid {
+        Oid::from_bytes(&[n; 20]).unwrap()
+    }
+
+    #[test]
+    fn recent_trees_stay_within_their_budget_and_let_the_least_recently_used_go_first() {
+        let mut recent = Recent::default();
+        let quarter = Recent::BUDGET / 4;
+        for n in 0..4 {
+            recent.insert(id(n), listing_of(quarter - 1000));
+        }
+        // The oldest, used again, outlives the second oldest when room is needed.
+        assert!(recent.get(id(0)).is_some());
+        recent.insert(id(4), listing_of(quarter - 1000));
+        assert!(recent.bytes <= Recent::BUDGET);
+        assert!(recent.get(id(0)).is_some());
+        assert!(recent.get(id(1)).is_none());
+        assert!(recent.get(id(4)).is_some());
+        // Many uses of one listing do not grow the queue without end.
+        for _ in 0..10_000 {
+            recent.get(id(4));
+        }
+        assert!(recent.uses.len() <= 2 * recent.listings.len() + 65);
+        // A listing larger than the whole budget is let go at once; the caller keeps its own.
+        recent.insert(id(5), listing_of(Recent::BUDGET + 1));
+        assert!(recent.bytes <= Recent::BUDGET);
+        assert!(recent.get(id(5)).is_none());
+    }
 }
