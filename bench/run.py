@@ -399,19 +399,31 @@ def fmt_seconds(seconds):
 
 
 def save_json(directory, repo, revision, binary, policy, timeout):
-    """The JSON report, its commits sorted by id, as DIR/<repo>-<range>-<policy>.json."""
+    """The JSON report, its commits sorted by id, as DIR/<repo>-<range>-<policy>.json.
+
+    Written and sorted by child processes: a report of a whole history takes gigabytes to parse
+    here, and every process this one starts afterwards would count them in its peak RSS (a
+    child's high-water mark includes the parent's pages it starts out with)."""
     directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{repo.name}-{revision.replace('/', '_')}-{policy.stem}.json"
     cmd = [str(binary), "check", "--dry-run", "--format", "json", "--repo", str(repo), "--policy", str(policy),
            revision]
     try:
-        out = subprocess.run(cmd, capture_output=True, timeout=timeout, check=True).stdout
+        with open(path, "wb") as out:
+            subprocess.run(cmd, stdout=out, stderr=subprocess.DEVNULL, timeout=timeout, check=True)
     except subprocess.TimeoutExpired:
+        path.unlink()
         return
-    report = json.loads(out)
-    for ref in report["refs"]:
-        ref["commits"].sort(key=lambda c: c["id"])
-    name = f"{repo.name}-{revision.replace('/', '_')}-{policy.stem}.json"
-    (directory / name).write_text(json.dumps(report, indent=1, sort_keys=True))
+    subprocess.run([sys.executable, "-c", SORT_REPORT, str(path)], check=True)
+
+
+SORT_REPORT = """
+import json, sys
+report = json.load(open(sys.argv[1]))
+for ref in report["refs"]:
+    ref["commits"].sort(key=lambda c: c["id"])
+open(sys.argv[1], "w").write(json.dumps(report, indent=1, sort_keys=True))
+"""
 
 
 if __name__ == "__main__":

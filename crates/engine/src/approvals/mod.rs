@@ -372,7 +372,6 @@ const LOOK_ALIKES_KEPT: usize = 5;
 /// why: told to a pusher whose commit fails, so that an approval written almost right is fixed
 /// rather than written again the same way.
 pub fn look_alikes(commit: &CommitFacts, approval_keys: &[String]) -> Vec<LookAlike> {
-    let normalize = |key: &str| key.trim().to_ascii_lowercase().replace([' ', '_', '\t'], "-");
     let mut found = Vec::new();
     for line in commit.message.lines() {
         // A trailer key is short; a colon far into the line is prose.
@@ -380,14 +379,13 @@ pub fn look_alikes(commit: &CommitFacts, approval_keys: &[String]) -> Vec<LookAl
             continue;
         };
         let (written, value) = (line[..colon].trim(), line[colon + 1..].trim());
-        let key = normalize(written);
-        let meant = approval_keys.iter().find(|k| normalize(k) == key);
-        let family = REVIEW_FAMILY.iter().find(|k| normalize(k) == key);
+        let meant = approval_keys.iter().find(|k| same_key(k, written));
+        let family = REVIEW_FAMILY.iter().find(|k| same_key(k, written));
         if meant.is_none() && family.is_none() {
             continue;
         }
         let in_block = commit.trailers.iter().any(|t| {
-            normalize(&t.key) == key && t.value.trim() == value && t.key.eq_ignore_ascii_case(written)
+            same_key(&t.key, written) && t.value.trim() == value && t.key.eq_ignore_ascii_case(written)
         });
         let reason = match (meant, family) {
             (Some(meant), _) if !written.eq_ignore_ascii_case(meant) => {
@@ -407,6 +405,19 @@ pub fn look_alikes(commit: &CommitFacts, approval_keys: &[String]) -> Vec<LookAl
         }
     }
     found
+}
+
+/// Whether two trailer keys are the same once trimmed, in any case, with a space, a tab or an
+/// underscore written for a hyphen (`Reviewed by`, `reviewed_by`). Compared in place: every
+/// line of every failing commit's message is asked, and a normalized copy of each key cost an
+/// allocation per key per line.
+fn same_key(a: &str, b: &str) -> bool {
+    let fold = |c: u8| match c {
+        b' ' | b'_' | b'\t' => b'-',
+        c => c.to_ascii_lowercase(),
+    };
+    let (a, b) = (a.trim().as_bytes(), b.trim().as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| fold(x) == fold(y))
 }
 
 #[cfg(test)]

@@ -191,3 +191,16 @@ fn a_counted_approval_or_a_passing_commit_has_no_look_alikes() {
     // A failing commit whose only approval line is a real trailer: nothing to point at.
     assert_eq!(look_alikes("Change\n\nApproved-by: Nobody <nobody@example.com>\n"), vec![]);
 }
+
+#[test]
+fn keys_are_the_same_in_any_case_and_with_a_space_tab_or_underscore_for_a_hyphen() {
+    assert!(super::same_key("Reviewed-by", " reviewed by "));
+    assert!(super::same_key("Reviewed-by", "REVIEWED_BY"));
+    assert!(super::same_key("Reviewed-by", "reviewed\tby"));
+    assert!(!super::same_key("Reviewed-by", "Reviewed-b"));
+    assert!(!super::same_key("Reviewed-by", "Reviewed-bx"));
+    assert!(!super::same_key("Reviewed-by", "Reviewedby"));
+    // Only ASCII folds: a non-ASCII letter is compared as written.
+    assert!(super::same_key("Geprüft-von", "geprüft von"));
+    assert!(!super::same_key("Geprüft-von", "GEPRÜFT-VON"));
+}
