@@ -204,3 +204,17 @@ fn keys_are_the_same_in_any_case_and_with_a_space_tab_or_underscore_for_a_hyphen
     assert!(super::same_key("Geprüft-von", "geprüft von"));
     assert!(!super::same_key("Geprüft-von", "GEPRÜFT-VON"));
 }
+
+#[test]
+fn a_key_whose_colon_is_within_the_first_40_characters_is_pointed_at_and_one_past_them_is_prose() {
+    // Leading blanks are trimmed from the key: they move the colon, not the key.
+    for (blank, width) in [(" ", 1), ("\u{3000}", 3)] {
+        for (blanks, pointed_at) in [(28, true), (29, false)] {
+            let line = format!("{}Reviewed by: Sam <sam@example.com>", blank.repeat(blanks));
+            let colon = line.find(':').unwrap();
+            assert_eq!(colon, blanks * width + "Reviewed by".len());
+            let found = look_alikes(&format!("Change\n\n{line}\n"));
+            assert_eq!(found.len(), usize::from(pointed_at), "{blanks} of {blank:?}: {found:?}");
+        }
+    }
+}
