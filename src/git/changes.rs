@@ -399,7 +399,11 @@ fn walk_trees(
                     })
                 })
             {
-                next.iter_mut().for_each(|i| *i += 1);
+                let run = match &listings[..] {
+                    [new, old] => identical_run([new, old], [next[0], next[1]]).max(1),
+                    _ => 1,
+                };
+                next.iter_mut().for_each(|i| *i += run);
                 continue;
             }
             let Some((name, is_tree)) = listings
@@ -445,6 +449,26 @@ fn walk_trees(
     Ok(())
 }
 
+/// How many entries of two listings, from `next` on, are the same bytes (mode, name and id):
+/// found by comparing the trees' bytes eight at a time, not entry by entry. A commit changes
+/// a few entries of a large directory and leaves the hundreds around them alone (git's root
+/// holds over 500); 0 where a listing is not a tree object's own bytes in order.
+///
+/// Only for a commit against its parent: a merge's trees, against each other and an older base,
+/// differ every few entries, and there the runs cost more to find than they save.
+fn identical_run([a, b]: [&Listing; 2], [next_a, next_b]: [usize; 2]) -> usize {
+    let start = |listing: &Listing, i: usize| match i {
+        0 => Some(0),
+        _ => listing.entries.get(i - 1).map(|e| listing.end(e)),
+    };
+    let (Some(from), Some(at)) = (start(a, next_a), start(b, next_b)) else { return 0 };
+    if !(a.whole_object && b.whole_object) {
+        return 0;
+    }
+    let end = from + common_prefix(&a.bytes[from..], &b.bytes[at..]);
+    a.entries[next_a..].partition_point(|e| a.end(e) <= end)
+}
+
 /// A tree's entries as the walk compares them, each read once: libgit2's accessors are calls
 /// (a name's, a `strlen` too), and the walk compares every entry several times.
 #[derive(Default)]
@@ -456,6 +480,9 @@ struct Listing {
     entries: Vec<Listed>,
     /// How many bytes an id takes (20, or 32 for SHA-256).
     id_len: usize,
+    /// Whether `bytes` is the tree object itself, its entries one after another as listed:
+    /// then a run of bytes two trees share is a run of entries they share ([`identical_run`]).
+    whole_object: bool,
 }
 
 /// Small (16 bytes), as the listings of [`Recent`] hold hundreds of thousands of them.
@@ -476,6 +503,11 @@ impl Listing {
     fn id(&self, entry: &Listed) -> &[u8] {
         let start = entry.name as usize + entry.name_len as usize + 1;
         &self.bytes[start..start + self.id_len]
+    }
+
+    /// Where the entry after `entry` starts in `bytes`.
+    fn end(&self, entry: &Listed) -> usize {
+        entry.name as usize + entry.name_len as usize + 1 + self.id_len
     }
 
     fn name_and_id(&self, entry: &Listed) -> &[u8] {
@@ -592,7 +624,7 @@ fn parse_listing(data: &[u8], id_len: usize) -> Option<Listing> {
         at = end + 1 + id_len;
     }
     // The names and ids stay where the object has them.
-    let listing = Listing { bytes: data.to_vec(), entries, id_len };
+    let listing = Listing { bytes: data.to_vec(), entries, id_len, whole_object: in_order };
     Some(if in_order { listing } else { listing.into_order() })
 }
 
@@ -974,8 +1006,51 @@ mod tests {
         assert_eq!(tree_order((b"a-long-name", true), (b"a-long-name0", false)), Ordering::Less);
     }
 
+    /// A tree object's bytes: each `(mode, name, id byte)` as `<mode> <name>\0<20 bytes>`.
+    fn raw_tree(entries: &[(&str, &str, u8)]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for (mode, name, id) in entries {
+            bytes.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+            bytes.extend_from_slice(&[*id; 20]);
+        }
+        bytes
+    }
+
+    #[test]
+    fn a_run_of_entries_two_trees_share_byte_for_byte_is_found_whole_and_no_further() {
+        let old = raw_tree(&[("100644", "a", 1), ("40000", "b", 2), ("100644", "c", 3), ("100644", "d", 4)]);
+        let new = raw_tree(&[("100644", "a", 1), ("40000", "b", 2), ("100644", "c", 9), ("100644", "d", 4)]);
+        let (old, new) = (parse_listing(&old, 20).unwrap(), parse_listing(&new, 20).unwrap());
+        assert_eq!(identical_run([&new, &old], [0, 0]), 2, "a and b, not c");
+        assert_eq!(identical_run([&new, &old], [1, 1]), 1);
+        assert_eq!(identical_run([&new, &old], [2, 2]), 0);
+        assert_eq!(identical_run([&new, &old], [3, 3]), 1, "d, to the end");
+        // An id that differs only in its last byte ends the run before that entry.
+        let last = raw_tree(&[("100644", "a", 1), ("40000", "b", 2)]);
+        let mut changed = last.clone();
+        *changed.last_mut().unwrap() = 7;
+        let (last, changed) = (parse_listing(&last, 20).unwrap(), parse_listing(&changed, 20).unwrap());
+        assert_eq!(identical_run([&changed, &last], [0, 0]), 1);
+        // At different places in the two trees (an entry added before the run).
+        let added = raw_tree(&[("100644", "0", 5), ("100644", "a", 1), ("40000", "b", 2)]);
+        let added = parse_listing(&added, 20).unwrap();
+        assert_eq!(identical_run([&added, &last], [1, 0]), 2);
+    }
+
+    #[test]
+    fn no_run_is_found_in_a_listing_that_is_not_the_tree_object_in_its_order() {
+        // Out of git's order: listed sorted, so its bytes are no longer its entries in turn.
+        let unsorted = raw_tree(&[("100644", "b", 2), ("100644", "a", 1)]);
+        let sorted = raw_tree(&[("100644", "a", 1), ("100644", "b", 2)]);
+        let (unsorted, sorted) = (parse_listing(&unsorted, 20).unwrap(), parse_listing(&sorted, 20).unwrap());
+        assert_eq!(unsorted.name(&unsorted.entries[0]), b"a");
+        assert_eq!(identical_run([&unsorted, &sorted], [0, 0]), 0);
+        assert_eq!(identical_run([&sorted, &unsorted], [0, 0]), 0);
+        assert_eq!(identical_run([&sorted, &sorted], [0, 0]), 2);
+    }
+
     fn listing_of(bytes: usize) -> Rc<Listing> {
-        Rc::new(Listing { bytes: vec![0; bytes], entries: Vec::new(), id_len: 20 })
+        Rc::new(Listing { bytes: vec![0; bytes], id_len: 20, ..Listing::default() })
     }
 
     fn id(n: u8) -> Oid {
