@@ -110,6 +110,16 @@ struct Node {
     time: i64,
     /// `None` without a graph: the search then goes by date, as git does without one.
     generation: Option<u64>,
+    /// Its root tree, for a walk of what it changed ([`History::outside_commit`]).
+    tree: Oid,
+}
+
+/// A commit the graph lacks, as the run read it: once, for every question asked of it.
+pub struct OutsideCommit {
+    pub parents: Vec<Oid>,
+    /// The committer date, in seconds.
+    pub time: i64,
+    pub tree: Oid,
 }
 
 const PARENT1: u8 = 1;
@@ -160,6 +170,22 @@ impl<'g> History<'g> {
         drop(search);
         dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
         dated.first().map(|&(_, base)| self.oid(base)).transpose()
+    }
+
+    /// A commit the graph does not hold, read from its object unless the run already has (a
+    /// pushed commit is met by the fast-forward check, the walk that lists it, and the walk of
+    /// its child's changes: each inflated it again, and together they read it more often than
+    /// judging it does).
+    pub fn outside_commit(&self, repo: &Repository, oid: Oid) -> Result<OutsideCommit, GitError> {
+        debug_assert!(self.graph.and_then(|graph| graph.position(oid)).is_none(), "{oid} is in the graph");
+        let slot = self.other_slot(&mut self.lock(), oid);
+        let known = self.lock().nodes[(slot - self.in_graph) as usize].clone();
+        let node = match known {
+            Some(node) => node,
+            None => self.read(repo, slot)?,
+        };
+        let parents = node.parents.iter().map(|&parent| self.oid(parent)).collect::<Result<_, _>>()?;
+        Ok(OutsideCommit { parents, time: node.time, tree: node.tree })
     }
 
     /// The commit's slot: its position in the graph, else its number among the others.
@@ -285,6 +311,7 @@ impl<'g> History<'g> {
             parents,
             time,
             generation: None,
+            tree: commit.tree_id(),
         });
         Ok(node.clone())
     }
@@ -700,6 +727,30 @@ impl Drop for Search<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_commit_outside_the_graph_is_read_once_for_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let when =
+            git2::Signature::new("Bob", "bob@example.com", &git2::Time::new(1_700_000_000, 0)).unwrap();
+        let root = repo.commit(None, &when, &when, "root", &tree, &[]).unwrap();
+        let root_commit = repo.find_commit(root).unwrap();
+        let child = repo.commit(None, &when, &when, "child", &tree, &[&root_commit]).unwrap();
+        let history = History::new(None);
+        let read = history.outside_commit(&repo, child).unwrap();
+        assert_eq!((read.parents, read.time, read.tree), (vec![root], 1_700_000_000, tree.id()));
+        // Its object gone, the run still knows it: it is not read again.
+        let hex = child.to_string();
+        std::fs::remove_file(dir.path().join("objects").join(&hex[..2]).join(&hex[2..])).unwrap();
+        let reopened = Repository::open_bare(dir.path()).unwrap();
+        assert!(reopened.find_commit(child).is_err());
+        assert_eq!(history.outside_commit(&reopened, child).unwrap().parents, vec![root]);
+        // A parent is numbered when its child is read, and read when first asked for.
+        assert_eq!(history.outside_commit(&repo, root).unwrap().parents, vec![]);
+    }
 
     /// The queue hands out commits in git's order whatever the order they came in, commits of
     /// one generation and date by id, ids that share their first eight bytes included (no

@@ -148,7 +148,7 @@ impl<'r> Trees<'r> {
     fn root_of(&self, id: Oid) -> Result<Oid, GitError> {
         match self.graph.and_then(|graph| graph.get(id)) {
             Some(commit) => Ok(commit.tree()),
-            None => Ok(self.repo.find_commit(id).context(|| format!("reading commit {id}"))?.tree_id()),
+            None => Ok(self.history.outside_commit(self.repo, id)?.tree),
         }
     }
 

@@ -66,17 +66,21 @@ pub fn walk(
     tips: &[Oid],
     hidden: &[Oid],
 ) -> Result<Vec<Oid>, GitError> {
-    walk_lazily(repo, graph, tips, hidden)?.collect()
+    walk_lazily(repo, &History::new(graph), tips, hidden)?.collect()
 }
 
-/// [`walk`], one commit at a time as the walk finds it, so judging can start at once.
+/// [`walk`], one commit at a time as the walk finds it, so judging can start at once; the
+/// commits the graph lacks are read through `history`, the run's, once for every use.
 pub fn walk_lazily<'r>(
     repo: &'r Repository,
-    graph: Option<&'r CommitGraph>,
+    history: &History<'r>,
     tips: &[Oid],
     hidden: &[Oid],
 ) -> Result<Box<dyn Iterator<Item = Result<Oid, GitError>> + 'r>, GitError> {
-    if let Some(walk) = graph.map(|graph| GraphWalk::new(repo, graph, tips, hidden)).transpose()?.flatten() {
+    let graph = history.graph();
+    if let Some(walk) =
+        graph.map(|graph| GraphWalk::new(repo, graph, history, tips, hidden)).transpose()?.flatten()
+    {
         return Ok(Box::new(walk));
     }
     let mut walk = repo.revwalk().context(|| "starting a revision walk".into())?;
@@ -156,6 +160,7 @@ impl<'r> GraphWalk<'r> {
     fn new(
         repo: &'r Repository,
         graph: &'r CommitGraph,
+        history: &History<'_>,
         tips: &[Oid],
         hidden: &[Oid],
     ) -> Result<Option<Self>, GitError> {
@@ -172,7 +177,7 @@ impl<'r> GraphWalk<'r> {
         let starts = hidden.iter().map(|&oid| (oid, true)).chain(tips.iter().map(|&oid| (oid, false)));
         for (oid, hide) in starts {
             let limit = if hide { MAX_OUTSIDE_HIDDEN } else { MAX_OUTSIDE };
-            if walk.graph.get(oid).is_none() && walk.outside_generation(oid, limit)?.is_none() {
+            if walk.graph.get(oid).is_none() && walk.outside_generation(history, oid, limit)?.is_none() {
                 return Ok(None);
             }
             walk.enqueue(oid, hide)?;
@@ -211,7 +216,12 @@ impl<'r> GraphWalk<'r> {
     /// The generation of a commit the graph does not hold, reading it and every ancestor the
     /// graph does not hold either (depth first, without recursion: a pusher chooses the depth);
     /// `None` past `limit` of them (with those read before).
-    fn outside_generation(&mut self, start: Oid, limit: usize) -> Result<Option<u64>, GitError> {
+    fn outside_generation(
+        &mut self,
+        history: &History<'_>,
+        start: Oid,
+        limit: usize,
+    ) -> Result<Option<u64>, GitError> {
         // Each frame: a commit, how many of its parents are numbered, and their highest number
         // (so a merge with many parents is scanned once, not once per parent read).
         let mut stack: Vec<(Oid, usize, u64)> = vec![(start, 0, 0)];
@@ -220,9 +230,8 @@ impl<'r> GraphWalk<'r> {
                 if self.outside.len() >= limit {
                     return Ok(None);
                 }
-                let commit = self.repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
-                let parents = commit.parent_ids().collect();
-                let outside = Outside { generation: None, time: commit.time().seconds(), parents };
+                let read = history.outside_commit(self.repo, oid)?;
+                let outside = Outside { generation: None, time: read.time, parents: read.parents };
                 self.outside.insert(Key(oid), outside);
             }
             let outside = &self.outside[&Key(oid)];
@@ -361,7 +370,9 @@ mod tests {
     fn a_push_of_thousands_of_commits_the_graph_lacks_is_walked_by_generation() {
         let (_dir, repo, commits) = repo(10, MAX_OUTSIDE_HIDDEN + 100);
         let graph = CommitGraph::open(&repo).expect("a graph");
-        let walk = GraphWalk::new(&repo, &graph, &[*commits.last().unwrap()], &[commits[9]]).unwrap();
+        let history = History::new(Some(&graph));
+        let walk =
+            GraphWalk::new(&repo, &graph, &history, &[*commits.last().unwrap()], &[commits[9]]).unwrap();
         let listed: HashSet<Oid> = walk.expect("walked by generation").map(Result::unwrap).collect();
         assert_eq!(listed, commits[10..].iter().copied().collect());
     }
@@ -372,7 +383,8 @@ mod tests {
         let graph = CommitGraph::open(&repo).expect("a graph");
         let pushed = chain(&repo, commits.last().copied(), 1);
         let hidden = *commits.last().unwrap();
-        assert!(GraphWalk::new(&repo, &graph, &pushed, &[hidden]).unwrap().is_none());
+        let history = History::new(Some(&graph));
+        assert!(GraphWalk::new(&repo, &graph, &history, &pushed, &[hidden]).unwrap().is_none());
         // Either way, the pushed commit alone.
         assert_eq!(walk(&repo, Some(&graph), &pushed, &[hidden]).unwrap(), pushed);
     }

@@ -120,21 +120,20 @@ pub fn check(
     let baseline = selection::baseline(repo, graph, &engine.policy().gate.baseline, &revisions.exclude)?;
     let boundary = shallow_boundary(repo);
     let mut cut_at = None;
-    // Judged as the walk finds them; a shallow clone's boundary stops the walk.
-    let commits = selection::walk_lazily(repo, graph, &revisions.include, &revisions.exclude)?.map(|oid| {
-        let oid = oid?;
-        match boundary.contains(&Key(oid)) {
-            true => Err(GitError::new(format!("{oid}"), git2::Error::from_str("a shallow boundary"))),
-            false => Ok(oid),
-        }
-        .inspect_err(|_| cut_at = Some(oid))
-    });
     let open = reopen(repo);
     let notes = Notes::open(repo, &engine.policy().provenance.notes).with_traces(repo, &revisions.include);
-    let judged = Judge::new(repo, graph, &open, engine, baseline, false)
-        .with_notes(notes)
-        .keeping(keep)
-        .judge(commits, &[refname.to_string()], progress);
+    let mut judge = Judge::new(repo, graph, &open, engine, baseline, false).with_notes(notes).keeping(keep);
+    // Judged as the walk finds them; a shallow clone's boundary stops the walk.
+    let commits = selection::walk_lazily(repo, &judge.history(), &revisions.include, &revisions.exclude)?
+        .map(|oid| {
+            let oid = oid?;
+            match boundary.contains(&Key(oid)) {
+                true => Err(GitError::new(format!("{oid}"), git2::Error::from_str("a shallow boundary"))),
+                false => Ok(oid),
+            }
+            .inspect_err(|_| cut_at = Some(oid))
+        });
+    let judged = judge.judge(commits, &[refname.to_string()], progress);
     let judged = match judged {
         Ok(judged) => judged,
         Err(_) if let Some(cut) = cut_at => return Err(CheckError::Shallow(format!("at {cut}"))),
