@@ -141,9 +141,9 @@ const MAX_OUTSIDE_HIDDEN: usize = 2_000;
 
 /// Commits outside the graph a walk reads before it starts, in all. Past the hidden refs' they
 /// are the commits pushed, read by the judge anyway: a push of 5,485 of git's commits is judged
-/// in two thirds of the time this way than by libgit2's walk (which, with a limit of 2,000
-/// here, came after 2,000 commits read for nothing). Only a push past the default
-/// `max_commits`, refused anyway, is walked by libgit2.
+/// in two thirds of the time libgit2's walk took (which, with one limit of 2,000, came after
+/// 2,000 commits read for nothing). Only a push past the default `max_commits`, refused
+/// anyway, is walked by libgit2.
 const MAX_OUTSIDE: usize = 100_000;
 
 struct Outside {
