@@ -299,7 +299,16 @@ pub fn baseline(
     baseline: &[String],
     hidden: &[Oid],
 ) -> Result<HashSet<Key>, GitError> {
-    let mut tips = Vec::new();
+    let tips = baseline_commits(repo, baseline)?;
+    if tips.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(walk(repo, graph, &tips, hidden)?.into_iter().map(Key).collect())
+}
+
+/// The policy's baseline commits that this repository holds.
+pub fn baseline_commits(repo: &Repository, baseline: &[String]) -> Result<Vec<Oid>, GitError> {
+    let mut commits = Vec::new();
     for id in baseline {
         // The policy allows either format; one that is not this repository's names no commit here.
         let oid = repo::parse_id(id).ok_or_else(|| {
@@ -310,7 +319,7 @@ pub fn baseline(
             continue;
         }
         match repo.find_commit(oid) {
-            Ok(_) => tips.push(oid),
+            Ok(_) => commits.push(oid),
             // Not here (yet): it exempts nothing.
             Err(e) if e.code() == ErrorCode::NotFound => {
                 tracing::debug!("baseline {id} is not in the repository")
@@ -318,10 +327,7 @@ pub fn baseline(
             Err(source) => return Err(source).context(|| format!("reading baseline commit {id}")),
         }
     }
-    if tips.is_empty() {
-        return Ok(HashSet::new());
-    }
-    Ok(walk(repo, graph, &tips, hidden)?.into_iter().map(Key).collect())
+    Ok(commits)
 }
 
 #[cfg(test)]

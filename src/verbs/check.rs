@@ -9,7 +9,7 @@ use git2::{Oid, Repository};
 use crate::gate::{self, Judge, Keep};
 use crate::git::ancestry::History;
 use crate::git::commit_graph::CommitGraph;
-use crate::git::error::{Context, GitError};
+use crate::git::error::GitError;
 use crate::git::notes::Notes;
 use crate::git::policy_source::{Location, LookupError};
 use crate::git::ref_updates::RefUpdate;
@@ -211,19 +211,9 @@ fn in_baseline(
     policy: &Policy,
     oid: Oid,
 ) -> Result<bool, GitError> {
-    for id in &policy.gate.baseline {
-        // One of the other object format names no commit here.
-        let Some(base) = repo::parse_id(id).filter(|base| base.object_format() == oid.object_format()) else {
-            continue;
-        };
+    for base in selection::baseline_commits(repo, &policy.gate.baseline)? {
         if base == oid {
             return Ok(true);
-        }
-        match repo.find_commit(base) {
-            Ok(_) => {}
-            // A baseline commit not in this repository exempts nothing.
-            Err(e) if e.code() == git2::ErrorCode::NotFound => continue,
-            Err(source) => return Err(source).context(|| format!("reading baseline commit {id}")),
         }
         // Below the baseline: the commit is the two's one merge base (asked as a push's
         // fast-forward is, of the commit-graph).
