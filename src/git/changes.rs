@@ -605,19 +605,25 @@ fn parse_listing(data: &[u8], id_len: usize) -> Option<Listing> {
     u32::try_from(data.len()).ok()?;
     let mut entries = Vec::with_capacity(data.len() / 32);
     let mut in_order = true;
-    let mut previous: Option<(&[u8], bool)> = None;
+    let mut previous: Option<(usize, &[u8], bool)> = None;
     let mut at = 0;
     while at < data.len() {
         let (mode, start) = entry_mode(data, at)?;
-        let nul = memchr::memchr(0, &data[start..])?;
+        let nul = name_length(data, start)?;
         if nul == 0 || nul > usize::from(u16::MAX) {
             return None;
         }
         let end = start + nul;
         data.get(end + 1..end + 1 + id_len)?;
         let key = (&data[start..end], mode == TREE_MODE);
-        in_order &= previous.is_none_or(|previous| tree_order(previous, key) == Ordering::Less);
-        previous = Some(key);
+        in_order &= previous.is_none_or(|(previous_start, name, is_tree)| {
+            match first_difference(data, previous_start, start) {
+                // Most neighbours differ within their first eight bytes, inside both names.
+                Some(at) if at < name.len().min(nul) => data[previous_start + at] < data[start + at],
+                _ => tree_order((name, is_tree), key) == Ordering::Less,
+            }
+        });
+        previous = Some((start, key.0, key.1));
         // Both fit: `data`'s length does.
         let (name, name_len) = (start as u32, nul as u32);
         entries.push(Listed { name, name_len, mode, is_tree: key.1 });
@@ -626,6 +632,32 @@ fn parse_listing(data: &[u8], id_len: usize) -> Option<Listing> {
     // The names and ids stay where the object has them.
     let listing = Listing { bytes: data.to_vec(), entries, id_len, whole_object: in_order };
     Some(if in_order { listing } else { listing.into_order() })
+}
+
+/// Where the name starting at `start` ends (its NUL), eight bytes at a time: names are short,
+/// and a call to `memchr` cost more than the search.
+fn name_length(data: &[u8], start: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let mut at = start;
+    while let Some(bytes) = data.get(at..at + 8) {
+        let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+        // The lowest byte flagged is the first zero byte (a flag can only be wrong above one).
+        let zeros = word.wrapping_sub(ONES) & !word & HIGHS;
+        if zeros != 0 {
+            return Some(at - start + zeros.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    Some(at - start + data[at..].iter().position(|&b| b == 0)?)
+}
+
+/// The first of the eight bytes at `a` and at `b` that differ, if any does (and both are in
+/// `data`).
+fn first_difference(data: &[u8], a: usize, b: usize) -> Option<usize> {
+    let word = |at: usize| Some(u64::from_le_bytes(data.get(at..at + 8)?.try_into().expect("eight bytes")));
+    let differ = word(a)? ^ word(b)?;
+    (differ != 0).then(|| differ.trailing_zeros() as usize / 8)
 }
 
 /// The mode of the entry at `at` and where its name starts.
@@ -1007,6 +1039,44 @@ mod tests {
     }
 
     /// A tree object's bytes: each `(mode, name, id byte)` as `<mode> <name>\0<20 bytes>`.
+    #[test]
+    fn a_name_ends_at_its_first_nul_wherever_that_falls_in_a_word() {
+        for length in 0..20 {
+            for tail in 0..10 {
+                let mut data = vec![b'x'; 3];
+                data.extend(std::iter::repeat_n(0x81, length));
+                data.push(0);
+                data.extend(std::iter::repeat_n(0, tail));
+                assert_eq!(name_length(&data, 3), Some(length), "{length} {tail}");
+            }
+        }
+        // Bytes just above 0x80 and 0x01 are not taken for a NUL; no NUL, no name.
+        assert_eq!(name_length(&[0x80, 0x01, 0x7f, 0xff, 0x81, 0x02, 0x11, 0x80, 0x01, 0], 0), Some(9));
+        assert_eq!(name_length(&[b'a'; 17], 0), None);
+    }
+
+    #[test]
+    fn neighbours_differ_at_the_first_byte_their_words_do() {
+        let data = b"abcdefgh-abcdXfgh-abcdefgh";
+        assert_eq!(first_difference(data, 0, 9), Some(4));
+        assert_eq!(first_difference(data, 0, 18), None);
+        // A word past the end is no answer: the caller compares the names whole.
+        assert_eq!(first_difference(data, 0, 20), None);
+    }
+
+    #[test]
+    fn names_are_in_order_as_git_orders_them_however_long_their_shared_start() {
+        let pairs = [("a", "b"), ("t1234-abc", "t1234-abd"), ("abcdefghij", "abcdefghijk"), ("ab", "abc")];
+        for (first, second) in pairs {
+            let ordered = raw_tree(&[("100644", first, 1), ("100644", second, 1)]);
+            assert!(parse_listing(&ordered, 20).unwrap().whole_object, "{first} < {second}");
+            let reversed = raw_tree(&[("100644", second, 1), ("100644", first, 1)]);
+            let listing = parse_listing(&reversed, 20).unwrap();
+            assert!(!listing.whole_object, "{second} > {first}");
+            assert_eq!(listing.name(&listing.entries[0]), first.as_bytes());
+        }
+    }
+
     fn raw_tree(entries: &[(&str, &str, u8)]) -> Vec<u8> {
         let mut bytes = Vec::new();
         for (mode, name, id) in entries {
