@@ -117,7 +117,7 @@ pub fn judge_push(
         }
         match selection::peel_to_commit(repo, update.new)? {
             Some(tip) => {
-                let commits = selection::walk_lazily(repo, &judge.history(), &[tip], hidden)?;
+                let commits = selection::walk_lazily(repo, judge.history(), &[tip], hidden)?;
                 // No progress line: the hook's stderr is the pusher's screen.
                 judge.judge(commits, &landing.names, &mut |_| {})?.record(&mut report);
             }

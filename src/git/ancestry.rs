@@ -120,6 +120,9 @@ pub struct OutsideCommit {
     /// The committer date, in seconds.
     pub time: i64,
     pub tree: Oid,
+    /// Its place in a walk by generation, as git would have numbered it
+    /// ([`GraphCommit::walk_order`]), once [`History::number_outside`] (or a search) has.
+    pub walk_order: Option<u64>,
 }
 
 const PARENT1: u8 = 1;
@@ -185,7 +188,18 @@ impl<'g> History<'g> {
             None => self.read(repo, slot)?,
         };
         let parents = node.parents.iter().map(|&parent| self.oid(parent)).collect::<Result<_, _>>()?;
-        Ok(OutsideCommit { parents, time: node.time, tree: node.tree })
+        Ok(OutsideCommit { parents, time: node.time, tree: node.tree, walk_order: node.generation })
+    }
+
+    /// Numbers a commit the graph lacks, and every ancestor it lacks, as git would have,
+    /// reading at most `*budget` commits the run has not read yet (what is read is taken from
+    /// the budget); `false` when that is not enough, or there is no graph to number from.
+    pub fn number_outside(&self, repo: &Repository, oid: Oid, budget: &mut usize) -> Result<bool, GitError> {
+        if self.graph.is_none() {
+            return Ok(false);
+        }
+        let slot = self.other_slot(&mut self.lock(), oid);
+        Ok(self.read_numbered(repo, slot, budget)?.is_some())
     }
 
     /// The commit's slot: its position in the graph, else its number among the others.
@@ -242,7 +256,10 @@ impl<'g> History<'g> {
             }
         }
         let node = match self.graph {
-            Some(_) => self.read_numbered(repo, slot)?,
+            Some(_) => {
+                let mut unbounded = usize::MAX;
+                self.read_numbered(repo, slot, &mut unbounded)?.expect("no history holds usize::MAX commits")
+            }
             None => self.read(repo, slot)?,
         };
         Ok((node, self.lock().ids[index]))
@@ -251,10 +268,16 @@ impl<'g> History<'g> {
     /// Reads a commit the graph lacks, and every ancestor it lacks too, numbering each as git
     /// would have: a level one more than its highest parent's, or a corrected date at least
     /// its own and one more than its highest parent's. Depth first without recursion: the
-    /// pusher chooses how deep that goes.
-    fn read_numbered(&self, repo: &Repository, start: Slot) -> Result<Node, GitError> {
+    /// pusher chooses how deep that goes. `None` when that would read more than `*budget`
+    /// commits not read before.
+    fn read_numbered(
+        &self,
+        repo: &Repository,
+        start: Slot,
+        budget: &mut usize,
+    ) -> Result<Option<Node>, GitError> {
         // Without a graph nothing is numbered: the search goes by date.
-        let Some(graph) = self.graph else { return self.read(repo, start) };
+        let Some(graph) = self.graph else { return self.read(repo, start).map(Some) };
         let generation_of = |slot: Slot, others: &Others| match self.in_graph(slot) {
             Some(commit) => Some(commit.walk_order()),
             None => others.nodes[(slot - self.in_graph) as usize].as_ref().and_then(|node| node.generation),
@@ -272,7 +295,11 @@ impl<'g> History<'g> {
             };
             let parents = match parents {
                 Some(parents) => parents,
-                None => self.read(repo, slot)?.parents,
+                None if *budget == 0 => return Ok(None),
+                None => {
+                    *budget -= 1;
+                    self.read(repo, slot)?.parents
+                }
             };
             let mut others = self.lock();
             let unnumbered = parents.iter().find(|&&p| generation_of(p, &others).is_none());
@@ -290,7 +317,7 @@ impl<'g> History<'g> {
             }
         }
         let node = self.lock().nodes[(start - self.in_graph) as usize].clone();
-        Ok(node.expect("numbered above"))
+        Ok(Some(node.expect("numbered above")))
     }
 
     /// Reads a commit the graph lacks from its object and keeps it (numbered later where

@@ -6,6 +6,7 @@
 //! During pre-receive the refs still hold their pre-push values, so reading them now is right.
 
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 
 use git2::{ErrorCode, ObjectType, Oid, Repository, Sort};
 
@@ -66,20 +67,19 @@ pub fn walk(
     tips: &[Oid],
     hidden: &[Oid],
 ) -> Result<Vec<Oid>, GitError> {
-    walk_lazily(repo, &History::new(graph), tips, hidden)?.collect()
+    walk_lazily(repo, Arc::new(History::new(graph)), tips, hidden)?.collect()
 }
 
 /// [`walk`], one commit at a time as the walk finds it, so judging can start at once; the
 /// commits the graph lacks are read through `history`, the run's, once for every use.
 pub fn walk_lazily<'r>(
     repo: &'r Repository,
-    history: &History<'r>,
+    history: Arc<History<'r>>,
     tips: &[Oid],
     hidden: &[Oid],
 ) -> Result<Box<dyn Iterator<Item = Result<Oid, GitError>> + 'r>, GitError> {
-    let graph = history.graph();
     if let Some(walk) =
-        graph.map(|graph| GraphWalk::new(repo, graph, history, tips, hidden)).transpose()?.flatten()
+        history.graph().map(|graph| GraphWalk::new(repo, graph, history, tips, hidden)).transpose()?.flatten()
     {
         return Ok(Box::new(walk));
     }
@@ -112,8 +112,9 @@ struct GraphWalk<'r> {
     marks: HashMap<Key, Mark>,
     /// Wanted commits in the queue: none left, the walk is over.
     wanted_queued: usize,
-    /// Commits the graph does not hold (pushed, or newer than the graph), read from their objects.
-    outside: HashMap<Key, Outside>,
+    /// Where the commits the graph does not hold (pushed, or newer than the graph) are read
+    /// and numbered, once for the run.
+    history: Arc<History<'r>>,
     parents: Vec<Oid>,
 }
 
@@ -135,7 +136,8 @@ struct Queued {
 }
 
 /// Commits outside the graph a walk reads before it starts (to number them), below the hidden
-/// refs. Past this many the graph is too stale to help (a server that seldom writes it), and
+/// refs; those the run has read already (the fast-forward check's) cost nothing and are not
+/// counted. Past this many the graph is too stale to help (a server that seldom writes it), and
 /// libgit2's walk, which stops as soon as commit dates tell it, reads fewer; it is used instead.
 const MAX_OUTSIDE_HIDDEN: usize = 2_000;
 
@@ -146,21 +148,13 @@ const MAX_OUTSIDE_HIDDEN: usize = 2_000;
 /// anyway, is walked by libgit2.
 const MAX_OUTSIDE: usize = 100_000;
 
-struct Outside {
-    /// Computed as git would have stored it ([`GraphCommit::walk_order`]): one more than the
-    /// highest parent's, and with corrected dates, at least the commit's own date.
-    generation: Option<u64>,
-    time: i64,
-    parents: Vec<Oid>,
-}
-
 impl<'r> GraphWalk<'r> {
-    /// `None` when more than [`MAX_OUTSIDE_HIDDEN`] commits outside the graph lie below the
-    /// hidden commits, or [`MAX_OUTSIDE`] in all.
+    /// `None` when more than [`MAX_OUTSIDE_HIDDEN`] commits outside the graph, not read before,
+    /// lie below the hidden commits, or [`MAX_OUTSIDE`] in all.
     fn new(
         repo: &'r Repository,
         graph: &'r CommitGraph,
-        history: &History<'_>,
+        history: Arc<History<'r>>,
         tips: &[Oid],
         hidden: &[Oid],
     ) -> Result<Option<Self>, GitError> {
@@ -170,17 +164,19 @@ impl<'r> GraphWalk<'r> {
             queue: BinaryHeap::new(),
             marks: HashMap::new(),
             wanted_queued: 0,
-            outside: HashMap::new(),
+            history,
             parents: Vec::new(),
         };
         // The hidden first: what the tips reach past them is what is pushed.
-        let starts = hidden.iter().map(|&oid| (oid, true)).chain(tips.iter().map(|&oid| (oid, false)));
-        for (oid, hide) in starts {
-            let limit = if hide { MAX_OUTSIDE_HIDDEN } else { MAX_OUTSIDE };
-            if walk.graph.get(oid).is_none() && walk.outside_generation(history, oid, limit)?.is_none() {
-                return Ok(None);
+        let mut budget = MAX_OUTSIDE_HIDDEN;
+        for (starts, hide) in [(hidden, true), (tips, false)] {
+            for &oid in starts {
+                if walk.graph.get(oid).is_none() && !walk.history.number_outside(repo, oid, &mut budget)? {
+                    return Ok(None);
+                }
+                walk.enqueue(oid, hide)?;
             }
-            walk.enqueue(oid, hide)?;
+            budget += MAX_OUTSIDE - MAX_OUTSIDE_HIDDEN;
         }
         Ok(Some(walk))
     }
@@ -201,8 +197,8 @@ impl<'r> GraphWalk<'r> {
                     Some(commit) => (commit.walk_order(), commit.committer_time()),
                     // Numbered when the walk started, with every commit outside the graph below.
                     None => {
-                        let outside = &self.outside[&Key(oid)];
-                        (outside.generation.expect("numbered at the start"), outside.time)
+                        let outside = self.history.outside_commit(self.repo, oid)?;
+                        (outside.walk_order.expect("numbered at the start"), outside.time)
                     }
                 };
                 self.marks.insert(Key(oid), if hide { Mark::Hidden } else { Mark::Wanted });
@@ -211,53 +207,6 @@ impl<'r> GraphWalk<'r> {
             }
         }
         Ok(())
-    }
-
-    /// The generation of a commit the graph does not hold, reading it and every ancestor the
-    /// graph does not hold either (depth first, without recursion: a pusher chooses the depth);
-    /// `None` past `limit` of them (with those read before).
-    fn outside_generation(
-        &mut self,
-        history: &History<'_>,
-        start: Oid,
-        limit: usize,
-    ) -> Result<Option<u64>, GitError> {
-        // Each frame: a commit, how many of its parents are numbered, and their highest number
-        // (so a merge with many parents is scanned once, not once per parent read).
-        let mut stack: Vec<(Oid, usize, u64)> = vec![(start, 0, 0)];
-        while let Some(&(oid, numbered, highest)) = stack.last() {
-            if !self.outside.contains_key(&Key(oid)) {
-                if self.outside.len() >= limit {
-                    return Ok(None);
-                }
-                let read = history.outside_commit(self.repo, oid)?;
-                let outside = Outside { generation: None, time: read.time, parents: read.parents };
-                self.outside.insert(Key(oid), outside);
-            }
-            let outside = &self.outside[&Key(oid)];
-            if outside.generation.is_some() {
-                stack.pop();
-                continue;
-            }
-            let Some(&parent) = outside.parents.get(numbered) else {
-                stack.pop();
-                let outside = self.outside.get_mut(&Key(oid)).expect("read above");
-                let highest = (numbered > 0).then_some(highest);
-                outside.generation = Some(self.graph.walk_order_outside(highest, outside.time));
-                continue;
-            };
-            let generation = match self.graph.get(parent) {
-                Some(commit) => Some(commit.walk_order()),
-                None => self.outside.get(&Key(parent)).and_then(|o| o.generation),
-            };
-            match generation {
-                Some(generation) => {
-                    *stack.last_mut().expect("not empty") = (oid, numbered + 1, highest.max(generation))
-                }
-                None => stack.push((parent, 0, 0)),
-            }
-        }
-        Ok(self.outside[&Key(start)].generation)
     }
 
     fn step(&mut self) -> Result<Option<Oid>, GitError> {
@@ -269,7 +218,7 @@ impl<'r> GraphWalk<'r> {
             let mut parents = std::mem::take(&mut self.parents);
             match self.graph.get(oid) {
                 Some(commit) => commit.parents(&mut parents)?,
-                None => parents.clone_from(&self.outside[&Key(oid)].parents),
+                None => parents = self.history.outside_commit(self.repo, oid)?.parents,
             }
             for &parent in &parents {
                 self.enqueue(parent, hidden)?;
@@ -376,9 +325,9 @@ mod tests {
     fn a_push_of_thousands_of_commits_the_graph_lacks_is_walked_by_generation() {
         let (_dir, repo, commits) = repo(10, MAX_OUTSIDE_HIDDEN + 100);
         let graph = CommitGraph::open(&repo).expect("a graph");
-        let history = History::new(Some(&graph));
+        let history = Arc::new(History::new(Some(&graph)));
         let walk =
-            GraphWalk::new(&repo, &graph, &history, &[*commits.last().unwrap()], &[commits[9]]).unwrap();
+            GraphWalk::new(&repo, &graph, history, &[*commits.last().unwrap()], &[commits[9]]).unwrap();
         let listed: HashSet<Oid> = walk.expect("walked by generation").map(Result::unwrap).collect();
         assert_eq!(listed, commits[10..].iter().copied().collect());
     }
@@ -389,9 +338,23 @@ mod tests {
         let graph = CommitGraph::open(&repo).expect("a graph");
         let pushed = chain(&repo, commits.last().copied(), 1);
         let hidden = *commits.last().unwrap();
-        let history = History::new(Some(&graph));
-        assert!(GraphWalk::new(&repo, &graph, &history, &pushed, &[hidden]).unwrap().is_none());
+        let history = Arc::new(History::new(Some(&graph)));
+        assert!(GraphWalk::new(&repo, &graph, history, &pushed, &[hidden]).unwrap().is_none());
         // Either way, the pushed commit alone.
         assert_eq!(walk(&repo, Some(&graph), &pushed, &[hidden]).unwrap(), pushed);
+    }
+
+    #[test]
+    fn commits_below_a_hidden_ref_the_run_has_read_already_cost_the_walk_nothing() {
+        let (_dir, repo, commits) = repo(10, MAX_OUTSIDE_HIDDEN + 100);
+        let graph = CommitGraph::open(&repo).expect("a graph");
+        let pushed = chain(&repo, commits.last().copied(), 1);
+        let hidden = *commits.last().unwrap();
+        let history = Arc::new(History::new(Some(&graph)));
+        // The fast-forward check's question reads and numbers every commit the graph lacks.
+        assert_eq!(history.merge_base(&repo, &[pushed[0], hidden]).unwrap(), Some(hidden));
+        let walk = GraphWalk::new(&repo, &graph, history, &pushed, &[hidden]).unwrap();
+        let listed: Vec<Oid> = walk.expect("walked by generation").map(Result::unwrap).collect();
+        assert_eq!(listed, pushed);
     }
 }

@@ -124,8 +124,8 @@ pub fn check(
     let notes = Notes::open(repo, &engine.policy().provenance.notes).with_traces(repo, &revisions.include);
     let mut judge = Judge::new(repo, graph, &open, engine, baseline, false).with_notes(notes).keeping(keep);
     // Judged as the walk finds them; a shallow clone's boundary stops the walk.
-    let commits = selection::walk_lazily(repo, &judge.history(), &revisions.include, &revisions.exclude)?
-        .map(|oid| {
+    let commits =
+        selection::walk_lazily(repo, judge.history(), &revisions.include, &revisions.exclude)?.map(|oid| {
             let oid = oid?;
             match boundary.contains(&Key(oid)) {
                 true => Err(GitError::new(format!("{oid}"), git2::Error::from_str("a shallow boundary"))),
