@@ -390,6 +390,11 @@ fn walk_trees(
         // a directory of the same name (before and after a change) come apart, one after the
         // other, the file as a leaf and the directory as a subtree.
         loop {
+            if let [merge, first, second, base] = &listings[..]
+                && skip_taken_sides([merge, first, second, base], &mut next)
+            {
+                continue;
+            }
             // Most entries are the same in every tree: nothing changed there.
             let first = listings.first().and_then(|l| Some((l, l.entries.get(next[0])?)));
             if let Some((first_listing, first)) = first
@@ -454,8 +459,9 @@ fn walk_trees(
 /// a few entries of a large directory and leaves the hundreds around them alone (git's root
 /// holds over 500); 0 where a listing is not a tree object's own bytes in order.
 ///
-/// Only for a commit against its parent: a merge's trees, against each other and an older base,
-/// differ every few entries, and there the runs cost more to find than they save.
+/// A merge's four trees, all together, differ every few entries (the base is old), and there
+/// runs shared by all cost more to find than they save; pairs of them share long runs
+/// ([`skip_taken_sides`]).
 fn identical_run([a, b]: [&Listing; 2], [next_a, next_b]: [usize; 2]) -> usize {
     let start = |listing: &Listing, i: usize| match i {
         0 => Some(0),
@@ -467,6 +473,50 @@ fn identical_run([a, b]: [&Listing; 2], [next_a, next_b]: [usize; 2]) -> usize {
     }
     let end = from + common_prefix(&a.bytes[from..], &b.bytes[at..]);
     a.entries[next_a..].partition_point(|e| a.end(e) <= end)
+}
+
+/// For a merge of two parents, passes over the names where the merge holds one parent's entry
+/// and the other parent still holds the base's: the merge took that parent's side, and nothing
+/// there is its own. Found by comparing bytes, a pair of trees at a time, where entry by entry
+/// each name cost a comparison of all four trees: a merge's root differs from its base's every
+/// few entries (the base is old), but from one parent only where the other changed something,
+/// and that parent from the base only there too. Whether it passed over any.
+fn skip_taken_sides(listings: [&Listing; 4], next: &mut [usize]) -> bool {
+    const MERGE: usize = 0;
+    const BASE: usize = 3;
+    for (taken, other) in [(1, 2), (2, 1)] {
+        let Some(end) = shared_names([listings[MERGE], listings[taken]], [next[MERGE], next[taken]]) else {
+            continue;
+        };
+        let Some(other_end) = shared_names([listings[other], listings[BASE]], [next[other], next[BASE]])
+        else {
+            continue;
+        };
+        // Up to the first of the two ends, both pairs agree on every name.
+        let bound = match (end, other_end) {
+            (Some(a), Some(b)) => Some(if tree_order(a, b) == Ordering::Less { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        let Some(bound) = bound else { return false };
+        for (listing, at) in listings.iter().zip(next.iter_mut()) {
+            *at += listing.entries[*at..]
+                .partition_point(|e| tree_order((listing.name(e), e.is_tree), bound) != Ordering::Greater);
+        }
+        return true;
+    }
+    false
+}
+
+/// The last name of the run of entries two listings share from `next` on ([`identical_run`]):
+/// `Some(None)` when both are at their end (they agree on every name to come), `None` when they
+/// share no entry there.
+fn shared_names(pair: [&Listing; 2], next: [usize; 2]) -> Option<Option<(&[u8], bool)>> {
+    if next[0] == pair[0].entries.len() && next[1] == pair[1].entries.len() {
+        return Some(None);
+    }
+    let run = identical_run(pair, next);
+    let last = pair[0].entries.get((next[0] + run).checked_sub(1)?).filter(|_| run > 0)?;
+    Some(Some((pair[0].name(last), last.is_tree)))
 }
 
 /// A tree's entries as the walk compares them, each read once: libgit2's accessors are calls
@@ -990,6 +1040,52 @@ mod tests {
         assert!(introduces(&repo, merge));
         assert_eq!(changed(&repo, merge, &PathScope::ALL), ["app/a"]);
         assert_eq!(changed(&repo, merge, &scope(&["infra/"])), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_merge_of_wide_trees_is_judged_on_every_name_the_sides_share_or_not() {
+        let (_dir, repo) = repo();
+        let names: Vec<String> = (0..60).map(|n| format!("file-{n:02}")).collect();
+        let tree = |changes: &[(&str, Option<&str>)]| -> Vec<(String, i32, String)> {
+            let mut files: BTreeMap<String, String> = names.iter().map(|n| (n.clone(), n.clone())).collect();
+            for (name, content) in changes {
+                match content {
+                    Some(content) => files.insert(name.to_string(), content.to_string()),
+                    None => files.remove(*name),
+                };
+            }
+            files.into_iter().map(|(name, content)| (name, FILE, content)).collect()
+        };
+        let commit_of = |changes: &[(&str, Option<&str>)], parents: &[Oid]| {
+            let files = tree(changes);
+            let files: Vec<(&str, i32, &str)> =
+                files.iter().map(|(n, m, c)| (n.as_str(), *m, c.as_str())).collect();
+            commit(&repo, &files, parents)
+        };
+        let base = commit_of(&[], &[]);
+        let left_changes = [("file-10", Some("left")), ("m-new", Some("new"))];
+        let right_changes = [("file-40", Some("right")), ("file-50", None)];
+        let left = commit_of(&left_changes, &[base]);
+        let right = commit_of(&right_changes, &[base]);
+        let both: Vec<(&str, Option<&str>)> = left_changes.iter().chain(&right_changes).copied().collect();
+        let merged = |extra: &[(&str, Option<&str>)]| {
+            let changes: Vec<_> = both.iter().chain(extra).copied().collect();
+            commit_of(&changes, &[left, right])
+        };
+        let clean = merged(&[]);
+        assert!(!introduces(&repo, clean));
+        // Its own change where neither side changed anything, a side's change taken back, a
+        // deletion undone, an addition dropped: each is the merge's.
+        for (extra, path) in [
+            (("file-25", Some("evil")), "file-25"),
+            (("file-10", Some("file-10")), "file-10"),
+            (("file-50", Some("file-50")), "file-50"),
+            (("m-new", None), "m-new"),
+        ] {
+            let merge = merged(&[extra]);
+            assert!(introduces(&repo, merge), "{path}");
+            assert_eq!(changed(&repo, merge, &PathScope::ALL), [path]);
+        }
     }
 
     #[test]
