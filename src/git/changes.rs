@@ -389,9 +389,10 @@ fn walk_trees(
         // Each name once, in the trees' order, with what every tree holds under it: a file and
         // a directory of the same name (before and after a change) come apart, one after the
         // other, the file as a leaf and the directory as a subtree.
+        let mut runs = SharedRuns::default();
         loop {
             if let [merge, first, second, base] = &listings[..]
-                && skip_taken_sides([merge, first, second, base], &mut next)
+                && skip_taken_sides([merge, first, second, base], &mut next, &mut runs)
             {
                 continue;
             }
@@ -481,17 +482,14 @@ fn identical_run([a, b]: [&Listing; 2], [next_a, next_b]: [usize; 2]) -> usize {
 /// each name cost a comparison of all four trees: a merge's root differs from its base's every
 /// few entries (the base is old), but from one parent only where the other changed something,
 /// and that parent from the base only there too. Whether it passed over any.
-fn skip_taken_sides(listings: [&Listing; 4], next: &mut [usize]) -> bool {
+fn skip_taken_sides(listings: [&Listing; 4], next: &mut [usize], runs: &mut SharedRuns) -> bool {
     const MERGE: usize = 0;
     const BASE: usize = 3;
     for (taken, other) in [(1, 2), (2, 1)] {
-        let Some(end) = shared_names([listings[MERGE], listings[taken]], [next[MERGE], next[taken]]) else {
-            continue;
-        };
-        let Some(other_end) = shared_names([listings[other], listings[BASE]], [next[other], next[BASE]])
-        else {
-            continue;
-        };
+        let pair = |a: usize, b: usize| ([listings[a], listings[b]], [next[a], next[b]]);
+        let (merge_side, base_side) = runs.pairs(taken);
+        let Some(end) = shared_names(pair(MERGE, taken), merge_side) else { continue };
+        let Some(other_end) = shared_names(pair(other, BASE), base_side) else { continue };
         // Up to the first of the two ends, both pairs agree on every name.
         let bound = match (end, other_end) {
             (Some(a), Some(b)) => Some(if tree_order(a, b) == Ordering::Less { a } else { b }),
@@ -507,15 +505,36 @@ fn skip_taken_sides(listings: [&Listing; 4], next: &mut [usize]) -> bool {
     false
 }
 
+/// Where each pair's shared run, as last found, ends (an index into the pair's first listing):
+/// a pass may stop short of it (at the other pair's end), and the next starts inside it. Found
+/// again each time, a long run would be compared once for every short run of the other pair,
+/// and a pusher could make that quadratic in a directory's size.
+#[derive(Default)]
+struct SharedRuns([Option<usize>; 4]);
+
+impl SharedRuns {
+    /// The runs of the merge and parent `taken` (1 or 2), and of the other parent and the base.
+    fn pairs(&mut self, taken: usize) -> (&mut Option<usize>, &mut Option<usize>) {
+        let [a, b, c, d] = &mut self.0;
+        if taken == 1 { (a, b) } else { (c, d) }
+    }
+}
+
 /// The last name of the run of entries two listings share from `next` on ([`identical_run`]):
 /// `Some(None)` when both are at their end (they agree on every name to come), `None` when they
-/// share no entry there.
-fn shared_names(pair: [&Listing; 2], next: [usize; 2]) -> Option<Option<(&[u8], bool)>> {
+/// share no entry there. `known` is where the run last found ends, kept for the next call.
+fn shared_names<'l>(
+    (pair, next): ([&'l Listing; 2], [usize; 2]),
+    known: &mut Option<usize>,
+) -> Option<Option<(&'l [u8], bool)>> {
     if next[0] == pair[0].entries.len() && next[1] == pair[1].entries.len() {
         return Some(None);
     }
-    let run = identical_run(pair, next);
-    let last = pair[0].entries.get((next[0] + run).checked_sub(1)?).filter(|_| run > 0)?;
+    let end = match *known {
+        Some(end) if next[0] < end => end,
+        _ => *known.insert(next[0] + identical_run(pair, next)),
+    };
+    let last = pair[0].entries.get(end.checked_sub(1)?).filter(|_| end > next[0])?;
     Some(Some((pair[0].name(last), last.is_tree)))
 }
 
@@ -1180,6 +1199,31 @@ mod tests {
             bytes.extend_from_slice(&[*id; 20]);
         }
         bytes
+    }
+
+    #[test]
+    fn a_shared_run_once_found_is_not_compared_again_while_the_walk_is_inside_it() {
+        let entries: Vec<(String, &str, u8)> =
+            (0..6).map(|n| ("100644".to_string(), ["a", "b", "c", "d", "e", "f"][n], n as u8)).collect();
+        let entries: Vec<(&str, &str, u8)> = entries.iter().map(|(m, n, i)| (m.as_str(), *n, *i)).collect();
+        let mut changed = entries.clone();
+        changed[4].2 = 9;
+        let (a, b) = (
+            parse_listing(&raw_tree(&entries), 20).unwrap(),
+            parse_listing(&raw_tree(&changed), 20).unwrap(),
+        );
+        let mut known = None;
+        let last = |found: Option<Option<(&[u8], bool)>>| found.flatten().map(|(name, _)| name.to_vec());
+        assert_eq!(last(shared_names(([&a, &b], [0, 0]), &mut known)), Some(b"d".to_vec()));
+        assert_eq!(known, Some(4));
+        // Inside the run, what was found stands (here told otherwise, to show it is not looked
+        // at again); past it, the trees are compared again.
+        known = Some(2);
+        assert_eq!(last(shared_names(([&a, &b], [1, 1]), &mut known)), Some(b"b".to_vec()));
+        assert_eq!(last(shared_names(([&a, &b], [4, 4]), &mut known)), None);
+        assert_eq!(last(shared_names(([&a, &b], [5, 5]), &mut known)), Some(b"f".to_vec()));
+        // Both at their end: every name to come is shared.
+        assert_eq!(shared_names(([&a, &b], [6, 6]), &mut known), Some(None));
     }
 
     #[test]
