@@ -297,3 +297,45 @@ fn pathological_globs_are_refused_or_matched_in_linear_time() {
     assert!(!push.ok && push.stderr.contains("error[bad-glob]"), "{}", push.stderr);
     assert_eq!(server.server_ref("refs/heads/main").unwrap(), main);
 }
+
+#[test]
+fn a_merge_of_a_huge_directory_taking_each_side_by_turns_is_judged_without_quadratic_work() {
+    let (server, _) = server();
+    let blob =
+        |content: &str| server.git_stdin(&server.work, &["hash-object", "-w", "--stdin"], content.as_bytes());
+    let (x, y, z) = (blob("x\n"), blob("y\n"), blob("z\n"));
+    let root = server.git_work(&["write-tree"]);
+    // 60,000 files; every other one as `even` has it, and one more, `zz`, as `last` has it.
+    let tree = |even: &str, last: &str| {
+        let mut listing = String::new();
+        for i in 0..60_000 {
+            let id = if i % 2 == 0 { even } else { x.as_str() };
+            listing.push_str(&format!("100644 blob {}\tf{i:06}\n", id.trim()));
+        }
+        listing.push_str(&format!("100644 blob {}\tzz\n", last.trim()));
+        let vendor = server.git_stdin(&server.work, &["mktree"], listing.as_bytes());
+        let top =
+            server.git_work(&["ls-tree", root.trim()]) + &format!("040000 tree {}\tvendor\n", vendor.trim());
+        server.git_stdin(&server.work, &["mktree"], top.as_bytes())
+    };
+    let commit = |tree: String, parents: &[&str], message: &str| {
+        let mut args = vec!["commit-tree", tree.trim()];
+        parents.iter().for_each(|p| args.extend(["-p", p]));
+        args.extend(["-F", "-"]);
+        server.git_stdin(&server.work, &args, message.as_bytes()).trim().to_string()
+    };
+    let reviewed = format!("Change\n\n{REVIEWED}\n");
+    let head = server.head();
+    let base = commit(tree(&x, &x), &[&head], &reviewed);
+    // Both sides change the even files alike; only the left changes `zz`. The merge takes
+    // both: it introduces nothing, is exempt, and is walked whole to find that out, with the
+    // merge and its left side alike throughout and the right side and the base differing at
+    // every other name.
+    let left = commit(tree(&y, &z), &[&base], &reviewed);
+    let right = commit(tree(&y, &x), &[&base], &reviewed);
+    let merge = commit(tree(&y, &z), &[&left, &right], "Merge\n");
+    server.git_work(&["update-ref", "refs/heads/main", &merge]);
+    let started = Instant::now();
+    assert_accepted(&server, &server.push(&["origin", "main"]), "refs/heads/main");
+    assert_quick(started, 30);
+}
