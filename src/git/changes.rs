@@ -1153,7 +1153,6 @@ mod tests {
         assert_eq!(tree_order((b"a-long-name", true), (b"a-long-name0", false)), Ordering::Less);
     }
 
-    /// A tree object's bytes: each `(mode, name, id byte)` as `<mode> <name>\0<20 bytes>`.
     #[test]
     fn a_name_ends_at_its_first_nul_wherever_that_falls_in_a_word() {
         for length in 0..20 {
@@ -1192,6 +1191,7 @@ mod tests {
         }
     }
 
+    /// A tree object's bytes: each `(mode, name, id byte)` as `<mode> <name>\0<20 bytes>`.
     fn raw_tree(entries: &[(&str, &str, u8)]) -> Vec<u8> {
         let mut bytes = Vec::new();
         for (mode, name, id) in entries {

@@ -388,9 +388,8 @@ pub fn look_alikes(commit: &CommitFacts, approval_keys: &[String]) -> Vec<LookAl
         if meant.is_none() && family.is_none() {
             continue;
         }
-        let in_block = commit.trailers.iter().any(|t| {
-            same_key(&t.key, written) && t.value.trim() == value && t.key.eq_ignore_ascii_case(written)
-        });
+        let in_block =
+            commit.trailers.iter().any(|t| t.key.eq_ignore_ascii_case(written) && t.value.trim() == value);
         let reason = match (meant, family) {
             (Some(meant), _) if !written.eq_ignore_ascii_case(meant) => {
                 LookAlikeReason::NotAKey { written: written.to_string(), meant: meant.clone() }
