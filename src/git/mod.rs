@@ -7,6 +7,7 @@ pub mod ancestry;
 pub mod changes;
 pub mod commit_graph;
 pub mod error;
+pub mod header;
 pub mod notes;
 pub mod patch_id;
 pub mod policy_source;

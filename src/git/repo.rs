@@ -8,6 +8,7 @@ use std::sync::Once;
 use git2::{Commit, ObjectFormat, Oid, Repository};
 
 use crate::git::error::{Context, GitError};
+use crate::git::header::{self, Ident};
 use crate::git::patch_id;
 use engine::facts::{CommitFacts, GitSignature, Signature};
 use engine::signature;
@@ -252,8 +253,10 @@ pub fn read_commit(
     in_baseline: bool,
 ) -> Result<CommitFacts, GitError> {
     let oid = commit.id();
-    let encoding = commit.message_encoding().context(|| format!("reading the encoding of {oid}"))?;
-    let message = decode_message(commit.message_raw_bytes(), encoding);
+    let header = header::parse(commit.raw_header_bytes())
+        .map_err(|e| GitError::new(format!("reading commit {oid}"), git2::Error::from_str(&e.to_string())))?;
+    let message =
+        decode_message(commit.message_raw_bytes(), header.encoding.and_then(|e| std::str::from_utf8(e).ok()));
     let trailers = CommitFacts::trailers_of(&message);
     // Only a signature is checked against the patch-id: without one, no diff is hashed.
     let signed = trailers.iter().any(|t| t.key_in(&[signature::TRAILER_KEY]));
@@ -281,7 +284,7 @@ pub fn read_commit(
     } else {
         GitSignature::NotRead
     };
-    let people = (signature(&commit.author()), signature(&commit.committer()));
+    let people = (signature(&header.author), signature(&header.committer));
     Ok(CommitFacts {
         timestamp: commit.time().seconds(),
         root: commit.parent_count() == 0,
@@ -292,10 +295,10 @@ pub fn read_commit(
     })
 }
 
-fn signature(sig: &git2::Signature<'_>) -> Signature {
+fn signature(ident: &Ident<'_>) -> Signature {
     Signature {
-        name: String::from_utf8_lossy(sig.name_bytes()).into_owned(),
-        email: String::from_utf8_lossy(sig.email_bytes()).into_owned(),
+        name: String::from_utf8_lossy(ident.name).into_owned(),
+        email: String::from_utf8_lossy(ident.email).into_owned(),
     }
 }
 

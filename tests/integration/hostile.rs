@@ -13,10 +13,15 @@ fn server() -> (Server, String) {
 
 /// Writes a commit object with exactly `message` (any bytes) on top of HEAD, and checks it out.
 fn raw_commit(server: &Server, headers: &str, message: &[u8]) -> String {
+    raw_commit_by(server, BOB, headers, message)
+}
+
+/// [`raw_commit`], by an `author` line of any shape.
+fn raw_commit_by(server: &Server, author: &str, headers: &str, message: &[u8]) -> String {
     let tree = server.git_work(&["write-tree"]);
     let parent = server.head();
     let mut object = format!(
-        "tree {}\nparent {parent}\nauthor {BOB} 1700000000 +0000\ncommitter {BOB} 1700000000 +0000\n{headers}\n",
+        "tree {}\nparent {parent}\nauthor {author} 1700000000 +0000\ncommitter {BOB} 1700000000 +0000\n{headers}\n",
         tree.trim()
     )
     .into_bytes();
@@ -114,6 +119,73 @@ fn a_message_that_is_not_utf8_is_judged_and_shown_escaped() {
         &["\"Broken \u{fffd}\u{fffd} bytes \\u{1b}[31mred\"", "does not count: author"],
         &main,
     );
+}
+
+#[test]
+fn an_author_line_with_a_second_email_is_read_as_git_reads_it() {
+    let (server, main) = server();
+    // git takes the first email (`git log --format=%ae` says bob@example.com); libgit2 the
+    // last. Read libgit2's way, Bob's review of his own commit would count.
+    raw_commit_by(
+        &server,
+        "Bob Dev <bob@example.com> <someone@elsewhere.org>",
+        "",
+        b"Looks reviewed\n\nReviewed-by: Bob Dev <bob@example.com>\n",
+    );
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &["\"Looks reviewed\" by Bob Dev <bob@example.com>", "does not count: author"],
+        &main,
+    );
+}
+
+#[test]
+fn a_message_is_decoded_by_its_first_encoding_header_as_git_decodes_it() {
+    let (server, main) = server();
+    // git decodes by the first header: UTF-8, and the UTF-16 message ends at its first NUL,
+    // after "C". Decoded by the last, as libgit2 reads it, Carol's review would appear.
+    let utf16: Vec<u8> =
+        format!("Change\n\n{REVIEWED}\n").encode_utf16().flat_map(u16::to_le_bytes).collect();
+    raw_commit(&server, "encoding UTF-8\nencoding UTF-16LE\n", &utf16);
+    let push = server.push(&["origin", "main"]);
+    assert_refused(&server, &push, &["\"C\"", "two-person review [missing-approval]"], &main);
+}
+
+#[test]
+fn a_commit_naming_two_authors_is_refused() {
+    let (server, main) = server();
+    raw_commit(
+        &server,
+        "author Carol Dev <carol@example.com> 1700000000 +0000\n",
+        format!("Two authors\n\n{REVIEWED}\n").as_bytes(),
+    );
+    refused_as_unreadable(&server, &main, "it has 2 `author` lines: git shows them all");
+}
+
+#[test]
+fn an_author_line_only_git_can_read_is_refused() {
+    let (server, main) = server();
+    // git reads Bob here; libgit2 finds its last `<` after its last `>` and reads no one.
+    raw_commit_by(
+        &server,
+        "Bob Dev <bob@example.com> <",
+        "",
+        format!("Odd author\n\n{REVIEWED}\n").as_bytes(),
+    );
+    refused_as_unreadable(&server, &main, "failed to parse signature - malformed e-mail");
+}
+
+/// The push of HEAD is refused, naming the commit and why it cannot be read.
+#[track_caller]
+fn refused_as_unreadable(server: &Server, main: &str, why: &str) {
+    let push = server.push(&["origin", "main"]);
+    assert!(!push.ok, "push was accepted:\n{}", push.stderr);
+    for expected in ["countersign: push refused: ", &server.head(), why] {
+        assert!(push.stderr.contains(expected), "missing {expected:?} in:\n{}", push.stderr);
+    }
+    assert_eq!(server.server_ref("refs/heads/main").as_deref(), Some(main), "main moved");
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod fail_closed;
 mod formats;
 mod ghes;
 mod hostile;
+mod idents_vs_git;
 mod install;
 mod invariant;
 mod layers;
