@@ -200,14 +200,16 @@ pub fn zero_id(repo: &Repository) -> Oid {
 /// again; and once full it evicts by scanning its table from the start, a cost that grows with
 /// every eviction (a quarter of a 100,000-commit check went there).
 ///
-/// Packs are mapped 4 MiB at a time rather than 1 GiB, and 48 MiB at most rather than 8 GiB:
+/// Packs are mapped 4 MiB at a time rather than 1 GiB, and 96 MiB at most rather than 8 GiB:
 /// a pack holds its commits together at the front, so reading commits touches few windows;
 /// trees lie all over it, and a walk through them comes back to windows it left, but remapping
-/// one costs less than keeping the whole pack resident (a 100,000-commit check with a path rule
-/// peaks at 120 MB instead of 185 MB). Small windows keep just the parts of the pack a walk
-/// comes back to: with 32 MiB ones, a tenth of a check of git's history went to unmapping
-/// windows it needed again soon after (git `v2.40.0..v2.47.0`: 0.8 s, now 0.55 s). 48 MiB
-/// rather than 64 keeps a check of all of git's history under 100 MB, for a twentieth more time.
+/// one costs less than keeping the whole pack resident (a check of all of git's history with a
+/// path rule peaks at 115 MB instead of 185 MB). Small windows keep just the parts of the pack a
+/// walk comes back to: with 32 MiB ones, a tenth of a check of git's history went to unmapping
+/// windows it needed again soon after (git `v2.40.0..v2.47.0`: 0.8 s, now 0.55 s). 96 MiB
+/// rather than 48: each unmapping stops the other judging threads to flush their address
+/// translations, and a push of 9,372 of git's commits spent a tenth of its time there (1.57 s
+/// at 48 MiB, 1.31 s at 96, 5 MB more resident; 256 MiB saves little more for 60 MB).
 fn read_like_git() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -217,7 +219,7 @@ fn read_like_git() {
         // one) exists: `Once` runs this on the first open.
         let sized = unsafe {
             git2::opts::set_mwindow_size(4 << 20)
-                .and_then(|()| git2::opts::set_mwindow_mapped_limit(48 << 20))
+                .and_then(|()| git2::opts::set_mwindow_mapped_limit(96 << 20))
         };
         if let Err(e) = sized {
             tracing::warn!("could not bound libgit2's mapped packs: {e}");
