@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use git2::{Commit, Oid, Repository};
+use git2::{Oid, Repository};
 
 use crate::git::ancestry::History;
 use crate::git::changes::{self, Detail, PathScope, Trees};
+use crate::git::commit::CommitObject;
 use crate::git::commit_graph::CommitGraph;
-use crate::git::error::{Context, GitError};
+use crate::git::error::GitError;
 use crate::git::notes::Notes;
 use crate::git::recorded::Lookup;
 use crate::git::repo::{self, Key, PatchIds};
@@ -245,7 +246,7 @@ impl<'a> Judge<'a> {
                 return Err(Stop::TooMany);
             }
             self.rules.keep_going()?;
-            let commit = self.repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+            let commit = self.trees.commit(oid)?;
             let mut facts = match self.shared.as_mut().and_then(|shared| shared.remove(&Key(oid))) {
                 Some(facts) => facts,
                 None => self.rules.read(self.repo, &commit)?,
@@ -403,7 +404,7 @@ impl Rules<'_> {
         let mut judged = Judged::default();
         for &oid in batch {
             self.keep_going()?;
-            let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+            let commit = trees.commit(oid)?;
             let mut facts = self.read(repo, &commit)?;
             let verdict = self.judge(trees, &commit, &mut facts, names, self.detail(), &judged)?;
             let verdict = self.with_stale_approvals(repo, &commit, &mut facts, names, verdict)?;
@@ -414,14 +415,14 @@ impl Rules<'_> {
     }
 
     /// A commit's facts, all but what it changed.
-    fn read(&self, repo: &Repository, commit: &Commit<'_>) -> Result<CommitFacts, GitError> {
-        let in_baseline = self.baseline.contains(&Key(commit.id()));
+    fn read(&self, repo: &Repository, commit: &CommitObject) -> Result<CommitFacts, GitError> {
+        let in_baseline = self.baseline.contains(&Key(commit.id));
         let mut facts =
             repo::read_commit(repo, commit, self.patch_ids, self.needs_git_signature, in_baseline)?;
         if let (Some(lookup), Some(patch_id)) = (&self.recorded, &facts.patch_id) {
             facts.recorded = lookup.for_patch_id(patch_id)?;
         }
-        facts.notes = self.notes.read(repo, commit.id());
+        facts.notes = self.notes.read(repo, commit.id);
         Ok(facts)
     }
 
@@ -430,7 +431,7 @@ impl Rules<'_> {
     fn with_stale_approvals(
         &self,
         repo: &Repository,
-        commit: &Commit<'_>,
+        commit: &CommitObject,
         facts: &mut CommitFacts,
         names: &[String],
         verdict: CommitVerdict,
@@ -439,7 +440,7 @@ impl Rules<'_> {
         if verdict.verdict != CommitStatus::Fail {
             return Ok(verdict);
         }
-        facts.stale = lookup.stale_for(repo, commit, patch_id)?;
+        facts.stale = lookup.stale_for(repo, commit.id, patch_id)?;
         Ok(if facts.stale.is_empty() { verdict } else { self.engine.judge(facts, names) })
     }
 
@@ -456,7 +457,7 @@ impl Rules<'_> {
     fn judge(
         &self,
         trees: &mut Trees<'_>,
-        commit: &Commit<'_>,
+        commit: &CommitObject,
         facts: &mut CommitFacts,
         names: &[String],
         detail: Detail,
@@ -466,7 +467,7 @@ impl Rules<'_> {
             let paths = changes::changed_paths(trees, commit, &self.path_scope, detail)?;
             facts.changes = Changes::Paths(paths);
             // A merge's walk lists every path whatever the detail (`changes::walk_changes`).
-            let summarized = detail == Detail::Verdict && commit.parent_count() < 2;
+            let summarized = detail == Detail::Verdict && commit.parents.len() < 2;
             if summarized && judged.keeps(self.engine.judge(facts, names).verdict, self.keep) {
                 let paths = changes::changed_paths(trees, commit, &self.path_scope, Detail::Paths)?;
                 facts.changes = Changes::Paths(paths);
@@ -479,7 +480,7 @@ impl Rules<'_> {
         }
         // A path the rules' walk found is one the merge introduced.
         let introduced_some = matches!(&facts.changes, Changes::Paths(paths) if !paths.is_empty());
-        if commit.parent_count() < 2 || introduced_some || changes::merge_introduces_any(trees, commit)? {
+        if commit.parents.len() < 2 || introduced_some || changes::merge_introduces_any(trees, commit)? {
             return Ok(verdict);
         }
         facts.clean_merge = true;

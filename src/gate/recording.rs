@@ -4,7 +4,8 @@
 
 use git2::Repository;
 
-use crate::git::error::{Context, GitError};
+use crate::git::commit::CommitObject;
+use crate::git::error::GitError;
 use crate::git::patch_id;
 use crate::git::recorded::{NAMESPACE, parse, ref_name};
 use crate::git::ref_updates::RefUpdate;
@@ -54,12 +55,12 @@ pub fn check_record(
     let Some(commit) = peel_to_commit(repo, update.new)? else {
         return Ok(Some("an approval ref must point at the approved commit".into()));
     };
-    let commit = repo.find_commit(commit).context(|| format!("reading commit {commit}"))?;
+    let commit = CommitObject::read(repo, commit)?;
     let actual = patch_id::patch_id(repo, &commit)?;
     Ok((actual != patch_id).then(|| {
         format!(
             "{} changes what patch-id {actual} names, not {patch_id}: record it as {}",
-            commit.id(),
+            commit.id,
             ref_name(&actual, login)
         )
     }))

@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use git2::{Oid, Repository};
 
+use crate::git::commit::CommitObject;
 use crate::git::commit_graph::{CommitGraph, GraphCommit};
 use crate::git::error::{Context, GitError};
 use crate::git::repo::padded;
@@ -62,7 +63,15 @@ struct Others {
     /// Each one's parents and committer date once read, and when there is a graph, its
     /// generation once computed (as git would have stored it).
     nodes: Vec<Option<Node>>,
+    /// With a graph, the objects read, until judged ([`History::take_commit`]): the commits
+    /// the graph lacks are those pushed since it was written, read first to walk the push.
+    kept: Map<CommitObject>,
+    kept_bytes: usize,
 }
+
+/// At most this much of the objects read is kept for the judge: the 9,372 commits of git's
+/// v2.35.0..v2.47.0 take 10 MB. Past the budget, the judge reads them again.
+const KEPT_BYTES: usize = 16 << 20;
 
 /// A commit id as a key, its bytes zero-padded to 32: `Oid`'s comparisons go through libgit2,
 /// and a map keyed by `Oid` would hold each id a second time beside [`Others::ids`].
@@ -134,7 +143,13 @@ const QUEUED: u8 = 8;
 impl<'g> History<'g> {
     pub fn new(graph: Option<&'g CommitGraph>) -> Self {
         let seed = RandomState::new().hash_one(0u8);
-        let others = Others { slots: HashMap::with_hasher(Ids(seed)), ids: Vec::new(), nodes: Vec::new() };
+        let others = Others {
+            slots: HashMap::with_hasher(Ids(seed)),
+            ids: Vec::new(),
+            nodes: Vec::new(),
+            kept: HashMap::with_hasher(Ids(seed)),
+            kept_bytes: 0,
+        };
         History {
             graph,
             in_graph: graph.map_or(0, CommitGraph::commits),
@@ -200,6 +215,15 @@ impl<'g> History<'g> {
         }
         let slot = self.other_slot(&mut self.lock(), oid);
         Ok(self.read_numbered(repo, slot, budget)?.is_some())
+    }
+
+    /// The object of a commit the run read to walk it, if kept, handed over once: judging it
+    /// needs it again.
+    pub fn take_commit(&self, oid: Oid) -> Option<CommitObject> {
+        let mut others = self.lock();
+        let commit = others.kept.remove(&Id(padded(oid.as_bytes())))?;
+        others.kept_bytes -= commit.size();
+        Some(commit)
     }
 
     /// The commit's slot: its position in the graph, else its number among the others.
@@ -324,23 +348,27 @@ impl<'g> History<'g> {
     /// there is a graph); another thread's reading first wins.
     fn read(&self, repo: &Repository, slot: Slot) -> Result<Node, GitError> {
         let oid = self.lock().ids[(slot - self.in_graph) as usize];
-        let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
-        let time = commit.time().seconds();
+        let commit = CommitObject::read(repo, oid)?;
         let mut others = self.lock();
         let parents = commit
-            .parent_ids()
-            .map(|parent| match self.graph.and_then(|graph| graph.position(parent)) {
+            .parents
+            .iter()
+            .map(|&parent| match self.graph.and_then(|graph| graph.position(parent)) {
                 Some(position) => position,
                 None => self.other_slot(&mut others, parent),
             })
             .collect();
-        let node = others.nodes[(slot - self.in_graph) as usize].get_or_insert(Node {
-            parents,
-            time,
-            generation: None,
-            tree: commit.tree_id(),
-        });
-        Ok(node.clone())
+        let index = (slot - self.in_graph) as usize;
+        if others.nodes[index].is_none() {
+            others.nodes[index] =
+                Some(Node { parents, time: commit.date, generation: None, tree: commit.tree });
+            // Without a graph every commit is outside it, most read only to find merge bases.
+            if self.graph.is_some() && others.kept_bytes + commit.size() <= KEPT_BYTES {
+                others.kept_bytes += commit.size();
+                others.kept.insert(Id(padded(oid.as_bytes())), commit);
+            }
+        }
+        Ok(others.nodes[index].clone().expect("read above"))
     }
 
     fn lock(&self) -> MutexGuard<'_, Others> {

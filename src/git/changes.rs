@@ -21,9 +21,10 @@ use std::ops::ControlFlow;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use git2::{Commit, ErrorCode, Oid, Repository};
+use git2::{ErrorCode, Oid, Repository};
 
 use crate::git::ancestry::History;
+use crate::git::commit::CommitObject;
 use crate::git::commit_graph::CommitGraph;
 use crate::git::error::{Context, GitError};
 use crate::git::repo::Key;
@@ -144,6 +145,14 @@ impl<'r> Trees<'r> {
         Arc::clone(&self.history)
     }
 
+    /// Commit `id`'s object: the one the run's walk read, if it kept it, else read now.
+    pub fn commit(&self, id: Oid) -> Result<CommitObject, GitError> {
+        match self.history.take_commit(id) {
+            Some(commit) => Ok(commit),
+            None => CommitObject::read(self.repo, id),
+        }
+    }
+
     /// The root tree id of commit `id`.
     fn root_of(&self, id: Oid) -> Result<Oid, GitError> {
         match self.graph.and_then(|graph| graph.get(id)) {
@@ -238,7 +247,7 @@ impl Recent {
 /// The commit's changed paths within `scope`, sorted, as finely as `detail` asks.
 pub fn changed_paths(
     trees: &mut Trees<'_>,
-    commit: &Commit<'_>,
+    commit: &CommitObject,
     scope: &PathScope,
     detail: Detail,
 ) -> Result<Vec<String>, GitError> {
@@ -254,7 +263,7 @@ pub fn changed_paths(
 
 /// Whether a merge introduces any path of its own; one that does not is exempt from the rules
 /// (SPEC). Stops at the first such path.
-pub fn merge_introduces_any(trees: &mut Trees<'_>, commit: &Commit<'_>) -> Result<bool, GitError> {
+pub fn merge_introduces_any(trees: &mut Trees<'_>, commit: &CommitObject) -> Result<bool, GitError> {
     let mut any = false;
     walk_changes(trees, commit, &PathScope::ALL, Detail::Paths, &mut |_| {
         any = true;
@@ -272,28 +281,28 @@ pub fn merge_introduces_any(trees: &mut Trees<'_>, commit: &Commit<'_>) -> Resul
 /// no changed path, and is never read.
 fn walk_changes(
     trees: &mut Trees<'_>,
-    commit: &Commit<'_>,
+    commit: &CommitObject,
     scope: &PathScope,
     detail: Detail,
     found: &mut dyn FnMut(String) -> ControlFlow<()>,
 ) -> Result<(), GitError> {
-    if commit.parent_count() > MAX_PARENTS {
+    let parents = &commit.parents;
+    if parents.len() > MAX_PARENTS {
         let why = format!("countersign judges merges of at most {MAX_PARENTS} parents");
         return Err(GitError::new(
-            format!("{} merges {} parents", commit.id(), commit.parent_count()),
+            format!("{} merges {} parents", commit.id, parents.len()),
             git2::Error::from_str(&why),
         ));
     }
-    let parents: Vec<Oid> = commit.parent_ids().collect();
     // A filter rules out whole directories against the first parent only: not for merges.
     if let ([_], Some(keys), Some(graph)) = (&parents[..], &scope.filter_keys, trees.graph)
-        && graph.get(commit.id()).is_some_and(|c| !c.may_change_under(keys))
+        && graph.get(commit.id).is_some_and(|c| !c.may_change_under(keys))
     {
         return Ok(());
     }
     // Tree ids only: the trees are read by the walk, through the cache.
-    let mut roots = vec![Some(commit.tree_id())];
-    for &parent in &parents {
+    let mut roots = vec![Some(commit.tree)];
+    for &parent in parents {
         roots.push(Some(trees.root_of(parent)?));
     }
     if parents.is_empty() {
@@ -301,7 +310,7 @@ fn walk_changes(
         roots.push(None);
     }
     if parents.len() > 1 {
-        roots.push(merge_base_tree(trees, &parents)?);
+        roots.push(merge_base_tree(trees, parents)?);
     }
     let changed = |sides: &[Side]| -> bool {
         match sides {
@@ -832,8 +841,9 @@ mod tests {
     fn commit(repo: &Repository, files: &[(&str, i32, &str)], parents: &[Oid]) -> Oid {
         let signature = Signature::new("T", "t@example.com", &git2::Time::new(0, 0)).unwrap();
         let tree = repo.find_tree(tree(repo, files)).unwrap();
-        let parents: Vec<Commit<'_>> = parents.iter().map(|&id| repo.find_commit(id).unwrap()).collect();
-        let parents: Vec<&Commit<'_>> = parents.iter().collect();
+        let parents: Vec<git2::Commit<'_>> =
+            parents.iter().map(|&id| repo.find_commit(id).unwrap()).collect();
+        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
         repo.commit(None, &signature, &signature, "c", &tree, &parents).unwrap()
     }
 
@@ -843,8 +853,13 @@ mod tests {
     }
 
     fn changed(repo: &Repository, commit: Oid, scope: &PathScope) -> Vec<String> {
-        changed_paths(&mut Trees::new(repo, None), &repo.find_commit(commit).unwrap(), scope, Detail::Paths)
-            .unwrap()
+        changed_paths(
+            &mut Trees::new(repo, None),
+            &CommitObject::read(repo, commit).unwrap(),
+            scope,
+            Detail::Paths,
+        )
+        .unwrap()
     }
 
     /// What a verdict-only walk reports, with one glob list per rule.
@@ -855,7 +870,7 @@ mod tests {
                 GlobList::new(patterns.iter().map(|p| p.to_string()).collect(), GlobKind::Path).unwrap()
             })
             .collect();
-        let commit = repo.find_commit(commit).unwrap();
+        let commit = CommitObject::read(repo, commit).unwrap();
         changed_paths(&mut Trees::new(repo, None), &commit, &PathScope::matching(lists), Detail::Verdict)
             .unwrap()
     }
@@ -889,7 +904,7 @@ mod tests {
     }
 
     fn introduces(repo: &Repository, merge: Oid) -> bool {
-        merge_introduces_any(&mut Trees::new(repo, None), &repo.find_commit(merge).unwrap()).unwrap()
+        merge_introduces_any(&mut Trees::new(repo, None), &CommitObject::read(repo, merge).unwrap()).unwrap()
     }
 
     /// The commit's changed paths within `patterns`, and all of them.

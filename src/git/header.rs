@@ -77,7 +77,7 @@ pub fn split_ident(line: &[u8]) -> Option<Ident<'_>> {
 }
 
 /// git's `isspace`: its own table, without the vertical tab and form feed of C's.
-fn is_git_space(byte: u8) -> bool {
+pub(crate) fn is_git_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 

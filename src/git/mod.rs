@@ -5,6 +5,7 @@
 
 pub mod ancestry;
 pub mod changes;
+pub mod commit;
 pub mod commit_graph;
 pub mod error;
 pub mod header;

@@ -19,17 +19,22 @@
 //! A root commit is diffed against the empty tree; a merge against its first parent (approving
 //! a merge approves all it brings into the branch).
 
-use git2::{Commit, DiffLineType, DiffOptions, Repository};
+use git2::{DiffLineType, DiffOptions, Repository};
 use sha2::{Digest, Sha256};
 
+use crate::git::commit::CommitObject;
 use crate::git::error::{Context, GitError};
 
 /// The patch-id of `commit`, as lower-case hex.
-pub fn patch_id(repo: &Repository, commit: &Commit<'_>) -> Result<String, GitError> {
-    let id = commit.id();
-    let tree = commit.tree().context(|| format!("reading the tree of {id}"))?;
-    let parent_tree = match commit.parents().next() {
-        Some(parent) => Some(parent.tree().context(|| format!("reading the tree of {}", parent.id()))?),
+pub fn patch_id(repo: &Repository, commit: &CommitObject) -> Result<String, GitError> {
+    let id = commit.id;
+    let tree = repo.find_tree(commit.tree).context(|| format!("reading the tree of {id}"))?;
+    let parent_tree = match commit.parents.first() {
+        Some(&parent) => Some(
+            repo.find_commit(parent)
+                .and_then(|parent| parent.tree())
+                .context(|| format!("reading the tree of {parent}"))?,
+        ),
         None => None,
     };
     let mut options = DiffOptions::new();

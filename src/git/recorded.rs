@@ -18,7 +18,7 @@ use std::sync::Mutex;
 
 use git2::{Oid, Repository};
 
-use crate::git::error::GitError;
+use crate::git::error::{Context, GitError};
 use crate::git::repo;
 use engine::facts::RecordedApproval;
 
@@ -152,11 +152,12 @@ impl Lookup {
     pub fn stale_for(
         &self,
         repo: &Repository,
-        commit: &git2::Commit<'_>,
+        id: Oid,
         patch_id: &str,
     ) -> Result<Vec<RecordedApproval>, GitError> {
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         self.list_all(&mut state)?;
+        let commit = repo.find_commit(id).context(|| format!("reading commit {id}"))?;
         let author = commit.author();
         let same_change = |other: &git2::Commit<'_>| {
             let theirs = other.author();

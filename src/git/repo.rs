@@ -5,8 +5,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Once;
 
-use git2::{Commit, ObjectFormat, Oid, Repository};
+use git2::{ObjectFormat, Oid, Repository};
 
+use crate::git::commit::CommitObject;
 use crate::git::error::{Context, GitError};
 use crate::git::header::{self, Ident};
 use crate::git::patch_id;
@@ -249,16 +250,15 @@ pub enum PatchIds {
 /// likewise never for them.
 pub fn read_commit(
     repo: &Repository,
-    commit: &Commit<'_>,
+    commit: &CommitObject,
     patch_ids: PatchIds,
     needs_git_signature: bool,
     in_baseline: bool,
 ) -> Result<CommitFacts, GitError> {
-    let oid = commit.id();
-    let header = header::parse(commit.raw_header_bytes())
+    let oid = commit.id;
+    let header = header::parse(commit.header())
         .map_err(|e| GitError::new(format!("reading commit {oid}"), git2::Error::from_str(&e.to_string())))?;
-    let message =
-        decode_message(commit.message_raw_bytes(), header.encoding.and_then(|e| std::str::from_utf8(e).ok()));
+    let message = decode_message(commit.message(), header.encoding.and_then(|e| std::str::from_utf8(e).ok()));
     let trailers = CommitFacts::trailers_of(&message);
     // Only a signature is checked against the patch-id: without one, no diff is hashed.
     let signed = trailers.iter().any(|t| t.key_in(&[signature::TRAILER_KEY]));
@@ -288,8 +288,8 @@ pub fn read_commit(
     };
     let people = (signature(&header.author), signature(&header.committer));
     Ok(CommitFacts {
-        timestamp: commit.time().seconds(),
-        root: commit.parent_count() == 0,
+        timestamp: commit.date,
+        root: commit.parents.is_empty(),
         in_baseline,
         patch_id,
         git_signature,

@@ -326,6 +326,24 @@ mod tests {
     }
 
     #[test]
+    fn the_objects_a_walk_reads_are_handed_to_the_judge_once() {
+        let (_dir, repo, commits) = repo(3, 2);
+        let graph = CommitGraph::open(&repo).expect("a graph");
+        let history = Arc::new(History::new(Some(&graph)));
+        let walk = GraphWalk::new(&repo, &graph, Arc::clone(&history), &[commits[4]], &[commits[2]]).unwrap();
+        let listed: Vec<Oid> = walk.expect("walked by generation").map(Result::unwrap).collect();
+        assert_eq!(listed, [commits[4], commits[3]]);
+        let kept = history.take_commit(commits[4]).expect("kept");
+        assert_eq!((&kept.parents[..], kept.message()), (&[commits[3]][..], &b"1"[..]));
+        assert!(history.take_commit(commits[4]).is_none(), "handed over once");
+        assert!(history.take_commit(commits[1]).is_none(), "in the graph: never read");
+        // Without a graph, every commit a merge-base search meets is read: none is kept.
+        let plain = History::new(None);
+        plain.outside_commit(&repo, commits[4]).unwrap();
+        assert!(plain.take_commit(commits[4]).is_none());
+    }
+
+    #[test]
     fn a_push_of_thousands_of_commits_the_graph_lacks_is_walked_by_generation() {
         let (_dir, repo, commits) = repo(10, MAX_OUTSIDE_HIDDEN + 100);
         let graph = CommitGraph::open(&repo).expect("a graph");

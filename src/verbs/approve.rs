@@ -19,6 +19,7 @@ use git2::{Oid, Repository};
 use jiff::civil::Date;
 
 use crate::git::changes::{self, Detail, PathScope, Trees};
+use crate::git::commit::CommitObject;
 use crate::git::commit_graph::CommitGraph;
 use crate::git::error::{Context, GitError};
 use crate::git::repo;
@@ -327,7 +328,7 @@ fn changes(repo: &Repository, target: &str) -> Result<Vec<Change>, ApproveError>
     }
     oids.into_iter()
         .map(|oid| {
-            let commit = repo.find_commit(oid).context(|| format!("reading commit {oid}"))?;
+            let commit = CommitObject::read(repo, oid)?;
             let patch_id = patch_id::patch_id(repo, &commit)?;
             let mut facts = repo::read_commit(repo, &commit, repo::PatchIds::Never, false, false)?;
             facts.changes = Changes::Paths(changes::changed_paths(

@@ -24,6 +24,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use crate::git::commit::CommitObject;
 use crate::git::error::{Context as _, GitError};
 use crate::git::notes::Notes;
 use crate::git::repo;
@@ -155,7 +156,8 @@ pub fn plan(
         {
             continue;
         }
-        let mut facts = repo::read_commit(repo, &commit, repo::PatchIds::Never, false, false)?;
+        let mut facts =
+            repo::read_commit(repo, &CommitObject::read(repo, oid)?, repo::PatchIds::Never, false, false)?;
         facts.notes = notes.read(repo, oid);
         let provenance = detector.detect(&facts);
         let is_merge = commit.parent_count() > 1;

@@ -145,7 +145,7 @@ fn an_author_line_with_a_second_email_is_read_as_git_reads_it() {
 fn a_message_is_decoded_by_its_first_encoding_header_as_git_decodes_it() {
     let (server, main) = server();
     // git decodes by the first header: UTF-8, and the UTF-16 message ends at its first NUL,
-    // after "C". Decoded by the last, as libgit2 reads it, Carol's review would appear.
+    // after "C". Decoded by the last, as libgit2 reads it, the subject was "\u{fffd}".
     let utf16: Vec<u8> =
         format!("Change\n\n{REVIEWED}\n").encode_utf16().flat_map(u16::to_le_bytes).collect();
     raw_commit(&server, "encoding UTF-8\nencoding UTF-16LE\n", &utf16);

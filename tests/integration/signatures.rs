@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use countersign::git::commit::CommitObject;
 use countersign::git::patch_id::patch_id;
 use git2::Repository;
 
@@ -25,8 +26,8 @@ fn git_patch_id(server: &Server, commit: &str) -> String {
 
 fn ours(work: &Path, commit: &str) -> String {
     let repo = Repository::open(work).unwrap();
-    let commit = repo.revparse_single(commit).unwrap().peel_to_commit().unwrap();
-    patch_id(&repo, &commit).unwrap()
+    let commit = repo.revparse_single(commit).unwrap().peel_to_commit().unwrap().id();
+    patch_id(&repo, &CommitObject::read(&repo, commit).unwrap()).unwrap()
 }
 
 fn libgit2_patch_id(work: &Path, commit: &str) -> String {
@@ -260,7 +261,8 @@ fn signature_made_for_git_is_not_an_approval() {
     let Signed { server, alice, main, keys: _keys } = signed_server();
     let commit = ai_change(&server, "fn app() { 1 }\n", "");
     let repo = Repository::open(&server.work).unwrap();
-    let patch = patch_id(&repo, &repo.find_commit(git2::Oid::from_str(&commit).unwrap()).unwrap()).unwrap();
+    let patch =
+        patch_id(&repo, &CommitObject::read(&repo, git2::Oid::from_str(&commit).unwrap()).unwrap()).unwrap();
     let statement = engine::signature::statement(&patch, "alice@example.com");
     let mut child = Command::new("ssh-keygen")
         .args(["-Y", "sign", "-n", "git", "-f"])

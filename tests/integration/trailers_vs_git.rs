@@ -70,7 +70,8 @@ fn commits_read_from_a_sha256_repository_give_gits_trailers() {
         .iter()
         .map(|(id, _)| {
             assert_eq!(id.len(), 64, "{id}");
-            let commit = repo.find_commit(countersign::git::repo::parse_id(id).unwrap()).unwrap();
+            let oid = countersign::git::repo::parse_id(id).unwrap();
+            let commit = countersign::git::commit::CommitObject::read(&repo, oid).unwrap();
             let facts = countersign::git::repo::read_commit(
                 &repo,
                 &commit,
