@@ -167,7 +167,8 @@ fn a_commit_naming_two_authors_is_refused() {
 #[test]
 fn an_author_line_only_git_can_read_is_refused() {
     let (server, main) = server();
-    // git reads Bob here; libgit2 finds its last `<` after its last `>` and reads no one.
+    // git reads Bob here; libgit2, which walks a history without a commit-graph, finds its last
+    // `<` after its last `>` and reads no one.
     raw_commit_by(
         &server,
         "Bob Dev <bob@example.com> <",
