@@ -63,9 +63,10 @@ struct Others {
     /// Each one's parents and committer date once read, and when there is a graph, its
     /// generation once computed (as git would have stored it).
     nodes: Vec<Option<Node>>,
-    /// With a graph, the objects read, until judged ([`History::take_commit`]): the commits
-    /// the graph lacks are those pushed since it was written, read first to walk the push.
-    kept: Map<CommitObject>,
+    /// With a graph, the objects read, by slot like `nodes`, until judged
+    /// ([`History::take_commit`]): the commits the graph lacks are those pushed since it was
+    /// written, read first to walk the push.
+    kept: Vec<Option<Box<CommitObject>>>,
     kept_bytes: usize,
 }
 
@@ -147,7 +148,7 @@ impl<'g> History<'g> {
             slots: HashMap::with_hasher(Ids(seed)),
             ids: Vec::new(),
             nodes: Vec::new(),
-            kept: HashMap::with_hasher(Ids(seed)),
+            kept: Vec::new(),
             kept_bytes: 0,
         };
         History {
@@ -221,9 +222,10 @@ impl<'g> History<'g> {
     /// needs it again.
     pub fn take_commit(&self, oid: Oid) -> Option<CommitObject> {
         let mut others = self.lock();
-        let commit = others.kept.remove(&Id(padded(oid.as_bytes())))?;
+        let &slot = others.slots.get(&Id(padded(oid.as_bytes())))?;
+        let commit = others.kept[(slot - self.in_graph) as usize].take()?;
         others.kept_bytes -= commit.size();
-        Some(commit)
+        Some(*commit)
     }
 
     /// The commit's slot: its position in the graph, else its number among the others.
@@ -239,6 +241,7 @@ impl<'g> History<'g> {
         *others.slots.entry(Id(padded(oid.as_bytes()))).or_insert_with(|| {
             others.ids.push(oid);
             others.nodes.push(None);
+            others.kept.push(None);
             next
         })
     }
@@ -365,7 +368,7 @@ impl<'g> History<'g> {
             // Without a graph every commit is outside it, most read only to find merge bases.
             if self.graph.is_some() && others.kept_bytes + commit.size() <= KEPT_BYTES {
                 others.kept_bytes += commit.size();
-                others.kept.insert(Id(padded(oid.as_bytes())), commit);
+                others.kept[index] = Some(Box::new(commit));
             }
         }
         Ok(others.nodes[index].clone().expect("read above"))
