@@ -205,7 +205,7 @@ pub fn zero_id(repo: &Repository) -> Oid {
 /// a pack holds its commits together at the front, so reading commits touches few windows;
 /// trees lie all over it, and a walk through them comes back to windows it left, but remapping
 /// one costs less than keeping the whole pack resident (a check of all of git's history with a
-/// path rule peaks at 115 MB instead of 185 MB). Small windows keep just the parts of the pack a
+/// path rule peaks at 120 MB instead of 185 MB). Small windows keep just the parts of the pack a
 /// walk comes back to: with 32 MiB ones, a tenth of a check of git's history went to unmapping
 /// windows it needed again soon after (git `v2.40.0..v2.47.0`: 0.8 s, now 0.55 s). 96 MiB
 /// rather than 48: each unmapping stops the other judging threads to flush their address
