@@ -188,6 +188,68 @@ mod tests {
         }
     }
 
+    /// Random commit objects, pieced together from lines of every kind: wherever libgit2 reads
+    /// one, this parser reads the same tree, parents, header and message. (It reads some that
+    /// libgit2 refuses: ident lines only git reads, `crate::git::header`.)
+    #[test]
+    fn the_frame_is_libgit2_s_wherever_libgit2_reads_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init_bare(dir.path()).unwrap();
+        let odb = repo.odb().unwrap();
+        let pieces = [
+            format!("tree {TREE}\n"),
+            format!("tree {}\n", TREE.to_uppercase()),
+            format!("tree {}\n", &TREE[1..]),
+            format!("parent {PARENT}\n"),
+            format!("parent {TREE}\n"),
+            format!("parent {PARENT} \n"),
+            "author A <a@x> 1 +0000\n".to_string(),
+            "author B <b@x> <c@y> 2 +0000\n".to_string(),
+            "committer C <c@x> 3 +0100\n".to_string(),
+            "committer D d@x 4\n".to_string(),
+            "encoding ISO-8859-1\n".to_string(),
+            "gpgsig -----BEGIN-----\n x\n -----END-----\n".to_string(),
+            "\n".to_string(),
+            "Subject\n".to_string(),
+            "Reviewed-by: X <x@y>\n".to_string(),
+            "\0".to_string(),
+            "no newline".to_string(),
+        ];
+        let mut state = 0x5eed_0f_c0_11_17u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut compared = 0;
+        for _ in 0..3000 {
+            // Mostly the order git writes, so that libgit2 reads enough of them.
+            let mut text = if next(4) > 0 { pieces[0].clone() } else { String::new() };
+            for _ in 0..next(4) {
+                text += &pieces[3 + next(3)];
+            }
+            if next(4) > 0 {
+                text += &pieces[6];
+                text += &pieces[8];
+            }
+            for _ in 0..next(7) {
+                text += &pieces[next(pieces.len())];
+            }
+            let id = odb.write(git2::ObjectType::Commit, text.as_bytes()).unwrap();
+            let Ok(theirs) = repo.find_commit(id) else { continue };
+            let ours = CommitObject::read(&repo, id).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_eq!(ours.tree, theirs.tree_id(), "{text:?}");
+            assert_eq!(ours.parents, theirs.parent_ids().collect::<Vec<_>>(), "{text:?}");
+            assert_eq!(ours.message(), theirs.message_raw_bytes(), "{text:?}");
+            if !ours.header().contains(&0) {
+                assert_eq!(ours.header(), theirs.raw_header_bytes(), "{text:?}");
+            }
+            compared += 1;
+        }
+        assert!(compared > 1000, "only {compared} read by libgit2");
+    }
+
     /// `git commit-graph write` stores each commit's date as `parse_commit_date` reads it.
     #[test]
     fn the_date_is_the_one_git_writes_in_its_commit_graph() {
