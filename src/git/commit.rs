@@ -215,7 +215,7 @@ mod tests {
             "\0".to_string(),
             "no newline".to_string(),
         ];
-        let mut state = 0x5eed_0f_c0_11_17u64;
+        let mut state = 0x5eed_0fc0_1117_u64;
         let mut next = |n: usize| {
             state ^= state << 13;
             state ^= state >> 7;
