@@ -18,7 +18,7 @@
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 use std::ops::ControlFlow;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use git2::{ErrorCode, Oid, Repository};
@@ -128,7 +128,14 @@ pub struct Trees<'r> {
     last_base: Option<(Vec<Oid>, Option<Oid>)>,
     /// Where trees are read raw ([`parse_listing`]); opened on the first tree read.
     odb: Option<git2::Odb<'r>>,
+    /// Each directory's listing read last, while [`Recent`] holds it: the next tree read there
+    /// is listed from it ([`parse_listing_near`]).
+    near: HashMap<String, Weak<Listing>>,
 }
+
+/// At most this many directories' last listings are remembered, so that a tree of a million
+/// directories cannot grow the map without end (it starts again when full).
+const NEAR_DIRECTORIES: usize = 4096;
 
 impl<'r> Trees<'r> {
     pub fn new(repo: &'r Repository, graph: Option<&'r CommitGraph>) -> Self {
@@ -138,7 +145,15 @@ impl<'r> Trees<'r> {
     /// Trees read through `repo` (a thread's own handle), with the history another reader
     /// has already learned.
     pub fn sharing(repo: &'r Repository, history: Arc<History<'r>>) -> Self {
-        Trees { repo, graph: history.graph(), history, recent: Recent::default(), last_base: None, odb: None }
+        Trees {
+            repo,
+            graph: history.graph(),
+            history,
+            recent: Recent::default(),
+            last_base: None,
+            odb: None,
+            near: HashMap::new(),
+        }
     }
 
     pub fn history(&self) -> Arc<History<'r>> {
@@ -171,8 +186,10 @@ impl<'r> Trees<'r> {
             None => self.odb.insert(self.repo.odb().context(|| "opening the object database".to_string())?),
         };
         let object = odb.read(id).context(|| format!("reading tree {id}{}", at()))?;
-        let listing = match object.kind() {
-            git2::ObjectType::Tree => parse_listing(object.data(), id.as_bytes().len()),
+        let id_len = id.as_bytes().len();
+        let listing = match (object.kind(), self.near.get(dir).and_then(Weak::upgrade)) {
+            (git2::ObjectType::Tree, Some(near)) => parse_listing_near(object.data(), id_len, &near),
+            (git2::ObjectType::Tree, None) => parse_listing(object.data(), id_len),
             _ => None,
         };
         let listing = match listing {
@@ -188,6 +205,15 @@ impl<'r> Trees<'r> {
         };
         let tree = Rc::new(listing);
         self.recent.insert(id, Rc::clone(&tree));
+        match self.near.get_mut(dir) {
+            Some(near) => *near = Rc::downgrade(&tree),
+            None => {
+                if self.near.len() == NEAR_DIRECTORIES {
+                    self.near.clear();
+                }
+                self.near.insert(dir.to_string(), Rc::downgrade(&tree));
+            }
+        }
         Ok(tree)
     }
 }
@@ -564,6 +590,7 @@ struct Listing {
 }
 
 /// Small (16 bytes), as the listings of [`Recent`] hold hundreds of thousands of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Listed {
     /// Where the name starts in [`Listing::bytes`], and how long it is.
     name: u32,
@@ -683,9 +710,71 @@ fn parse_listing(data: &[u8], id_len: usize) -> Option<Listing> {
     u32::try_from(data.len()).ok()?;
     let mut entries = Vec::with_capacity(data.len() / 32);
     let mut in_order = true;
-    let mut previous: Option<(usize, &[u8], bool)> = None;
-    let mut at = 0;
-    while at < data.len() {
+    list_entries(data, id_len, 0, data.len(), &mut entries, &mut in_order)?;
+    Some(finish_listing(data, entries, id_len, in_order))
+}
+
+/// [`parse_listing`], taking from `near` (a listing of the same directory, read a commit
+/// before) the entries the two trees share at their start and at their end: their bytes are
+/// the same there, and so is how they divide into entries. A commit changes a few entries of
+/// a directory; listing all of them again, each of the hundreds around them cost most of
+/// reading a tree. The listing is the one [`parse_listing`] makes, entry for entry.
+fn parse_listing_near(data: &[u8], id_len: usize, near: &Listing) -> Option<Listing> {
+    if !near.whole_object || near.id_len != id_len {
+        return parse_listing(data, id_len);
+    }
+    u32::try_from(data.len()).ok()?;
+    let theirs = &near.bytes;
+    // The entries wholly inside the bytes both start with.
+    let shared = common_prefix(data, theirs);
+    let head = near.entries.partition_point(|e| near.end(e) <= shared);
+    let from = head.checked_sub(1).map_or(0, |last| near.end(&near.entries[last]));
+    let mut entries = Vec::with_capacity(near.entries.len().max(data.len() / 32));
+    entries.extend_from_slice(&near.entries[..head]);
+    let mut in_order = true;
+    // The entries wholly inside the bytes both end with, after those: where the first of
+    // them starts in `near`, and where the same bytes start in `data`.
+    let tail_len = common_suffix(&data[from..], &theirs[from..]);
+    let tail_start = theirs.len() - tail_len;
+    let start_of = |entry: usize| entry.checked_sub(1).map_or(0, |before| near.end(&near.entries[before]));
+    let tail = if start_of(head) >= tail_start {
+        head
+    } else {
+        head + near.entries[head..].partition_point(|e| near.end(e) < tail_start) + 1
+    };
+    let their_start = start_of(tail);
+    // Never below `from`: the shared end is no longer than what follows it in either tree.
+    let our_start = their_start + data.len() - theirs.len();
+    let at = list_entries(data, id_len, from, our_start, &mut entries, &mut in_order)?;
+    // The bytes from `our_start` on list as `near`'s do from `their_start` only where an
+    // entry of `data` ends there: one may run across it (a name holding what in `near`
+    // starts an entry).
+    if at == our_start && tail < near.entries.len() {
+        // Both offsets fit in a `u32`: the trees' lengths do.
+        let shift = |e: &Listed| Listed { name: (e.name as usize + our_start - their_start) as u32, ..*e };
+        let first = shift(&near.entries[tail]);
+        if let Some(last) = entries.last() {
+            in_order &= follows(data, last, &first);
+        }
+        entries.extend(near.entries[tail..].iter().map(shift));
+    } else {
+        list_entries(data, id_len, at, data.len(), &mut entries, &mut in_order)?;
+    }
+    Some(finish_listing(data, entries, id_len, in_order))
+}
+
+/// Lists the entries of `data` from `at`, an entry's start, until one ends at or past `until`,
+/// each checked to follow the one before in git's order (`in_order`); where it stopped, or
+/// `None` where an entry is not as git writes one.
+fn list_entries(
+    data: &[u8],
+    id_len: usize,
+    mut at: usize,
+    until: usize,
+    entries: &mut Vec<Listed>,
+    in_order: &mut bool,
+) -> Option<usize> {
+    while at < until {
         let (mode, start) = entry_mode(data, at)?;
         let nul = name_length(data, start)?;
         if nul == 0 || nul > usize::from(u16::MAX) {
@@ -693,23 +782,55 @@ fn parse_listing(data: &[u8], id_len: usize) -> Option<Listing> {
         }
         let end = start + nul;
         data.get(end + 1..end + 1 + id_len)?;
-        let key = (&data[start..end], mode == TREE_MODE);
-        in_order &= previous.is_none_or(|(previous_start, name, is_tree)| {
-            match first_difference(data, previous_start, start) {
-                // Most neighbours differ within their first eight bytes, inside both names.
-                Some(at) if at < name.len().min(nul) => data[previous_start + at] < data[start + at],
-                _ => tree_order((name, is_tree), key) == Ordering::Less,
-            }
-        });
-        previous = Some((start, key.0, key.1));
         // Both fit: `data`'s length does.
-        let (name, name_len) = (start as u32, nul as u32);
-        entries.push(Listed { name, name_len, mode, is_tree: key.1 });
+        let entry = Listed { name: start as u32, name_len: nul as u32, mode, is_tree: mode == TREE_MODE };
+        if let Some(previous) = entries.last() {
+            *in_order &= follows(data, previous, &entry);
+        }
+        entries.push(entry);
         at = end + 1 + id_len;
     }
+    Some(at)
+}
+
+/// Whether entry `next` of `data` comes after `previous` in git's order.
+fn follows(data: &[u8], previous: &Listed, next: &Listed) -> bool {
+    let (a, b) = (previous.name as usize, next.name as usize);
+    let name = |e: &Listed, start: usize| (&data[start..start + e.name_len as usize], e.is_tree);
+    match first_difference(data, a, b) {
+        // Most neighbours differ within their first eight bytes, inside both names.
+        Some(at) if at < previous.name_len.min(next.name_len) as usize => data[a + at] < data[b + at],
+        _ => tree_order(name(previous, a), name(next, b)) == Ordering::Less,
+    }
+}
+
+fn finish_listing(data: &[u8], entries: Vec<Listed>, id_len: usize, in_order: bool) -> Listing {
     // The names and ids stay where the object has them.
     let listing = Listing { bytes: data.to_vec(), entries, id_len, whole_object: in_order };
-    Some(if in_order { listing } else { listing.into_order() })
+    if in_order { listing } else { listing.into_order() }
+}
+
+/// How many bytes `a` and `b` share at their end, found eight at a time ([`common_prefix`]).
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let len = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - len..], &b[b.len() - len..]);
+    let mut shared = 0;
+    while shared + 8 <= len {
+        let word =
+            |s: &[u8]| u64::from_le_bytes(s[len - shared - 8..len - shared].try_into().expect("eight bytes"));
+        let differ = word(a) ^ word(b);
+        if differ != 0 {
+            return shared + differ.leading_zeros() as usize / 8;
+        }
+        shared += 8;
+    }
+    shared
+        + a[..len - shared]
+            .iter()
+            .rev()
+            .zip(b[..len - shared].iter().rev())
+            .take_while(|(x, y)| x == y)
+            .count()
 }
 
 /// Where the name starting at `start` ends (its NUL), eight bytes at a time: names are short,
@@ -1305,5 +1426,80 @@ mod tests {
         recent.insert(id(5), listing_of(Recent::BUDGET + 1));
         assert!(recent.bytes <= Recent::BUDGET);
         assert!(recent.get(id(5)).is_none());
+    }
+
+    /// Random trees, and each changed as commits change them (an entry's id, entries added,
+    /// removed, renamed, out of order, a name holding what in the other tree starts an entry):
+    /// listed from a neighbour, each is listed exactly as on its own.
+    #[test]
+    fn a_tree_listed_from_its_neighbour_is_listed_as_on_its_own() {
+        let mut state = 0x0dd_5eed_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        const MODES: [&str; 5] = ["100644", "100755", "40000", "120000", "160000"];
+        const PIECES: [&str; 6] = ["a", "b", "t1", "100644 ", "x", "."];
+        let random_entry = |next: &mut dyn FnMut(usize) -> usize| {
+            let name: String = (0..1 + next(4)).map(|_| PIECES[next(PIECES.len())]).collect();
+            (MODES[next(MODES.len())].to_string(), name, next(4) as u8)
+        };
+        let same = |a: &Listing, b: &Listing| {
+            a.bytes == b.bytes
+                && a.entries == b.entries
+                && a.id_len == b.id_len
+                && a.whole_object == b.whole_object
+        };
+        let mut compared = 0;
+        for _ in 0..4000 {
+            let mut theirs: Vec<(String, String, u8)> =
+                (0..next(12)).map(|_| random_entry(&mut next)).collect();
+            theirs.sort_by(|a, b| {
+                tree_order((a.1.as_bytes(), a.0 == "40000"), (b.1.as_bytes(), b.0 == "40000"))
+            });
+            theirs.dedup_by(|a, b| a.1 == b.1);
+            let mut ours = theirs.clone();
+            for _ in 0..1 + next(3) {
+                match next(6) {
+                    0 if !ours.is_empty() => {
+                        let at = next(ours.len());
+                        ours[at].2 = ours[at].2.wrapping_add(1);
+                    }
+                    1 => {
+                        let entry = random_entry(&mut next);
+                        ours.insert(next(ours.len() + 1), entry);
+                    }
+                    2 if !ours.is_empty() => {
+                        ours.remove(next(ours.len()));
+                    }
+                    3 if !ours.is_empty() => {
+                        // A name ending in the bytes that start the next entry elsewhere.
+                        let at = next(ours.len());
+                        ours[at].1 = format!("x{} {}", ours[at].0, ours[at].1);
+                    }
+                    4 if ours.len() > 1 => ours.swap(0, 1),
+                    _ => {}
+                }
+            }
+            let raw = |entries: &[(String, String, u8)]| {
+                let entries: Vec<(&str, &str, u8)> =
+                    entries.iter().map(|(m, n, i)| (m.as_str(), n.as_str(), *i)).collect();
+                raw_tree(&entries)
+            };
+            let (ours, theirs) = (raw(&ours), raw(&theirs));
+            let (Some(near), alone) = (parse_listing(&theirs, 20), parse_listing(&ours, 20)) else {
+                continue;
+            };
+            let from_near = parse_listing_near(&ours, 20, &near);
+            match (&alone, &from_near) {
+                (Some(alone), Some(from_near)) => assert!(same(alone, from_near), "{ours:?} near {theirs:?}"),
+                (None, None) => {}
+                _ => panic!("{ours:?} near {theirs:?}: one listed, the other not"),
+            }
+            compared += 1;
+        }
+        assert!(compared > 3000, "{compared}");
     }
 }
