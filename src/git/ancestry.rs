@@ -818,13 +818,8 @@ mod tests {
     fn the_queue_takes_commits_in_git_s_order() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init_bare(dir.path()).unwrap();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below
-        };
+        let mut random = crate::git::random_below(0x9e37_79b9_7f4a_7c15);
+        let mut next = move |below: u64| random(below as usize) as u64;
         for by_generation in [true, false] {
             let history = History::new(None);
             let mut search = Search::new(&history, &repo);

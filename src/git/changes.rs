@@ -1433,13 +1433,7 @@ mod tests {
     /// listed from a neighbour, each is listed exactly as on its own.
     #[test]
     fn a_tree_listed_from_its_neighbour_is_listed_as_on_its_own() {
-        let mut state = 0x0dd_5eed_u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = crate::git::random_below(0x0dd_5eed_u64);
         const MODES: [&str; 5] = ["100644", "100755", "40000", "120000", "160000"];
         const PIECES: [&str; 6] = ["a", "b", "t1", "100644 ", "x", "."];
         let random_entry = |next: &mut dyn FnMut(usize) -> usize| {

@@ -215,13 +215,7 @@ mod tests {
             "\0".to_string(),
             "no newline".to_string(),
         ];
-        let mut state = 0x5eed_0fc0_1117_u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = crate::git::random_below(0x5eed_0fc0_1117_u64);
         let mut compared = 0;
         for _ in 0..3000 {
             // Mostly the order git writes, so that libgit2 reads enough of them.

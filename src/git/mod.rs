@@ -16,3 +16,15 @@ pub mod recorded;
 pub mod ref_updates;
 pub mod repo;
 pub mod selection;
+
+/// A seeded stream of numbers below each bound asked, for this layer's randomized tests
+/// (xorshift64: six lines, not worth a crate).
+#[cfg(test)]
+pub(crate) fn random_below(mut state: u64) -> impl FnMut(usize) -> usize {
+    move |below| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % below as u64) as usize
+    }
+}
