@@ -36,8 +36,8 @@ pub enum HeaderError {
     Nul,
 }
 
-/// Reads a commit's header (its lines before the first empty one, as libgit2's
-/// `raw_header_bytes` holds them).
+/// Reads a commit's header: its lines before the first empty one
+/// ([`crate::git::commit::CommitObject::header`]).
 pub fn parse(header: &[u8]) -> Result<Header<'_>, HeaderError> {
     if header.contains(&0) {
         return Err(HeaderError::Nul);
