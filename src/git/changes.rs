@@ -729,7 +729,8 @@ fn parse_listing_near(data: &[u8], id_len: usize, near: &Listing) -> Option<List
     let shared = common_prefix(data, theirs);
     let head = near.entries.partition_point(|e| near.end(e) <= shared);
     let from = head.checked_sub(1).map_or(0, |last| near.end(&near.entries[last]));
-    let mut entries = Vec::with_capacity(near.entries.len().max(data.len() / 32));
+    // About as many as `near` holds, and never more than fit (an entry takes 28 bytes or more).
+    let mut entries = Vec::with_capacity(near.entries.len().min(data.len() / 28 + 1));
     entries.extend_from_slice(&near.entries[..head]);
     let mut in_order = true;
     // The entries wholly inside the bytes both end with, after those: where the first of
