@@ -178,6 +178,27 @@ fn an_author_line_only_git_can_read_is_refused() {
     refused_as_unreadable(&server, &main, "failed to parse signature - malformed e-mail");
 }
 
+#[test]
+fn an_author_line_only_git_can_read_is_judged_as_git_reads_it_on_a_server_with_a_graph() {
+    let (server, main) = server();
+    // With a commit-graph, the push is walked and judged by countersign's own reading of
+    // each commit, as git reads it: Bob wrote it.
+    server.git_server(&["commit-graph", "write", "--reachable"]);
+    raw_commit_by(
+        &server,
+        "Bob Dev <bob@example.com> <",
+        "",
+        b"Odd author\n\nReviewed-by: Bob Dev <bob@example.com>\n",
+    );
+    let push = server.push(&["origin", "main"]);
+    assert_refused(
+        &server,
+        &push,
+        &["\"Odd author\" by Bob Dev <bob@example.com>", "does not count: author"],
+        &main,
+    );
+}
+
 /// The push of HEAD is refused, naming the commit and why it cannot be read.
 #[track_caller]
 fn refused_as_unreadable(server: &Server, main: &str, why: &str) {
