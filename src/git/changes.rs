@@ -16,7 +16,9 @@
 //! path glob of the policy can reach ([`PathScope`]), nor any blob.
 
 use std::cmp::Ordering;
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::ops::ControlFlow;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -129,8 +131,11 @@ pub struct Trees<'r> {
     /// Where trees are read raw ([`parse_listing`]); opened on the first tree read.
     odb: Option<git2::Odb<'r>>,
     /// Each directory's listing read last, while [`Recent`] holds it: the next tree read there
-    /// is listed from it ([`parse_listing_near`]).
-    near: HashMap<String, Weak<Listing>>,
+    /// is listed from it ([`parse_listing_near`]). Keyed by a hash of the directory's path, not
+    /// the path: the pusher chooses how long paths are, and a chain of directories with long
+    /// names would have kept every prefix of it (two collide: a worse neighbour, same listing).
+    near: HashMap<u64, Weak<Listing>>,
+    near_keys: RandomState,
 }
 
 /// At most this many directories' last listings are remembered, so that a tree of a million
@@ -153,6 +158,7 @@ impl<'r> Trees<'r> {
             last_base: None,
             odb: None,
             near: HashMap::new(),
+            near_keys: RandomState::new(),
         }
     }
 
@@ -187,7 +193,8 @@ impl<'r> Trees<'r> {
         };
         let object = odb.read(id).context(|| format!("reading tree {id}{}", at()))?;
         let id_len = id.as_bytes().len();
-        let listing = match (object.kind(), self.near.get(dir).and_then(Weak::upgrade)) {
+        let near_key = self.near_keys.hash_one(dir);
+        let listing = match (object.kind(), self.near.get(&near_key).and_then(Weak::upgrade)) {
             (git2::ObjectType::Tree, Some(near)) => parse_listing_near(object.data(), id_len, &near),
             (git2::ObjectType::Tree, None) => parse_listing(object.data(), id_len),
             _ => None,
@@ -205,15 +212,10 @@ impl<'r> Trees<'r> {
         };
         let tree = Rc::new(listing);
         self.recent.insert(id, Rc::clone(&tree));
-        match self.near.get_mut(dir) {
-            Some(near) => *near = Rc::downgrade(&tree),
-            None => {
-                if self.near.len() == NEAR_DIRECTORIES {
-                    self.near.clear();
-                }
-                self.near.insert(dir.to_string(), Rc::downgrade(&tree));
-            }
+        if self.near.len() == NEAR_DIRECTORIES && !self.near.contains_key(&near_key) {
+            self.near.clear();
         }
+        self.near.insert(near_key, Rc::downgrade(&tree));
         Ok(tree)
     }
 }

@@ -7,7 +7,8 @@
 //! and libgit2 by the last. Judged by libgit2's reading, a commit that everyone sees as Bob's
 //! could count Bob's own review. So these are read here, as git does, and a header that git's
 //! own commands read in more than one way is refused: two `author` (or `committer`) lines, or a
-//! NUL, past which git reads nothing.
+//! NUL, past which git reads nothing; so is one in an encoding that moves `<` and `>` (git
+//! decodes the header before it reads who it names).
 
 /// The people a commit names, as git shows them (`%an <%ae>`, `%cn <%ce>`), and its `encoding`.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,6 +35,11 @@ pub enum HeaderError {
     Unreadable(&'static str),
     #[error("its header holds a NUL byte, past which git reads nothing")]
     Nul,
+    #[error(
+        "its encoding `{0}` is not one whose text keeps `<`, `>` and line ends where its bytes \
+         have them, and git decodes the whole header with it: commit it in UTF-8"
+    )]
+    Encoding(String),
 }
 
 /// Reads a commit's header: its lines before the first empty one
@@ -53,6 +59,14 @@ pub fn parse(header: &[u8]) -> Result<Header<'_>, HeaderError> {
             // git's `get_header` takes the first.
             encoding.get_or_insert(value);
         }
+    }
+    // git decodes the whole commit, header included, before it splits an ident (`%ae`, `git
+    // log`): in UTF-7, say, `+ADw-` is a `<`. Only where every ASCII byte is that character
+    // and no other byte decodes to one do the raw bytes split as git's decoded text does.
+    if let Some(label) = encoding
+        && !encoding_rs::Encoding::for_label(label).is_some_and(|charset| charset.is_ascii_compatible())
+    {
+        return Err(HeaderError::Encoding(String::from_utf8_lossy(label).into_owned()));
     }
     Ok(Header { author: only("author", &authors)?, committer: only("committer", &committers)?, encoding })
 }
@@ -153,6 +167,27 @@ mod tests {
         assert_eq!(parse(committers.as_bytes()), Err(HeaderError::Several { key: "committer", count: 2 }));
         let nul = format!("{TREE}author A <a@x>\0 <b@x> 1 +0000\ncommitter C <c@x> 2 +0000\n");
         assert_eq!(parse(nul.as_bytes()), Err(HeaderError::Nul));
+    }
+
+    #[test]
+    fn a_header_is_read_only_in_an_encoding_that_keeps_ascii_where_it_is() {
+        let header = |encoding: &str| {
+            format!("{TREE}author A <a@x> 1 +0000\ncommitter C <c@x> 2 +0000\nencoding {encoding}\n")
+        };
+        for kept in
+            ["UTF-8", "utf8", "ISO-8859-1", "latin1", "windows-1252", "Shift_JIS", "EUC-JP", "GBK", "Big5"]
+        {
+            assert!(parse(header(kept).as_bytes()).is_ok(), "{kept}");
+        }
+        for moved in
+            ["UTF-7", "UTF-16LE", "UTF-16", "ISO-2022-JP", "ISO-2022-KR", "IBM037", "UTF-32", "no-such"]
+        {
+            assert_eq!(
+                parse(header(moved).as_bytes()),
+                Err(HeaderError::Encoding(moved.to_string())),
+                "{moved}"
+            );
+        }
     }
 
     #[test]

@@ -258,7 +258,8 @@ pub fn read_commit(
     let oid = commit.id;
     let header = header::parse(commit.header())
         .map_err(|e| GitError::new(format!("reading commit {oid}"), git2::Error::from_str(&e.to_string())))?;
-    let message = decode_message(commit.message(), header.encoding.and_then(|e| std::str::from_utf8(e).ok()));
+    let encoding = header.encoding.and_then(|e| std::str::from_utf8(e).ok());
+    let message = decode_message(commit.message(), encoding);
     let trailers = CommitFacts::trailers_of(&message);
     // Only a signature is checked against the patch-id: without one, no diff is hashed.
     let signed = trailers.iter().any(|t| t.key_in(&[signature::TRAILER_KEY]));
@@ -286,7 +287,7 @@ pub fn read_commit(
     } else {
         GitSignature::NotRead
     };
-    let people = (signature(&header.author), signature(&header.committer));
+    let people = (signature(&header.author, encoding), signature(&header.committer, encoding));
     Ok(CommitFacts {
         timestamp: commit.date,
         root: commit.parents.is_empty(),
@@ -297,11 +298,10 @@ pub fn read_commit(
     })
 }
 
-fn signature(ident: &Ident<'_>) -> Signature {
-    Signature {
-        name: String::from_utf8_lossy(ident.name).into_owned(),
-        email: String::from_utf8_lossy(ident.email).into_owned(),
-    }
+/// A name and email as `git log` shows them: decoded from the commit's encoding, like its
+/// message.
+fn signature(ident: &Ident<'_>, encoding: Option<&str>) -> Signature {
+    Signature { name: decode_message(ident.name, encoding), email: decode_message(ident.email, encoding) }
 }
 
 /// The message as `git log` shows it: converted to UTF-8 from the `encoding` header's charset

@@ -154,6 +154,29 @@ fn a_message_is_decoded_by_its_first_encoding_header_as_git_decodes_it() {
 }
 
 #[test]
+fn a_header_in_an_encoding_that_moves_brackets_is_refused() {
+    let (server, main) = server();
+    // git decodes the whole commit from UTF-7 before it reads who wrote it: `+ADw-` is a `<`,
+    // so `git log` shows Carol (carol@example.com) as the author, while the raw bytes name Bob
+    // and would have let Carol's own review count. (No `+` elsewhere: it starts a UTF-7 run.)
+    let tree = server.git_work(&["write-tree"]);
+    let object = format!(
+        "tree {}\nparent {}\nauthor Carol Dev +ADw-carol@example.com+AD4- <bob@example.com> 1700000000 -0000\n\
+         committer {BOB} 1700000000 -0000\nencoding UTF-7\n\nShifted\n\n{REVIEWED}\n",
+        tree.trim(),
+        server.head()
+    );
+    let id = server.git_stdin(
+        &server.work,
+        &["hash-object", "-t", "commit", "--literally", "-w", "--stdin"],
+        object.as_bytes(),
+    );
+    server.git_work(&["reset", "-q", "--hard", id.trim()]);
+    assert_eq!(server.git_work(&["log", "-1", "--format=%ae"]).trim(), "carol@example.com");
+    refused_as_unreadable(&server, &main, "its encoding `UTF-7` is not one whose text keeps `<`, `>`");
+}
+
+#[test]
 fn a_commit_naming_two_authors_is_refused() {
     let (server, main) = server();
     raw_commit(
