@@ -18,13 +18,16 @@ fn raw_commit(server: &Server, headers: &str, message: &[u8]) -> String {
 
 /// [`raw_commit`], by an `author` line of any shape.
 fn raw_commit_by(server: &Server, author: &str, headers: &str, message: &[u8]) -> String {
+    let people = format!("author {author} 1700000000 +0000\ncommitter {BOB} 1700000000 +0000\n");
+    raw_commit_headed(server, &format!("{people}{headers}"), message)
+}
+
+/// A commit object of exactly these header lines after its tree and parent (HEAD), and
+/// `message`, checked out.
+fn raw_commit_headed(server: &Server, headers: &str, message: &[u8]) -> String {
     let tree = server.git_work(&["write-tree"]);
     let parent = server.head();
-    let mut object = format!(
-        "tree {}\nparent {parent}\nauthor {author} 1700000000 +0000\ncommitter {BOB} 1700000000 +0000\n{headers}\n",
-        tree.trim()
-    )
-    .into_bytes();
+    let mut object = format!("tree {}\nparent {parent}\n{headers}\n", tree.trim()).into_bytes();
     object.extend_from_slice(message);
     let id = server.git_stdin(
         &server.work,
@@ -159,19 +162,14 @@ fn a_header_in_an_encoding_that_moves_brackets_is_refused() {
     // git decodes the whole commit from UTF-7 before it reads who wrote it: `+ADw-` is a `<`,
     // so `git log` shows Carol (carol@example.com) as the author, while the raw bytes name Bob
     // and would have let Carol's own review count. (No `+` elsewhere: it starts a UTF-7 run.)
-    let tree = server.git_work(&["write-tree"]);
-    let object = format!(
-        "tree {}\nparent {}\nauthor Carol Dev +ADw-carol@example.com+AD4- <bob@example.com> 1700000000 -0000\n\
-         committer {BOB} 1700000000 -0000\nencoding UTF-7\n\nShifted\n\n{REVIEWED}\n",
-        tree.trim(),
-        server.head()
+    raw_commit_headed(
+        &server,
+        &format!(
+            "author Carol Dev +ADw-carol@example.com+AD4- <bob@example.com> 1700000000 -0000\n\
+             committer {BOB} 1700000000 -0000\nencoding UTF-7\n"
+        ),
+        format!("Shifted\n\n{REVIEWED}\n").as_bytes(),
     );
-    let id = server.git_stdin(
-        &server.work,
-        &["hash-object", "-t", "commit", "--literally", "-w", "--stdin"],
-        object.as_bytes(),
-    );
-    server.git_work(&["reset", "-q", "--hard", id.trim()]);
     assert_eq!(server.git_work(&["log", "-1", "--format=%ae"]).trim(), "carol@example.com");
     refused_as_unreadable(&server, &main, "its encoding `UTF-7` is not one whose text keeps `<`, `>`");
 }
