@@ -253,9 +253,8 @@ impl<'a> Judge<'a> {
             };
             // Facts kept for another ref keep every path: that ref may list the verdict.
             let detail = if self.shared.is_some() { Detail::Paths } else { self.rules.detail() };
-            let verdict = self.rules.judge(&mut self.trees, &commit, &mut facts, names, detail, &judged)?;
-            let verdict = self.rules.with_stale_approvals(self.repo, &commit, &mut facts, names, verdict)?;
-            judged.add(verdict, self.rules.keep);
+            let status = self.rules.judge(&mut self.trees, &commit, &mut facts, names, detail, &judged)?;
+            self.rules.add_verdict(self.repo, &commit, &mut facts, names, status, &mut judged)?;
             if let Some(shared) = &mut self.shared {
                 shared.insert(Key(oid), facts);
             }
@@ -406,9 +405,8 @@ impl Rules<'_> {
             self.keep_going()?;
             let commit = trees.commit(oid)?;
             let mut facts = self.read(repo, &commit)?;
-            let verdict = self.judge(trees, &commit, &mut facts, names, self.detail(), &judged)?;
-            let verdict = self.with_stale_approvals(repo, &commit, &mut facts, names, verdict)?;
-            judged.add(verdict, self.keep);
+            let status = self.judge(trees, &commit, &mut facts, names, self.detail(), &judged)?;
+            self.add_verdict(repo, &commit, &mut facts, names, status, &mut judged)?;
             done.fetch_add(1, Ordering::Relaxed);
         }
         Ok(judged)
@@ -462,28 +460,49 @@ impl Rules<'_> {
         names: &[String],
         detail: Detail,
         judged: &Judged,
-    ) -> Result<CommitVerdict, GitError> {
+    ) -> Result<CommitStatus, GitError> {
         if facts.changes == Changes::NotNeeded && self.engine.needs_paths(facts, names) {
             let paths = changes::changed_paths(trees, commit, &self.path_scope, detail)?;
             facts.changes = Changes::Paths(paths);
             // A merge's walk lists every path whatever the detail (`changes::walk_changes`).
             let summarized = detail == Detail::Verdict && commit.parents.len() < 2;
-            if summarized && judged.keeps(self.engine.judge(facts, names).verdict, self.keep) {
+            if summarized && judged.keeps(self.engine.status(facts, names), self.keep) {
                 let paths = changes::changed_paths(trees, commit, &self.path_scope, Detail::Paths)?;
                 facts.changes = Changes::Paths(paths);
             }
         }
-        let verdict = self.engine.judge(facts, names);
-        let exemption_moot = verdict.verdict == CommitStatus::Pass && self.keep != Keep::All;
+        let status = self.engine.status(facts, names);
+        let exemption_moot = status == CommitStatus::Pass && self.keep != Keep::All;
         if facts.clean_merge || facts.in_baseline || exemption_moot {
-            return Ok(verdict);
+            return Ok(status);
         }
         // A path the rules' walk found is one the merge introduced.
         let introduced_some = matches!(&facts.changes, Changes::Paths(paths) if !paths.is_empty());
         if commit.parents.len() < 2 || introduced_some || changes::merge_introduces_any(trees, commit)? {
-            return Ok(verdict);
+            return Ok(status);
         }
         facts.clean_merge = true;
-        Ok(self.engine.judge(facts, names))
+        Ok(self.engine.status(facts, names))
+    }
+
+    /// Adds a commit judged `status` to `judged`: its verdict in full where the report keeps
+    /// it, else only counted.
+    fn add_verdict(
+        &self,
+        repo: &Repository,
+        commit: &CommitObject,
+        facts: &mut CommitFacts,
+        names: &[String],
+        status: CommitStatus,
+        judged: &mut Judged,
+    ) -> Result<(), GitError> {
+        if !judged.keeps(status, self.keep) {
+            judged.unlisted.count(status);
+            return Ok(());
+        }
+        let verdict = self.engine.judge(facts, names);
+        let verdict = self.with_stale_approvals(repo, commit, facts, names, verdict)?;
+        judged.verdicts.push(verdict);
+        Ok(())
     }
 }

@@ -26,7 +26,7 @@ use serde::{Serialize, Serializer};
 
 use crate::facts::CommitFacts;
 use crate::identity::{self, IdentityProblem, normalize_email};
-use crate::policy::{Person, Policy, Recorded, Signatures};
+use crate::policy::{Person, Policy, Recorded, Rule, Signatures};
 use crate::provenance::Detector;
 use crate::signature::{self, Problem};
 
@@ -124,6 +124,13 @@ fn display<S: Serializer>(value: &impl fmt::Display, serializer: S) -> Result<S:
 pub struct Tally {
     pub counted: Vec<Counted>,
     pub not_counted: Vec<NotCounted>,
+}
+
+impl Tally {
+    /// Whether enough people approved for `rule`.
+    pub fn meets(&self, rule: &Rule) -> bool {
+        self.counted.len() >= rule.require
+    }
 }
 
 /// The people who wrote a commit, computed once per commit and shared by its rules.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::approvals::{self, Authorship, Counted, LookAlike, NotCounted};
 use crate::facts::{Changes, CommitFacts, GitSignature, Signature, TrailerLine};
+use crate::globs::GlobList;
 use crate::policy::{Mode, Policy, Recorded, Rule, Signatures};
 use crate::provenance::{Detector, Evidence, Provenance};
 use crate::signature::{self, CommitProblem};
@@ -215,15 +216,8 @@ impl<'p> Engine<'p> {
     /// its symbolic aliases): a rule applies if it applies on any of them.
     pub fn judge(&self, commit: &CommitFacts, refnames: &[String]) -> CommitVerdict {
         let Provenance { evidence, ai_assisted } = self.detector.detect(commit);
-        let paths = match &commit.changes {
-            Changes::Paths(paths) => paths.as_slice(),
-            Changes::NotNeeded => &[],
-        };
-        let exempt = if commit.in_baseline {
-            Some("reachable from a baseline commit ([gate] baseline)".to_string())
-        } else {
-            commit.clean_merge.then(|| "merge that introduces no change of its own".to_string())
-        };
+        let paths = changed_paths(commit);
+        let exempt = exemption(commit).map(str::to_string);
         let authorship = Authorship::of(commit, self.policy);
         let mut paths_matched: Vec<String> = Vec::new();
         let rules: Vec<RuleOutcome> = self
@@ -242,13 +236,9 @@ impl<'p> Engine<'p> {
             (exempt.is_none() && self.policy.needs_git_signatures()).then(|| self.check_signature(commit));
         let unsigned = matches!(signature, Some(SignatureCheck::Failed(_)));
         let unmet_mode = |mode| rules.iter().any(|r| r.applies && !r.satisfied && r.mode == mode);
-        let verdict = if unmet_mode(Mode::Enforce) || (unsigned && self.policy.gate.mode == Mode::Enforce) {
-            CommitStatus::Fail
-        } else if unmet_mode(Mode::Warn) || unsigned {
-            CommitStatus::Warn
-        } else {
-            CommitStatus::Pass
-        };
+        let verdict = self.status_of(unmet_mode(Mode::Enforce), unmet_mode(Mode::Warn), unsigned);
+        // The two ways of judging must agree; every debug build's tests check it.
+        debug_assert_eq!(verdict, self.status(commit, refnames), "status and verdict of {}", commit.id);
         paths_matched.sort();
         paths_matched.dedup();
         CommitVerdict {
@@ -271,6 +261,53 @@ impl<'p> Engine<'p> {
             verdict,
             root: commit.root,
         }
+    }
+
+    /// The status [`Engine::judge`] gives the commit, alone: all a report that only counts the
+    /// commit needs. Builds none of what a verdict shows (why each rule applies or not, who
+    /// could approve, look-alike trailers): for a long history of failing commits, that cost
+    /// more than judging them.
+    pub fn status(&self, commit: &CommitFacts, refnames: &[String]) -> CommitStatus {
+        if exemption(commit).is_some() {
+            return CommitStatus::Pass;
+        }
+        let ai_assisted = self.detector.detect(commit).ai_assisted;
+        let paths = changed_paths(commit);
+        let authorship = Authorship::of(commit, self.policy);
+        let unmet = |mode: Mode| {
+            self.policy.rules.iter().filter(|rule| rule.mode == mode).any(|rule| {
+                self.conditions(rule, ai_assisted, paths, refnames).is_ok()
+                    && !self.tally(rule, commit, &authorship).meets(rule)
+            })
+        };
+        let unsigned = self.policy.needs_git_signatures()
+            && matches!(self.check_signature(commit), SignatureCheck::Failed(_));
+        self.status_of(unmet(Mode::Enforce), unmet(Mode::Warn), unsigned)
+    }
+
+    /// A commit's status from what is unmet: a rule of either mode, or git's signature.
+    fn status_of(&self, unmet_enforced: bool, unmet_warned: bool, unsigned: bool) -> CommitStatus {
+        if unmet_enforced || (unsigned && self.policy.gate.mode == Mode::Enforce) {
+            CommitStatus::Fail
+        } else if unmet_warned || unsigned {
+            CommitStatus::Warn
+        } else {
+            CommitStatus::Pass
+        }
+    }
+
+    /// The approvals that count for `rule` on `commit`.
+    fn tally(&self, rule: &Rule, commit: &CommitFacts, authorship: &Authorship<'_>) -> approvals::Tally {
+        let from_role = rule.from_role.as_deref();
+        approvals::tally(
+            commit,
+            self.policy,
+            &self.detector,
+            authorship,
+            from_role,
+            rule.signatures,
+            rule.recorded,
+        )
     }
 
     /// Checks git's signature of `commit` against the keys the policy lists for its committer.
@@ -300,50 +337,79 @@ impl<'p> Engine<'p> {
         refnames: &[String],
         paths_matched: &mut Vec<String>,
     ) -> Result<String, String> {
-        if !rule.is_active(self.today) {
-            return Err(format!("inactive on {}: {}", self.today, window(rule)));
-        }
-        let mut reasons = Vec::new();
-        if let Some(wanted) = rule.when.ai_assisted {
-            if ai_assisted != wanted {
+        let matched = match self.conditions(rule, ai_assisted, paths, refnames) {
+            Ok(matched) => matched,
+            Err(Unmet::Inactive) => return Err(format!("inactive on {}: {}", self.today, window(rule))),
+            Err(Unmet::AiAssisted { wanted }) => {
                 return Err(if wanted { "not AI-assisted" } else { "AI-assisted" }.to_string());
             }
+            Err(Unmet::Refs(refs)) => {
+                let names = refnames.join(", ");
+                return Err(format!("{names} matches none of {}", refs.patterns().join(", ")));
+            }
+            Err(Unmet::Paths(globs)) => {
+                return Err(format!("no changed path matches {}", globs.patterns().join(", ")));
+            }
+        };
+        let mut reasons = Vec::new();
+        if let Some(wanted) = rule.when.ai_assisted {
             reasons.push(match evidence.first() {
                 Some(first) if wanted => format!("AI-assisted ({})", first.text),
                 _ => "not AI-assisted".to_string(),
             });
         }
-        if let Some(refs) = &rule.when.refs {
-            let matched = refnames.iter().find_map(|name| refs.first_match(name).map(|glob| (name, glob)));
-            match matched {
-                Some((name, glob)) => reasons.push(format!("{name} matches {glob}")),
-                None => {
-                    let names = refnames.join(", ");
-                    return Err(format!("{names} matches none of {}", refs.patterns().join(", ")));
-                }
-            }
+        if let Some((name, glob)) = matched.refname {
+            reasons.push(format!("{name} matches {glob}"));
         }
-        if let Some(globs) = &rule.when.paths {
-            let matched: Vec<(&String, &str)> =
-                paths.iter().filter_map(|path| globs.first_match(path).map(|glob| (path, glob))).collect();
-            if matched.is_empty() {
-                return Err(format!("no changed path matches {}", globs.patterns().join(", ")));
-            }
+        if rule.when.paths.is_some() {
             let mut shown: Vec<String> = matched
+                .paths
                 .iter()
                 .take(PATHS_SHOWN)
                 .map(|(path, glob)| format!("{path} matches {glob}"))
                 .collect();
-            if matched.len() > PATHS_SHOWN {
-                shown.push(format!("{} more", matched.len() - PATHS_SHOWN));
+            if matched.paths.len() > PATHS_SHOWN {
+                shown.push(format!("{} more", matched.paths.len() - PATHS_SHOWN));
             }
             reasons.push(shown.join(", "));
-            paths_matched.extend(matched.into_iter().map(|(path, _)| path.clone()));
+            paths_matched.extend(matched.paths.into_iter().map(|(path, _)| path.clone()));
         }
         if reasons.is_empty() {
             reasons.push("applies to every commit".to_string());
         }
         Ok(reasons.join("; "))
+    }
+
+    /// Whether `rule`'s conditions hold for a commit: what they matched, or the first that
+    /// does not hold. The one decision behind [`Engine::judge`]'s words and [`Engine::status`].
+    fn conditions<'a>(
+        &self,
+        rule: &'a Rule,
+        ai_assisted: bool,
+        paths: &'a [String],
+        refnames: &'a [String],
+    ) -> Result<Matched<'a>, Unmet<'a>> {
+        if !rule.is_active(self.today) {
+            return Err(Unmet::Inactive);
+        }
+        if let Some(wanted) = rule.when.ai_assisted
+            && ai_assisted != wanted
+        {
+            return Err(Unmet::AiAssisted { wanted });
+        }
+        let mut matched = Matched { refname: None, paths: Vec::new() };
+        if let Some(refs) = &rule.when.refs {
+            let first = refnames.iter().find_map(|name| refs.first_match(name).map(|glob| (name, glob)));
+            matched.refname = Some(first.ok_or(Unmet::Refs(refs))?);
+        }
+        if let Some(globs) = &rule.when.paths {
+            matched.paths =
+                paths.iter().filter_map(|path| globs.first_match(path).map(|glob| (path, glob))).collect();
+            if matched.paths.is_empty() {
+                return Err(Unmet::Paths(globs));
+            }
+        }
+        Ok(matched)
     }
 
     fn outcome(
@@ -358,13 +424,8 @@ impl<'p> Engine<'p> {
             Err(why) => (false, why),
         };
         let from_role = rule.from_role.as_deref();
-        let tally = if applies {
-            let (signatures, recorded) = (rule.signatures, rule.recorded);
-            approvals::tally(commit, self.policy, &self.detector, authorship, from_role, signatures, recorded)
-        } else {
-            approvals::Tally::default()
-        };
-        let satisfied = !applies || tally.counted.len() >= rule.require;
+        let tally = if applies { self.tally(rule, commit, authorship) } else { approvals::Tally::default() };
+        let satisfied = !applies || tally.meets(rule);
         let eligible = if satisfied {
             Vec::new()
         } else {
@@ -395,6 +456,38 @@ impl<'p> Engine<'p> {
             not_counted: tally.not_counted,
             eligible,
         }
+    }
+}
+
+/// What a rule's conditions matched of a commit.
+struct Matched<'a> {
+    /// The first ref name `when.refs` matched, and the glob that did.
+    refname: Option<(&'a String, &'a str)>,
+    /// Each changed path `when.paths` matched, and the glob that did.
+    paths: Vec<(&'a String, &'a str)>,
+}
+
+/// The first condition of a rule that does not hold.
+enum Unmet<'a> {
+    Inactive,
+    AiAssisted { wanted: bool },
+    Refs(&'a GlobList),
+    Paths(&'a GlobList),
+}
+
+/// Why the commit is exempt from every rule, if it is.
+fn exemption(commit: &CommitFacts) -> Option<&'static str> {
+    if commit.in_baseline {
+        Some("reachable from a baseline commit ([gate] baseline)")
+    } else {
+        commit.clean_merge.then_some("merge that introduces no change of its own")
+    }
+}
+
+fn changed_paths(commit: &CommitFacts) -> &[String] {
+    match &commit.changes {
+        Changes::Paths(paths) => paths.as_slice(),
+        Changes::NotNeeded => &[],
     }
 }
 
