@@ -25,7 +25,9 @@
 //!
 //! A run that asks for many merge bases first learns what the first-parent chain of its
 //! mainline reaches ([`Reach`]); a merge whose first parent is on it is searched from its other
-//! parent's side alone.
+//! parent's side alone. Without a graph too, once the searches have shown that they walk far
+//! (there, each goes by date to the end of what it marked, which in git's history is thousands
+//! of commits a merge).
 //!
 //! Order matters for speed, not for the answer (but where dates lie, without a graph, as for
 //! git): in git's history a topic forked from an old release has low levels, and going down by
@@ -61,6 +63,8 @@ pub struct History<'g> {
     idle: Mutex<Vec<Searcher>>,
     /// How many merge bases the run asked for before its [`Reach`] was built.
     asked: AtomicUsize,
+    /// How many commits their searches took from their queues.
+    steps: AtomicUsize,
     /// Of the first parents asked about before the [`Reach`] is built, the highest, by its
     /// place in a search by generation.
     highest_first_parent: Mutex<Option<(u64, Slot)>>,
@@ -105,6 +109,12 @@ impl Reach {
 /// the chain reaches (git's, 82,000 commits, in about 10 ms with a graph), what a handful of
 /// searches on a long-lived mainline cost, and a push of a few merges should not pay for.
 const REACH_AFTER: usize = 16;
+
+/// Without a graph, building a [`Reach`] reads every commit the chain reaches, and is worth it
+/// only where the searches walk far: once they have taken this many commits from their queues
+/// (git's history, whose merge bases lie far back, takes thousands a merge; a history of
+/// short-lived branches, tens).
+const REACH_STEPS_WITHOUT_GRAPH: usize = 100_000;
 
 /// Commits met outside the graph: slot `in_graph + i` is `ids[i]`.
 struct Others {
@@ -207,6 +217,7 @@ impl<'g> History<'g> {
             others: Mutex::new(others),
             idle: Mutex::new(Vec::new()),
             asked: AtomicUsize::new(0),
+            steps: AtomicUsize::new(0),
             highest_first_parent: Mutex::new(None),
             reach: OnceLock::new(),
         }
@@ -226,36 +237,27 @@ impl<'g> History<'g> {
         }
         let reach = self.reach(repo, one);
         let mut search = Search::new(self, repo);
-        let found = match (reach, twos) {
-            (Some((reach, place)), [two]) => search.paint_beside(reach, place, *two)?,
-            _ => search.paint(one, twos)?,
+        let base = match (reach, twos) {
+            (Some((reach, place)), [two]) => search.base_beside(reach, place, *two)?,
+            _ => {
+                let found = search.paint(one, twos)?;
+                search.best(found)?
+            }
         };
-        let mut bases: Vec<Slot> =
-            found.into_iter().filter(|&slot| search.flags_of(slot) & STALE == 0).collect();
-        if bases.len() > 1 {
-            bases = search.remove_redundant(bases)?;
-        }
-        // libgit2 keeps its list newest first, a later find before an earlier one of the same
-        // date, and takes the first.
-        bases.reverse();
-        let mut dated = Vec::with_capacity(bases.len());
-        for base in bases {
-            let at = search.known(base)?;
-            dated.push((search.time(search.state.known[at as usize].key), base));
+        if self.reach.get().is_none() {
+            self.steps.fetch_add(search.steps, AtomicOrdering::Relaxed);
         }
         drop(search);
-        dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
-        dated.first().map(|&(_, base)| self.oid(base)).transpose()
+        base.map(|base| self.oid(base)).transpose()
     }
 
     /// The run's [`Reach`] and where `first_parent` is on its chain, if it is. Built once the
     /// run has asked for [`REACH_AFTER`] merge bases, from the chain of the highest first parent
     /// asked about by then: judging goes down the history, so that is near the top of what is
-    /// judged, and the chain below it serves the merges of the mainline. Only with a graph: a
-    /// search goes by generation there, and no history is read to build it (without one,
-    /// every commit it reaches would be read).
+    /// judged, and the chain below it serves the merges of the mainline. Without a graph, only
+    /// once the searches have walked [`REACH_STEPS_WITHOUT_GRAPH`] commits: building it reads
+    /// every commit the chain reaches.
     fn reach(&self, repo: &Repository, first_parent: Slot) -> Option<(&Reach, u32)> {
-        self.graph?;
         if self.reach.get().is_none() {
             let asked = self.asked.fetch_add(1, AtomicOrdering::Relaxed);
             // Unreadable, it is not a tip to build from; its own search says what is wrong.
@@ -265,7 +267,8 @@ impl<'g> History<'g> {
                     *highest = Some((order, first_parent));
                 }
             }
-            if asked < REACH_AFTER {
+            let walked_far = self.steps.load(AtomicOrdering::Relaxed) >= REACH_STEPS_WITHOUT_GRAPH;
+            if asked < REACH_AFTER || (self.graph.is_none() && !walked_far) {
                 return None;
             }
         }
@@ -273,17 +276,28 @@ impl<'g> History<'g> {
             .reach
             .get_or_init(|| {
                 let highest = *self.highest_first_parent.lock().unwrap_or_else(|p| p.into_inner());
-                self.build_reach(repo, highest.map_or(first_parent, |(_, tip)| tip)).ok()
+                let reach = self.build_reach(repo, highest.map_or(first_parent, |(_, tip)| tip)).ok()?;
+                tracing::debug!(
+                    "a mainline of {} commits reaches {} of the history, after {} merge bases whose \
+                     searches walked {} commits",
+                    reach.chain.len(),
+                    reach.first.iter().filter(|&&first| first != Reach::UNREACHED).count(),
+                    self.asked.load(AtomicOrdering::Relaxed),
+                    self.steps.load(AtomicOrdering::Relaxed),
+                );
+                Some(reach)
             })
             .as_ref()?;
         Some((reach, reach.place(first_parent)?))
     }
 
-    /// A commit's place in a search by generation ([`GraphCommit::walk_order`]).
+    /// A commit's place in the search's order: by generation ([`GraphCommit::walk_order`]), or
+    /// without a graph by committer date.
     fn walk_order(&self, repo: &Repository, slot: Slot) -> Result<u64, GitError> {
-        match self.in_graph(slot) {
-            Some(commit) => Ok(commit.walk_order()),
-            None => Ok(self.other(repo, slot)?.0.generation.unwrap_or(0)),
+        match (self.in_graph(slot), self.graph) {
+            (Some(commit), _) => Ok(commit.walk_order()),
+            (None, Some(_)) => Ok(self.other(repo, slot)?.0.generation.unwrap_or(0)),
+            (None, None) => Ok(key(false, 0, self.other(repo, slot)?.0.time, &[])[0]),
         }
     }
 
@@ -586,6 +600,8 @@ struct Search<'h, 'g> {
     by_generation: bool,
     /// Whether the queue's first place is free: its commit taken, its place not yet given.
     top_free: bool,
+    /// How many commits it took from its queue.
+    steps: usize,
 }
 
 impl<'h, 'g> Search<'h, 'g> {
@@ -593,7 +609,16 @@ impl<'h, 'g> Search<'h, 'g> {
         let state =
             history.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop().unwrap_or_default();
         let by_generation = history.graph.is_some();
-        Search { history, repo, state, fresh: 0, fresh_with: [0; 2], by_generation, top_free: false }
+        Search {
+            history,
+            repo,
+            state,
+            fresh: 0,
+            fresh_with: [0; 2],
+            by_generation,
+            top_free: false,
+            steps: 0,
+        }
     }
 
     fn flags_of(&self, slot: Slot) -> u8 {
@@ -725,6 +750,7 @@ impl<'h, 'g> Search<'h, 'g> {
         let mut found = Vec::new();
         while self.may_find_more() {
             let Some(Queued { slot, known, .. }) = self.take() else { break };
+            self.steps += 1;
             let index = slot as usize;
             self.state.flags[index] &= !QUEUED;
             let mut flags = self.state.flags[index] & (PARENT1 | PARENT2 | STALE);
@@ -742,17 +768,54 @@ impl<'h, 'g> Search<'h, 'g> {
         Ok(found)
     }
 
+    /// The merge base of the chain's commit at `place` and `two` that [`Search::paint`] leads
+    /// to, found by [`Search::paint_beside`]. Going by date, that finds the same best common
+    /// ancestors (every one is reached from `two` through commits the chain's does not reach,
+    /// and is never below another), but may find them in another order, which decides between
+    /// bases of one date: where it finds more than one (histories that cross; rare), the whole
+    /// search is done again.
+    fn base_beside(&mut self, reach: &Reach, place: u32, two: Slot) -> Result<Option<Slot>, GitError> {
+        let found = self.paint_beside(reach, place, two)?;
+        let fresh = found.iter().filter(|&&slot| self.flags_of(slot) & STALE == 0).count();
+        if !self.by_generation && fresh > 1 {
+            let found = self.paint(reach.chain[place as usize], &[two])?;
+            return self.best(found);
+        }
+        self.best(found)
+    }
+
+    /// The merge base libgit2 picks from the commits a paint found: of those not below
+    /// another, the newest.
+    fn best(&mut self, found: Vec<Slot>) -> Result<Option<Slot>, GitError> {
+        let mut bases: Vec<Slot> =
+            found.into_iter().filter(|&slot| self.flags_of(slot) & STALE == 0).collect();
+        if bases.len() > 1 {
+            bases = self.remove_redundant(bases)?;
+        }
+        // libgit2 keeps its list newest first, a later find before an earlier one of the same
+        // date, and takes the first.
+        bases.reverse();
+        let mut dated = Vec::with_capacity(bases.len());
+        for base in bases {
+            let at = self.known(base)?;
+            dated.push((self.time(self.state.known[at as usize].key), base));
+        }
+        dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
+        Ok(dated.first().map(|&(_, base)| base))
+    }
+
     /// [`Search::paint`] for a merge base of the chain's commit at `place` and `two`, going
-    /// down from `two` alone: what the chain's commit reaches, `reach` says. Finds what `paint`
-    /// finds, in the same order: going by generation, a commit's marks are final when it is
-    /// taken, and PARENT1 would mark exactly the commits the chain's commit reaches; what is
-    /// stale lies below a common ancestor, so on `two`'s side too.
+    /// down from `two` alone: what the chain's commit reaches, `reach` says. Going by
+    /// generation, finds what `paint` finds, in the same order: a commit's marks are final when
+    /// it is taken, and PARENT1 would mark exactly the commits the chain's commit reaches; what
+    /// is stale lies below a common ancestor, so on `two`'s side too.
     fn paint_beside(&mut self, reach: &Reach, place: u32, two: Slot) -> Result<Vec<Slot>, GitError> {
         self.clear();
         self.mark(two, PARENT2)?;
         let mut found = Vec::new();
         while self.fresh_with[1] > 0 {
             let Some(Queued { slot, known, .. }) = self.take() else { break };
+            self.steps += 1;
             let index = slot as usize;
             self.state.flags[index] &= !QUEUED;
             let mut flags = self.state.flags[index] & (PARENT2 | STALE);
@@ -990,12 +1053,14 @@ mod tests {
     /// octopuses), with a commit-graph of its older half as a server has after a push: what
     /// the tip's first-parent chain reaches, place by place, is each place's ancestry as
     /// libgit2 finds it; and a merge base found from the chain is the one a whole search finds.
-    #[test]
-    fn a_first_parent_chain_reaches_exactly_the_ancestors_of_each_of_its_commits() {
+    /// A random history of 240 commits: merges (side branches forked and merged back, merges
+    /// of merges, octopuses) on a mainline of first parents. Committer dates a minute apart,
+    /// or where `lying`, three a minute and now and then a day before their parents'.
+    fn random_history(seed: u64, lying: bool) -> (tempfile::TempDir, Repository, Vec<Oid>) {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init_bare(dir.path()).unwrap();
         let tree = repo.find_tree(repo.treebuilder(None).unwrap().write().unwrap()).unwrap();
-        let mut random = crate::git::random_below(0x2545_f491_4f6c_dd1d);
+        let mut random = crate::git::random_below(seed);
         let mut commits: Vec<Oid> = Vec::new();
         for n in 0..240usize {
             let mut parents: Vec<Oid> = Vec::new();
@@ -1009,13 +1074,48 @@ mod tests {
                     }
                 }
             }
-            let when = git2::Time::new(1_700_000_000 + n as i64 * 60, 0);
+            let when = match lying {
+                false => 1_700_000_000 + n as i64 * 60,
+                // Three commits a minute, so that bases can share a date.
+                true => 1_700_000_000 + (n / 3) as i64 * 60 - [0, 0, 0, 0, 0, 86_400][random(6)],
+            };
+            let when = git2::Time::new(when, 0);
             let who = git2::Signature::new("Bob", "bob@example.com", &when).unwrap();
             let parents: Vec<git2::Commit<'_>> =
                 parents.iter().map(|&p| repo.find_commit(p).unwrap()).collect();
             let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
             commits.push(repo.commit(None, &who, &who, &format!("c{n}"), &tree, &parents).unwrap());
         }
+        drop(tree);
+        (dir, repo, commits)
+    }
+
+    /// Where each place of `reach`'s chain reaches is its ancestry as libgit2 finds it.
+    fn assert_reaches_ancestors(history: &History<'_>, repo: &Repository, reach: &Reach, commits: &[Oid]) {
+        assert!(reach.chain.len() > 20, "a chain of {}", reach.chain.len());
+        for (place, &on_chain) in reach.chain.iter().enumerate() {
+            let chain_commit = history.oid(on_chain).unwrap();
+            assert_eq!(reach.place(on_chain), Some(place as u32));
+            for &commit in commits {
+                let ancestor =
+                    commit == chain_commit || repo.graph_descendant_of(chain_commit, commit).unwrap();
+                assert_eq!(
+                    reach.reaches(place as u32, history.slot(commit)),
+                    ancestor,
+                    "{commit} below {chain_commit}"
+                );
+            }
+        }
+        // Off the chain: no place.
+        assert!(commits.iter().any(|&c| reach.place(history.slot(c)).is_none()));
+    }
+
+    /// With a commit-graph of the older half, as a server has after a push: what the tip's
+    /// first-parent chain reaches, place by place, is each place's ancestry, and a search
+    /// beside the chain finds what a whole search finds, in the same order.
+    #[test]
+    fn a_first_parent_chain_reaches_exactly_the_ancestors_of_each_of_its_commits() {
+        let (dir, repo, commits) = random_history(0x2545_f491_4f6c_dd1d, false);
         let older: String = commits[..120].iter().map(|id| format!("{id}\n")).collect();
         let mut child = std::process::Command::new("git")
             .args(["commit-graph", "write", "--stdin-commits"])
@@ -1029,31 +1129,44 @@ mod tests {
         let history = History::new(Some(&graph));
         let tip = history.slot(commits[239]);
         let reach = history.build_reach(&repo, tip).unwrap();
-        assert!(reach.chain.len() > 20, "a chain of {}", reach.chain.len());
+        assert_reaches_ancestors(&history, &repo, &reach, &commits);
         for (place, &on_chain) in reach.chain.iter().enumerate() {
-            let place = place as u32;
-            let chain_commit = history.oid(on_chain).unwrap();
-            assert_eq!(reach.place(on_chain), Some(place));
-            for &commit in &commits {
-                let ancestor =
-                    commit == chain_commit || repo.graph_descendant_of(chain_commit, commit).unwrap();
-                assert_eq!(
-                    reach.reaches(place, history.slot(commit)),
-                    ancestor,
-                    "{commit} below {chain_commit}"
-                );
-            }
             for &other in commits.iter().step_by(7) {
                 let slots = [on_chain, history.slot(other)];
                 let mut search = Search::new(&history, &repo);
                 let whole = search.paint(slots[0], &slots[1..]).unwrap();
-                let beside = search.paint_beside(&reach, place, slots[1]).unwrap();
-                assert_eq!(beside, whole, "bases of {chain_commit} and {other}");
+                let beside = search.paint_beside(&reach, place as u32, slots[1]).unwrap();
+                assert_eq!(beside, whole, "bases of {on_chain} and {other}");
             }
         }
-        // Off the chain: no place.
-        let off = commits.iter().map(|&c| history.slot(c)).find(|&slot| reach.place(slot).is_none());
-        assert!(off.is_some());
+    }
+
+    /// Without a graph, where committer dates lie: the searches go by date, and a search beside
+    /// the chain leads to the merge base a whole search leads to, for every pair, those with
+    /// several best bases included.
+    #[test]
+    fn without_a_graph_a_base_found_beside_the_chain_is_the_whole_search_s_where_dates_lie() {
+        // A history where, without the whole search done again, 20 pairs get another base.
+        let (_dir, repo, commits) = random_history(0x6a99_b4b1_f77d_d0fc, true);
+        let history = History::new(None);
+        let reach = history.build_reach(&repo, history.slot(commits[239])).unwrap();
+        assert_reaches_ancestors(&history, &repo, &reach, &commits);
+        let mut several = 0;
+        for (place, &on_chain) in reach.chain.iter().enumerate() {
+            for &other in &commits {
+                let two = history.slot(other);
+                let mut search = Search::new(&history, &repo);
+                let found = search.paint(on_chain, &[two]).unwrap();
+                let fresh: Vec<Slot> =
+                    found.iter().copied().filter(|&slot| search.flags_of(slot) & STALE == 0).collect();
+                several += usize::from(search.remove_redundant(fresh).unwrap().len() > 1);
+                let found = search.paint(on_chain, &[two]).unwrap();
+                let whole = search.best(found).unwrap();
+                let beside = search.base_beside(&reach, place as u32, two).unwrap();
+                assert_eq!(beside, whole, "base of {on_chain} and {other}");
+            }
+        }
+        assert!(several > 10, "{several} pairs with several bases");
     }
 
     /// The queue hands out commits in git's order whatever the order they came in, commits of
