@@ -24,8 +24,9 @@
 //! thousands of steps.)
 //!
 //! A run that asks for many merge bases first learns what the first-parent chain of its
-//! mainline reaches ([`Reach`]); a merge whose first parent is on it is searched from its other
-//! parent's side alone. Without a graph too, once the searches have shown that they walk far
+//! mainline reaches ([`Reach`]); a merge whose first parent is on it, or whose first parents
+//! meet it soon (a merge into a maintenance branch, or inside a topic), is searched from its
+//! other parent's side alone. Without a graph too, once the searches have shown that they walk far
 //! (there, each goes by date to the end of what it marked, which in git's history is thousands
 //! of commits a merge).
 //!
@@ -200,6 +201,16 @@ const PARENT2: u8 = 2;
 const STALE: u8 = 4;
 /// Not a mark: whether the commit waits in the search's queue.
 const QUEUED: u8 = 8;
+/// Not a mark either: an ancestor of a search beside the chain's first commit that the chain's
+/// commit where that commit's first parents meet it does not reach ([`Search::mark_above`]).
+const ABOVE: u8 = 16;
+
+/// How far a search beside the chain follows a commit's first parents to the chain, and how
+/// many of its ancestors it marks above it, before it does the whole search instead: a merge
+/// into a maintenance branch meets the mainline at the branch's release, tens of commits down,
+/// and above it are the topics merged since.
+const FIRST_PARENTS_TO_CHAIN: usize = 1_000;
+const ABOVE_AT_MOST: usize = 10_000;
 
 impl<'g> History<'g> {
     pub fn new(graph: Option<&'g CommitGraph>) -> Self {
@@ -237,9 +248,13 @@ impl<'g> History<'g> {
         }
         let reach = self.reach(repo, one);
         let mut search = Search::new(self, repo);
-        let base = match (reach, twos) {
-            (Some((reach, place)), [two]) => search.base_beside(reach, place, *two)?,
-            _ => {
+        let beside = match (reach, twos) {
+            (Some(reach), [two]) => search.base_beside(reach, one, *two)?,
+            _ => None,
+        };
+        let base = match beside {
+            Some(base) => base,
+            None => {
                 let found = search.paint(one, twos)?;
                 search.best(found)?
             }
@@ -251,13 +266,13 @@ impl<'g> History<'g> {
         base.map(|base| self.oid(base)).transpose()
     }
 
-    /// The run's [`Reach`] and where `first_parent` is on its chain, if it is. Built once the
+    /// The run's [`Reach`], if built. Built once the
     /// run has asked for [`REACH_AFTER`] merge bases, from the chain of the highest first parent
     /// asked about by then: judging goes down the history, so that is near the top of what is
     /// judged, and the chain below it serves the merges of the mainline. Without a graph, only
     /// once the searches have walked [`REACH_STEPS_WITHOUT_GRAPH`] commits: building it reads
     /// every commit the chain reaches.
-    fn reach(&self, repo: &Repository, first_parent: Slot) -> Option<(&Reach, u32)> {
+    fn reach(&self, repo: &Repository, first_parent: Slot) -> Option<&Reach> {
         if self.reach.get().is_none() {
             let asked = self.asked.fetch_add(1, AtomicOrdering::Relaxed);
             // Unreadable, it is not a tip to build from; its own search says what is wrong.
@@ -272,8 +287,7 @@ impl<'g> History<'g> {
                 return None;
             }
         }
-        let reach = self
-            .reach
+        self.reach
             .get_or_init(|| {
                 let highest = *self.highest_first_parent.lock().unwrap_or_else(|p| p.into_inner());
                 let reach = self.build_reach(repo, highest.map_or(first_parent, |(_, tip)| tip)).ok()?;
@@ -287,8 +301,7 @@ impl<'g> History<'g> {
                 );
                 Some(reach)
             })
-            .as_ref()?;
-        Some((reach, reach.place(first_parent)?))
+            .as_ref()
     }
 
     /// A commit's place in the search's order: by generation ([`GraphCommit::walk_order`]), or
@@ -768,20 +781,69 @@ impl<'h, 'g> Search<'h, 'g> {
         Ok(found)
     }
 
-    /// The merge base of the chain's commit at `place` and `two` that [`Search::paint`] leads
-    /// to, found by [`Search::paint_beside`]. Going by date, that finds the same best common
-    /// ancestors (every one is reached from `two` through commits the chain's does not reach,
-    /// and is never below another), but may find them in another order, which decides between
-    /// bases of one date: where it finds more than one (histories that cross; rare), the whole
-    /// search is done again.
-    fn base_beside(&mut self, reach: &Reach, place: u32, two: Slot) -> Result<Option<Slot>, GitError> {
-        let found = self.paint_beside(reach, place, two)?;
+    /// The merge base of `one` and `two` that [`Search::paint`] leads to, found by
+    /// [`Search::paint_beside`]; `None` where `one`'s first parents do not meet the chain soon,
+    /// or too much of its history lies above it. Going by date, a search beside finds the
+    /// same best common ancestors (every one is reached from `two` through commits `one` does
+    /// not reach, and is never below another), but may find them in another order, which
+    /// decides between bases of one date: where it finds more than one (histories that cross;
+    /// rare), the whole search is done again.
+    fn base_beside(&mut self, reach: &Reach, one: Slot, two: Slot) -> Result<Option<Option<Slot>>, GitError> {
+        let Some(place) = self.meeting(reach, one)? else { return Ok(None) };
+        let Some(found) = self.paint_beside(reach, place, one, two)? else { return Ok(None) };
         let fresh = found.iter().filter(|&&slot| self.flags_of(slot) & STALE == 0).count();
         if !self.by_generation && fresh > 1 {
-            let found = self.paint(reach.chain[place as usize], &[two])?;
-            return self.best(found);
+            let found = self.paint(one, &[two])?;
+            return Ok(Some(self.best(found)?));
         }
-        self.best(found)
+        Ok(Some(self.best(found)?))
+    }
+
+    /// Where `one`'s first parents meet the chain, if within [`FIRST_PARENTS_TO_CHAIN`].
+    fn meeting(&mut self, reach: &Reach, one: Slot) -> Result<Option<u32>, GitError> {
+        let mut slot = one;
+        for _ in 0..FIRST_PARENTS_TO_CHAIN {
+            if let Some(place) = reach.place(slot) {
+                return Ok(Some(place));
+            }
+            let at = self.known(slot)?;
+            let Known { parents, count, .. } = self.state.known[at as usize];
+            if count == 0 {
+                return Ok(None);
+            }
+            slot = self.state.parents[parents as usize];
+        }
+        Ok(None)
+    }
+
+    /// Marks ABOVE what `one` reaches and the chain's commit at `place` (one of `one`'s
+    /// ancestors) does not: together, all that `one` reaches. Whether that is at most
+    /// [`ABOVE_AT_MOST`] commits.
+    fn mark_above(&mut self, reach: &Reach, place: u32, one: Slot) -> Result<bool, GitError> {
+        let mut pending = vec![one];
+        let mut marked = 0;
+        while let Some(slot) = pending.pop() {
+            let index = slot as usize;
+            if reach.reaches(place, slot) || self.state.flags.get(index).is_some_and(|f| f & ABOVE != 0) {
+                continue;
+            }
+            marked += 1;
+            if marked > ABOVE_AT_MOST {
+                return Ok(false);
+            }
+            if index >= self.state.flags.len() {
+                self.state.flags.resize(index + 1, 0);
+            }
+            if self.state.flags[index] == 0 {
+                self.state.touched.push(slot);
+            }
+            self.state.flags[index] |= ABOVE;
+            let at = self.known(slot)?;
+            let Known { parents, count, .. } = self.state.known[at as usize];
+            pending.extend_from_slice(&self.state.parents[parents as usize..(parents + count) as usize]);
+        }
+        self.steps += marked;
+        Ok(true)
     }
 
     /// The merge base libgit2 picks from the commits a paint found: of those not below
@@ -804,13 +866,23 @@ impl<'h, 'g> Search<'h, 'g> {
         Ok(dated.first().map(|&(_, base)| base))
     }
 
-    /// [`Search::paint`] for a merge base of the chain's commit at `place` and `two`, going
-    /// down from `two` alone: what the chain's commit reaches, `reach` says. Going by
-    /// generation, finds what `paint` finds, in the same order: a commit's marks are final when
-    /// it is taken, and PARENT1 would mark exactly the commits the chain's commit reaches; what
-    /// is stale lies below a common ancestor, so on `two`'s side too.
-    fn paint_beside(&mut self, reach: &Reach, place: u32, two: Slot) -> Result<Vec<Slot>, GitError> {
+    /// [`Search::paint`] for a merge base of `one` and `two`, going down from `two` alone:
+    /// what `one` reaches is what the chain's commit at `place` reaches, which `reach` says,
+    /// and what is marked above it. Going by generation, finds what `paint` finds, in the same
+    /// order: a commit's marks are final when it is taken, and PARENT1 would mark exactly the
+    /// commits `one` reaches; what is stale lies below a common ancestor, so on `two`'s side
+    /// too. `None` where too much lies above.
+    fn paint_beside(
+        &mut self,
+        reach: &Reach,
+        place: u32,
+        one: Slot,
+        two: Slot,
+    ) -> Result<Option<Vec<Slot>>, GitError> {
         self.clear();
+        if !self.mark_above(reach, place, one)? {
+            return Ok(None);
+        }
         self.mark(two, PARENT2)?;
         let mut found = Vec::new();
         while self.fresh_with[1] > 0 {
@@ -818,9 +890,10 @@ impl<'h, 'g> Search<'h, 'g> {
             self.steps += 1;
             let index = slot as usize;
             self.state.flags[index] &= !QUEUED;
+            let above = self.state.flags[index] & ABOVE != 0;
             let mut flags = self.state.flags[index] & (PARENT2 | STALE);
             self.count(flags, false);
-            if flags == PARENT2 && reach.reaches(place, slot) {
+            if flags == PARENT2 && (above || reach.reaches(place, slot)) {
                 if !found.contains(&slot) {
                     found.push(slot);
                 }
@@ -829,7 +902,7 @@ impl<'h, 'g> Search<'h, 'g> {
             self.mark_parents(known, flags)?;
             self.fill();
         }
-        Ok(found)
+        Ok(Some(found))
     }
 
     /// Passes `flags` on to the parents of the commit taken, which is at `known`.
@@ -1112,7 +1185,8 @@ mod tests {
 
     /// With a commit-graph of the older half, as a server has after a push: what the tip's
     /// first-parent chain reaches, place by place, is each place's ancestry, and a search
-    /// beside the chain finds what a whole search finds, in the same order.
+    /// beside the chain finds what a whole search finds, in the same order, for commits on the
+    /// chain and off it.
     #[test]
     fn a_first_parent_chain_reaches_exactly_the_ancestors_of_each_of_its_commits() {
         let (dir, repo, commits) = random_history(0x2545_f491_4f6c_dd1d, false);
@@ -1130,15 +1204,20 @@ mod tests {
         let tip = history.slot(commits[239]);
         let reach = history.build_reach(&repo, tip).unwrap();
         assert_reaches_ancestors(&history, &repo, &reach, &commits);
-        for (place, &on_chain) in reach.chain.iter().enumerate() {
+        let mut off_chain = 0;
+        for &commit in &commits {
+            let one = history.slot(commit);
+            let mut search = Search::new(&history, &repo);
+            let Some(place) = search.meeting(&reach, one).unwrap() else { continue };
+            off_chain += usize::from(reach.place(one).is_none());
             for &other in commits.iter().step_by(7) {
-                let slots = [on_chain, history.slot(other)];
-                let mut search = Search::new(&history, &repo);
-                let whole = search.paint(slots[0], &slots[1..]).unwrap();
-                let beside = search.paint_beside(&reach, place as u32, slots[1]).unwrap();
-                assert_eq!(beside, whole, "bases of {on_chain} and {other}");
+                let two = history.slot(other);
+                let whole = search.paint(one, &[two]).unwrap();
+                let beside = search.paint_beside(&reach, place, one, two).unwrap();
+                assert_eq!(beside, Some(whole), "bases of {commit} and {other}");
             }
         }
+        assert!(off_chain > 50, "{off_chain} commits off the chain");
     }
 
     /// Without a graph, where committer dates lie: the searches go by date, and a search beside
@@ -1151,22 +1230,27 @@ mod tests {
         let history = History::new(None);
         let reach = history.build_reach(&repo, history.slot(commits[239])).unwrap();
         assert_reaches_ancestors(&history, &repo, &reach, &commits);
-        let mut several = 0;
-        for (place, &on_chain) in reach.chain.iter().enumerate() {
+        let (mut several, mut off_chain) = (0, 0);
+        for &commit in &commits {
+            let one = history.slot(commit);
             for &other in &commits {
                 let two = history.slot(other);
                 let mut search = Search::new(&history, &repo);
-                let found = search.paint(on_chain, &[two]).unwrap();
+                let found = search.paint(one, &[two]).unwrap();
                 let fresh: Vec<Slot> =
                     found.iter().copied().filter(|&slot| search.flags_of(slot) & STALE == 0).collect();
                 several += usize::from(search.remove_redundant(fresh).unwrap().len() > 1);
-                let found = search.paint(on_chain, &[two]).unwrap();
+                let found = search.paint(one, &[two]).unwrap();
                 let whole = search.best(found).unwrap();
-                let beside = search.base_beside(&reach, place as u32, two).unwrap();
-                assert_eq!(beside, whole, "base of {on_chain} and {other}");
+                let Some(beside) = search.base_beside(&reach, one, two).unwrap() else { continue };
+                off_chain += usize::from(reach.place(one).is_none());
+                assert_eq!(beside, whole, "base of {commit} and {other}");
             }
         }
-        assert!(several > 10, "{several} pairs with several bases");
+        assert!(
+            several > 10 && off_chain > 1000,
+            "{several} pairs with several bases, {off_chain} off the chain"
+        );
     }
 
     /// The queue hands out commits in git's order whatever the order they came in, commits of
