@@ -67,7 +67,7 @@ pub struct History<'g> {
     /// How many commits their searches took from their queues.
     steps: AtomicUsize,
     /// Of the first parents asked about before the [`Reach`] is built, the highest, by its
-    /// place in a search by generation.
+    /// place in the searches' order ([`History::walk_order`]).
     highest_first_parent: Mutex<Option<(u64, Slot)>>,
     /// Once built; `None` where the chain could not be read (searches then go the whole way,
     /// and meet what stopped it themselves).
@@ -201,8 +201,9 @@ const PARENT2: u8 = 2;
 const STALE: u8 = 4;
 /// Not a mark: whether the commit waits in the search's queue.
 const QUEUED: u8 = 8;
-/// Not a mark either: an ancestor of a search beside the chain's first commit that the chain's
-/// commit where that commit's first parents meet it does not reach ([`Search::mark_above`]).
+/// Not a mark either: in a search beside the chain, a commit its first commit reaches and the
+/// chain's commit where that one's first parents meet the chain does not
+/// ([`Search::mark_above`]).
 const ABOVE: u8 = 16;
 
 /// How far a search beside the chain follows a commit's first parents to the chain, and how
@@ -266,12 +267,11 @@ impl<'g> History<'g> {
         base.map(|base| self.oid(base)).transpose()
     }
 
-    /// The run's [`Reach`], if built. Built once the
-    /// run has asked for [`REACH_AFTER`] merge bases, from the chain of the highest first parent
-    /// asked about by then: judging goes down the history, so that is near the top of what is
-    /// judged, and the chain below it serves the merges of the mainline. Without a graph, only
-    /// once the searches have walked [`REACH_STEPS_WITHOUT_GRAPH`] commits: building it reads
-    /// every commit the chain reaches.
+    /// The run's [`Reach`], if built. Built once the run has asked for [`REACH_AFTER`] merge
+    /// bases, from the chain of the highest first parent asked about by then: judging goes down
+    /// the history, so that is near the top of what is judged, and the chain below it serves
+    /// the merges of the mainline. Without a graph, only once the searches have walked
+    /// [`REACH_STEPS_WITHOUT_GRAPH`] commits: building it reads every commit the chain reaches.
     fn reach(&self, repo: &Repository, first_parent: Slot) -> Option<&Reach> {
         if self.reach.get().is_none() {
             let asked = self.asked.fetch_add(1, AtomicOrdering::Relaxed);
@@ -1122,10 +1122,6 @@ mod tests {
         assert_eq!(history.outside_commit(&repo, root).unwrap().parents, vec![]);
     }
 
-    /// A random history of merges (side branches forked and merged back, merges of merges,
-    /// octopuses), with a commit-graph of its older half as a server has after a push: what
-    /// the tip's first-parent chain reaches, place by place, is each place's ancestry as
-    /// libgit2 finds it; and a merge base found from the chain is the one a whole search finds.
     /// A random history of 240 commits: merges (side branches forked and merged back, merges
     /// of merges, octopuses) on a mainline of first parents. Committer dates a minute apart,
     /// or where `lying`, three a minute and now and then a day before their parents'.
