@@ -66,6 +66,8 @@ pub struct History<'g> {
     asked: AtomicUsize,
     /// How many commits their searches took from their queues.
     steps: AtomicUsize,
+    /// How many steps the searches take before the [`Reach`] is tried (again).
+    next_try: Mutex<usize>,
     /// Of the first parents asked about before the [`Reach`] is built, the highest, by its
     /// place in the searches' order ([`History::walk_order`]).
     highest_first_parent: Mutex<Option<(u64, Slot)>>,
@@ -111,11 +113,14 @@ impl Reach {
 /// searches on a long-lived mainline cost, and a push of a few merges should not pay for.
 const REACH_AFTER: usize = 16;
 
-/// Without a graph, building a [`Reach`] reads every commit the chain reaches, and is worth it
-/// only where the searches walk far: once they have taken this many commits from their queues
-/// (git's history, whose merge bases lie far back, takes thousands a merge; a history of
-/// short-lived branches, tens).
-const REACH_STEPS_WITHOUT_GRAPH: usize = 100_000;
+/// Without a graph, building a [`Reach`] reads every commit the chain reaches that no search
+/// has read, so it is tried as the searches walk: a try may read one commit for this many steps
+/// they have taken (a read costs some tens of steps), and one that would read more stops, keeps
+/// what it read, and is tried again once they have taken twice as many. What failed tries read
+/// stays a fraction of what the searches cost (git's `v2.46.0..v2.47.0`, where the chain never
+/// pays: 9% more time); in git's whole history, whose merge bases lie far back, the searches
+/// soon read most of what the chain reaches, and it is built after some hundred merges.
+const STEPS_PER_READ: usize = 256;
 
 /// Commits met outside the graph: slot `in_graph + i` is `ids[i]`.
 struct Others {
@@ -230,6 +235,7 @@ impl<'g> History<'g> {
             idle: Mutex::new(Vec::new()),
             asked: AtomicUsize::new(0),
             steps: AtomicUsize::new(0),
+            next_try: Mutex::new(0),
             highest_first_parent: Mutex::new(None),
             reach: OnceLock::new(),
         }
@@ -270,38 +276,55 @@ impl<'g> History<'g> {
     /// The run's [`Reach`], if built. Built once the run has asked for [`REACH_AFTER`] merge
     /// bases, from the chain of the highest first parent asked about by then: judging goes down
     /// the history, so that is near the top of what is judged, and the chain below it serves
-    /// the merges of the mainline. Without a graph, only once the searches have walked
-    /// [`REACH_STEPS_WITHOUT_GRAPH`] commits: building it reads every commit the chain reaches.
+    /// the merges of the mainline. Without a graph, only once it reads few enough commits
+    /// ([`STEPS_PER_READ`]).
     fn reach(&self, repo: &Repository, first_parent: Slot) -> Option<&Reach> {
-        if self.reach.get().is_none() {
-            let asked = self.asked.fetch_add(1, AtomicOrdering::Relaxed);
-            // Unreadable, it is not a tip to build from; its own search says what is wrong.
-            if let Ok(order) = self.walk_order(repo, first_parent) {
-                let mut highest = self.highest_first_parent.lock().unwrap_or_else(|p| p.into_inner());
-                if highest.is_none_or(|(highest, _)| order > highest) {
-                    *highest = Some((order, first_parent));
-                }
-            }
-            let walked_far = self.steps.load(AtomicOrdering::Relaxed) >= REACH_STEPS_WITHOUT_GRAPH;
-            if asked < REACH_AFTER || (self.graph.is_none() && !walked_far) {
-                return None;
+        if let Some(built) = self.reach.get() {
+            return built.as_ref();
+        }
+        let asked = self.asked.fetch_add(1, AtomicOrdering::Relaxed);
+        // Unreadable, it is not a tip to build from; its own search says what is wrong.
+        if let Ok(order) = self.walk_order(repo, first_parent) {
+            let mut highest = self.highest_first_parent.lock().unwrap_or_else(|p| p.into_inner());
+            if highest.is_none_or(|(highest, _)| order > highest) {
+                *highest = Some((order, first_parent));
             }
         }
-        self.reach
-            .get_or_init(|| {
-                let highest = *self.highest_first_parent.lock().unwrap_or_else(|p| p.into_inner());
-                let reach = self.build_reach(repo, highest.map_or(first_parent, |(_, tip)| tip)).ok()?;
+        if asked < REACH_AFTER {
+            return None;
+        }
+        // One thread tries at a time; the others search whole meanwhile.
+        let mut next_try = self.next_try.try_lock().ok()?;
+        let steps = self.steps.load(AtomicOrdering::Relaxed);
+        if self.reach.get().is_some() || steps < *next_try {
+            return self.reach.get()?.as_ref();
+        }
+        *next_try = steps.saturating_mul(2);
+        let mut reads = match self.graph {
+            Some(_) => usize::MAX,
+            None => steps / STEPS_PER_READ,
+        };
+        let highest = *self.highest_first_parent.lock().unwrap_or_else(|p| p.into_inner());
+        match self.build_reach(repo, highest.map_or(first_parent, |(_, tip)| tip), &mut reads) {
+            Ok(Some(reach)) => {
                 tracing::debug!(
                     "a mainline of {} commits reaches {} of the history, after {} merge bases whose \
-                     searches walked {} commits",
+                     searches walked {steps} commits",
                     reach.chain.len(),
                     reach.first.iter().filter(|&&first| first != Reach::UNREACHED).count(),
-                    self.asked.load(AtomicOrdering::Relaxed),
-                    self.steps.load(AtomicOrdering::Relaxed),
+                    asked + 1,
                 );
-                Some(reach)
-            })
-            .as_ref()
+                let _ = self.reach.set(Some(reach));
+            }
+            Ok(None) => {
+                tracing::trace!("the mainline reaches more unread commits than {steps} steps pay for")
+            }
+            // Its searches meet what stopped it, and say so.
+            Err(_) => {
+                let _ = self.reach.set(None);
+            }
+        }
+        self.reach.get()?.as_ref()
     }
 
     /// A commit's place in the search's order: by generation ([`GraphCommit::walk_order`]), or
@@ -314,14 +337,23 @@ impl<'g> History<'g> {
         }
     }
 
-    fn build_reach(&self, repo: &Repository, tip: Slot) -> Result<Reach, GitError> {
+    /// The [`Reach`] of `tip`'s first-parent chain; `None` if that would read more than
+    /// `*reads` commits not read before.
+    fn build_reach(
+        &self,
+        repo: &Repository,
+        tip: Slot,
+        reads: &mut usize,
+    ) -> Result<Option<Reach>, GitError> {
         let mut parents = Vec::new();
         let mut chain = Vec::new();
         let mut next = Some(tip);
         while let Some(slot) = next {
             chain.push(slot);
             parents.clear();
-            self.parents(repo, slot, &mut parents)?;
+            if !self.parents_within(repo, slot, &mut parents, reads)? {
+                return Ok(None);
+            }
             next = parents.first().copied();
         }
         chain.reverse();
@@ -341,13 +373,34 @@ impl<'g> History<'g> {
                 }
                 first[at] = place;
                 parents.clear();
-                self.parents(repo, slot, &mut parents)?;
+                if !self.parents_within(repo, slot, &mut parents, reads)? {
+                    return Ok(None);
+                }
                 let unreached =
                     |&&parent: &&Slot| first.get(parent as usize).is_none_or(|&f| f == Reach::UNREACHED);
                 pending.extend(parents.iter().filter(unreached));
             }
         }
-        Ok(Reach { chain, first })
+        Ok(Some(Reach { chain, first }))
+    }
+
+    /// [`History::parents`], unless that would read a commit past `*reads` read before
+    /// (without a graph; with one, nothing is read but pushed commits, already read).
+    fn parents_within(
+        &self,
+        repo: &Repository,
+        slot: Slot,
+        into: &mut Vec<Slot>,
+        reads: &mut usize,
+    ) -> Result<bool, GitError> {
+        if self.in_graph(slot).is_none() && self.lock().nodes[(slot - self.in_graph) as usize].is_none() {
+            if *reads == 0 {
+                return Ok(false);
+            }
+            *reads -= 1;
+        }
+        self.parents(repo, slot, into)?;
+        Ok(true)
     }
 
     /// A commit's parents' slots, first parent first.
@@ -1198,7 +1251,7 @@ mod tests {
         let graph = CommitGraph::open(&repo).expect("a graph");
         let history = History::new(Some(&graph));
         let tip = history.slot(commits[239]);
-        let reach = history.build_reach(&repo, tip).unwrap();
+        let reach = history.build_reach(&repo, tip, &mut { usize::MAX }).unwrap().expect("no reads to count");
         assert_reaches_ancestors(&history, &repo, &reach, &commits);
         let mut off_chain = 0;
         for &commit in &commits {
@@ -1216,15 +1269,26 @@ mod tests {
         assert!(off_chain > 50, "{off_chain} commits off the chain");
     }
 
-    /// Without a graph, where committer dates lie: the searches go by date, and a search beside
-    /// the chain leads to the merge base a whole search leads to, for every pair, those with
-    /// several best bases included.
+    /// Without a graph, where committer dates lie: the chain is built within the reads it is
+    /// given, or not; the searches go by date, and a search beside the chain leads to the merge
+    /// base a whole search leads to, for every pair, those with several best bases included.
     #[test]
     fn without_a_graph_a_base_found_beside_the_chain_is_the_whole_search_s_where_dates_lie() {
         // A history where, without the whole search done again, 20 pairs get another base.
         let (_dir, repo, commits) = random_history(0x6a99_b4b1_f77d_d0fc, true);
         let history = History::new(None);
-        let reach = history.build_reach(&repo, history.slot(commits[239])).unwrap();
+        let tip = history.slot(commits[239]);
+        // Built within a number of reads, or not at all; what it read is kept for the next try.
+        let mut walk = repo.revwalk().unwrap();
+        walk.push(commits[239]).unwrap();
+        let ancestry = walk.count();
+        assert!(ancestry > 50, "{ancestry} ancestors");
+        let mut reads = ancestry / 2;
+        assert!(history.build_reach(&repo, tip, &mut reads).unwrap().is_none());
+        assert_eq!(reads, 0);
+        let mut reads = ancestry - ancestry / 2;
+        let reach = history.build_reach(&repo, tip, &mut reads).unwrap().expect("within its reads");
+        assert_eq!(reads, 0);
         assert_reaches_ancestors(&history, &repo, &reach, &commits);
         let (mut several, mut off_chain) = (0, 0);
         for &commit in &commits {
