@@ -27,8 +27,9 @@ Each `PATH[:RANGE]` (RANGE defaults to HEAD, the whole history) is timed with th
 against `git log --format=%(trailers:only,unfold) RANGE`, and with a tier-1 path rule (globs that
 match a busy directory of each of those projects) against `git log --name-only --format=%B RANGE`.
 Their commits match nobody the policy lists, so every commit fails and every merge is examined
-for its exemption: the worst case. --save-json DIR writes each JSON report, sorted, to compare
-verdicts between two builds (--bin).
+for its exemption: the worst case. --before BIN times another build too, the builds and git
+taking turns run by run (the machine's speed drifts within minutes), for a before/now table.
+--save-json DIR writes each JSON report, sorted, to compare verdicts between two builds (--bin).
 """
 
 import argparse
@@ -179,6 +180,8 @@ def main():
                         help="time a local copy of a real history instead of the generated one (repeatable)")
     parser.add_argument("--timeout", type=float, default=900,
                         help="with --real: give up on a countersign run after this many seconds")
+    parser.add_argument("--before", type=Path, metavar="BIN",
+                        help="with --real: time this build as well, taking turns with --bin and git")
     parser.add_argument("--save-json", type=Path, metavar="DIR",
                         help="with --real: write each history's JSON report, sorted, into DIR")
     args = parser.parse_args()
@@ -336,12 +339,15 @@ def real_histories(args, binary):
                 (trailers_policy, ["log", "--format=%(trailers:only,unfold)", revision]),
                 (paths_policy, ["log", "--name-only", "--format=%B", revision]),
             ]:
-                check = [str(binary), "check", "--dry-run", "--repo", str(repo), "--policy", str(policy), revision]
-                ours = bounded_median(check, args.runs, args.timeout)
-                theirs = bounded_median(["git", "-C", str(repo), *git_cmd], args.runs, args.timeout)
-                row += [ours, theirs]
-                print(f"  {spec} {policy.stem}: countersign {fmt_seconds(ours[0])} ({fmt_seconds(ours[1])} CPU), "
-                      f"git {fmt_seconds(theirs[0])} ({fmt_seconds(theirs[1])} CPU)", flush=True)
+                builds = {"now": binary, **({"before": args.before.resolve()} if args.before else {})}
+                commands = {name: [str(build), "check", "--dry-run", "--repo", str(repo), "--policy", str(policy),
+                                   revision] for name, build in builds.items()}
+                commands["git"] = ["git", "-C", str(repo), *git_cmd]
+                timed = taking_turns(commands, args.runs, args.timeout)
+                row.append(timed)
+                print(f"  {spec} {policy.stem}: " + ", ".join(
+                    f"{name} {fmt_seconds(wall)} ({fmt_seconds(cpu)} CPU)" for name, (wall, cpu, _) in timed.items()),
+                    flush=True)
             if args.save_json:
                 for policy in [trailers_policy, paths_policy]:
                     save_json(args.save_json, repo, revision, binary, policy, args.timeout)
@@ -351,31 +357,37 @@ def real_histories(args, binary):
     print(f"\nmachine: {machine()}")
     print(f"median of {args.runs} runs, wall time (CPU time, user + system, in brackets); tier-1 globs "
           f"{REAL_TIER1}\n")
-    print("| history | range | commits (merges) | commit-graph | trailer rules: countersign | git | ratio "
-          "| path rule: countersign | git | ratio | countersign peak RSS |")
-    print("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, revision, commits, graph, ours_t, git_t, ours_p, git_p in rows:
+    columns = ["before", "now", "git", "ratio"] if args.before else ["countersign", "git", "ratio"]
+    header = [f"{rules}: {columns[0]}" if i == 0 else column for rules in ["trailer rules", "path rule"]
+              for i, column in enumerate(columns)]
+    print("| history | range | commits (merges) | commit-graph | " + " | ".join(header) + " | peak RSS |")
+    print("| --- | --- | ---: | --- | " + " | ".join("---:" for _ in header) + " | ---: |")
+    for name, revision, commits, graph, *policies in rows:
         cells = [name, revision, commits, graph]
-        for ours, theirs in [(ours_t, git_t), (ours_p, git_p)]:
-            ratio = f"{ours[0] / theirs[0]:.1f}x ({ours[1] / max(theirs[1], 0.001):.1f}x)" if ours[0] else ""
-            cells += [f"{fmt_seconds(ours[0])} ({fmt_seconds(ours[1])})",
-                      f"{fmt_seconds(theirs[0])} ({fmt_seconds(theirs[1])})", ratio]
-        rss = max(ours_t[2], ours_p[2])
+        for timed in policies:
+            (ours, _, _), (theirs, _, _) = timed["now"], timed["git"]
+            ratio = f"{ours / theirs:.1f}x" if ours and theirs else ""
+            builds = ["before", "now"] if args.before else ["now"]
+            cells += [f"{fmt_seconds(timed[b][0])} ({fmt_seconds(timed[b][1])})" for b in builds]
+            cells += [fmt_seconds(theirs), ratio]
+        rss = max(timed["now"][2] for timed in policies)
         cells.append(f"{rss:.0f} MiB" if rss else "")
         print("| " + " | ".join(cells) + " |")
 
 
-def bounded_median(cmd, runs, timeout):
-    """Median wall and CPU (user + system) seconds of `runs` runs and the largest peak RSS;
-    (None, None, 0) if a run is slower than `timeout` seconds."""
-    results = []
+def taking_turns(commands, runs, timeout):
+    """Per named command, the median wall and CPU (user + system) seconds of `runs` runs, one
+    run of each in turn, and the largest peak RSS; (None, None, 0) for a command a run of which
+    was slower than `timeout` seconds (it is not run again)."""
+    results = {name: [] for name in commands}
     for _ in range(runs):
-        result = run_with_timeout(cmd, timeout)
-        if result[0] is None:
-            return None, None, 0
-        results.append(result)
-    return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results), \
-        max(r[2] for r in results)
+        for name, cmd in commands.items():
+            if results[name] is None:
+                continue
+            result = run_with_timeout(cmd, timeout)
+            results[name] = None if result[0] is None else results[name] + [result]
+    return {name: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs), max(r[2] for r in rs))
+            if rs else (None, None, 0) for name, rs in results.items()}
 
 
 def run_with_timeout(cmd, timeout):
