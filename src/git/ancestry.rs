@@ -211,11 +211,13 @@ const QUEUED: u8 = 8;
 /// ([`Search::mark_above`]).
 const ABOVE: u8 = 16;
 
-/// How far a search beside the chain follows a commit's first parents to the chain, and how
-/// many of its ancestors it marks above it, before it does the whole search instead: a merge
-/// into a maintenance branch meets the mainline at the branch's release, tens of commits down,
-/// and above it are the topics merged since.
+/// How far a search beside the chain follows a commit's first parents to the chain before it
+/// does the whole search instead: in git's history a merge into `maint` meets the mainline at
+/// the release `maint` was cut from, 38 commits down at the median and 679 at most.
 const FIRST_PARENTS_TO_CHAIN: usize = 1_000;
+
+/// How many of that commit's ancestors a search beside the chain marks above the meeting
+/// (there, the topics merged since the release) before it does the whole search instead.
 const ABOVE_AT_MOST: usize = 10_000;
 
 impl<'g> History<'g> {
