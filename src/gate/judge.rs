@@ -3,6 +3,7 @@
 //! hook and `check`, so both judge commits alike.
 
 use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -88,11 +89,19 @@ pub struct Judged {
 }
 
 impl Judged {
-    fn add(&mut self, verdict: CommitVerdict, keep: Keep) {
-        match self.keeps(verdict.verdict, keep) {
-            true => self.verdicts.push(verdict),
-            false => self.unlisted.count(verdict.verdict),
+    /// Adds a commit judged `status`: where the report keeps it, its verdict in full, made only
+    /// then; else a count.
+    fn add<E>(
+        &mut self,
+        status: CommitStatus,
+        keep: Keep,
+        verdict: impl FnOnce() -> Result<CommitVerdict, E>,
+    ) -> Result<(), E> {
+        match self.keeps(status, keep) {
+            true => self.verdicts.push(verdict()?),
+            false => self.unlisted.count(status),
         }
+        Ok(())
     }
 
     /// Whether a verdict of `status`, added next, would be kept in full.
@@ -107,7 +116,7 @@ impl Judged {
     /// Appends `later`, judged after these, as if added one by one.
     fn extend(&mut self, later: Judged, keep: Keep) {
         for verdict in later.verdicts {
-            self.add(verdict, keep);
+            let Ok(()) = self.add(verdict.verdict, keep, || Ok::<_, Infallible>(verdict));
         }
         self.unlisted.add(later.unlisted);
     }
@@ -485,8 +494,7 @@ impl Rules<'_> {
         Ok(self.engine.status(facts, names))
     }
 
-    /// Adds a commit judged `status` to `judged`: its verdict in full where the report keeps
-    /// it, else only counted.
+    /// Adds a commit judged `status` to `judged`, written out in full only if the report keeps it.
     fn add_verdict(
         &self,
         repo: &Repository,
@@ -496,13 +504,9 @@ impl Rules<'_> {
         status: CommitStatus,
         judged: &mut Judged,
     ) -> Result<(), GitError> {
-        if !judged.keeps(status, self.keep) {
-            judged.unlisted.count(status);
-            return Ok(());
-        }
-        let verdict = self.engine.judge(facts, names);
-        let verdict = self.with_stale_approvals(repo, commit, facts, names, verdict)?;
-        judged.verdicts.push(verdict);
-        Ok(())
+        judged.add(status, self.keep, || {
+            let verdict = self.engine.judge(facts, names);
+            self.with_stale_approvals(repo, commit, facts, names, verdict)
+        })
     }
 }

@@ -26,9 +26,9 @@
 //! A run that asks for many merge bases first learns what the first-parent chain of its
 //! mainline reaches ([`Reach`]); a merge whose first parent is on it, or whose first parents
 //! meet it soon (a merge into a maintenance branch, or inside a topic), is searched from its
-//! other parent's side alone. Without a graph too, once the searches have shown that they walk far
-//! (there, each goes by date to the end of what it marked, which in git's history is thousands
-//! of commits a merge).
+//! other parent's side alone. Without a graph too, once building it reads few enough commits
+//! for how far the searches walk (there, each goes by date to the end of what it marked, which
+//! in git's history is thousands of commits a merge).
 //!
 //! Order matters for speed, not for the answer (but where dates lie, without a graph, as for
 //! git): in git's history a topic forked from an old release has low levels, and going down by
