@@ -9,8 +9,9 @@
 //!
 //! Here a commit's parents and its place in the order of the search come from the commit-graph
 //! where it holds the commit (nothing is inflated); any other commit is read once per run and
-//! kept. The search is git's `paint_down_to_common`, then `remove_redundant`, and the base is
-//! the one libgit2 chose: of the best common ancestors, the one with the newest committer date.
+//! kept. The search is git's `paint_down_to_common`, then `remove_redundant` (as git's
+//! `remove_redundant_with_gen` where every commit has a generation), and the base is the one
+//! libgit2 chose: of the best common ancestors, the one with the newest committer date.
 //!
 //! The search goes down in the order git's does: by corrected commit date (generation v2)
 //! where the graph holds them, else by topological level, else (no graph) by committer date.
@@ -28,7 +29,8 @@
 //! meet it soon (a merge into a maintenance branch, or inside a topic), is searched from its
 //! other parent's side alone. Without a graph too, once building it reads few enough commits
 //! for how far the searches walk (there, each goes by date to the end of what it marked, which
-//! in git's history is thousands of commits a merge).
+//! in git's history is thousands of commits a merge); built, it numbers the levels a graph
+//! would have held for all it reaches.
 //!
 //! Order matters for speed, not for the answer (but where dates lie, without a graph, as for
 //! git): in git's history a topic forked from an old release has low levels, and going down by
@@ -91,10 +93,16 @@ struct Reach {
     chain: Vec<Slot>,
     /// By slot: the first place on the chain that reaches it; `u32::MAX` if none does.
     first: Vec<u32>,
+    /// Without a graph, by slot: the topological level of each commit the chain reaches (0
+    /// for the others), which a graph would have held ([`Search::independent`]); empty with
+    /// one.
+    levels: Vec<u32>,
 }
 
 impl Reach {
     const UNREACHED: u32 = u32::MAX;
+    /// A level being numbered, or none to be had.
+    const NO_LEVEL: u32 = u32::MAX;
 
     /// Where `slot` is on the chain, if it is on it.
     fn place(&self, slot: Slot) -> Option<u32> {
@@ -105,6 +113,12 @@ impl Reach {
     /// Whether the chain's commit at `place` is `slot` or one of its descendants.
     fn reaches(&self, place: u32, slot: Slot) -> bool {
         self.first.get(slot as usize).is_some_and(|&first| first <= place)
+    }
+
+    /// The topological level of a commit the chain reaches, built without a graph.
+    fn level(&self, slot: Slot) -> Option<u64> {
+        let level = *self.levels.get(slot as usize)?;
+        (level != 0 && level != Self::NO_LEVEL).then_some(u64::from(level))
     }
 }
 
@@ -265,7 +279,7 @@ impl<'g> History<'g> {
             Some(base) => base,
             None => {
                 let found = search.paint(one, twos)?;
-                search.best(found)?
+                search.best(reach, found)?
             }
         };
         if self.reach.get().is_none() {
@@ -360,6 +374,10 @@ impl<'g> History<'g> {
         }
         chain.reverse();
         let mut first: Vec<u32> = Vec::new();
+        // Without a graph, each reached commit's parents (where they start in `edges`, and how
+        // many), to number levels from once all are reached.
+        let count_levels = self.graph.is_none();
+        let (mut spans, mut edges): (Vec<(u32, u32)>, Vec<Slot>) = (Vec::new(), Vec::new());
         let mut pending = Vec::new();
         for (place, &on_chain) in chain.iter().enumerate() {
             let place = u32::try_from(place).unwrap_or(Reach::UNREACHED - 1);
@@ -378,12 +396,23 @@ impl<'g> History<'g> {
                 if !self.parents_within(repo, slot, &mut parents, reads)? {
                     return Ok(None);
                 }
+                if count_levels {
+                    if at >= spans.len() {
+                        spans.resize(at + 1, (0, 0));
+                    }
+                    spans[at] = (edges.len() as u32, parents.len() as u32);
+                    edges.extend_from_slice(&parents);
+                }
                 let unreached =
                     |&&parent: &&Slot| first.get(parent as usize).is_none_or(|&f| f == Reach::UNREACHED);
                 pending.extend(parents.iter().filter(unreached));
             }
         }
-        Ok(Some(Reach { chain, first }))
+        let levels = match count_levels {
+            true => topological_levels(&first, &spans, &edges),
+            false => Vec::new(),
+        };
+        Ok(Some(Reach { chain, first, levels }))
     }
 
     /// [`History::parents`], unless that would read a commit past `*reads` read before
@@ -841,17 +870,18 @@ impl<'h, 'g> Search<'h, 'g> {
     /// or too much of its history lies above it. Going by date, a search beside finds the
     /// same best common ancestors (every one is reached from `two` through commits `one` does
     /// not reach, and is never below another), but may find them in another order, which
-    /// decides between bases of one date: where it finds more than one (histories that cross;
-    /// rare), the whole search is done again.
+    /// decides between bases of one date: where more than one has the newest date (histories
+    /// that cross, rare; and one date, rarer), the whole search is done again.
     fn base_beside(&mut self, reach: &Reach, one: Slot, two: Slot) -> Result<Option<Option<Slot>>, GitError> {
         let Some(place) = self.meeting(reach, one)? else { return Ok(None) };
         let Some(found) = self.paint_beside(reach, place, one, two)? else { return Ok(None) };
-        let fresh = found.iter().filter(|&&slot| self.flags_of(slot) & STALE == 0).count();
-        if !self.by_generation && fresh > 1 {
+        let bases = self.bases(Some(reach), found)?;
+        let bases = self.newest_first(bases)?;
+        if !self.by_generation && bases.len() > 1 && bases[0].0 == bases[1].0 {
             let found = self.paint(one, &[two])?;
-            return Ok(Some(self.best(found)?));
+            return Ok(Some(self.best(Some(reach), found)?));
         }
-        Ok(Some(self.best(found)?))
+        Ok(Some(bases.first().map(|&(_, base)| base)))
     }
 
     /// Where `one`'s first parents meet the chain, if within [`FIRST_PARENTS_TO_CHAIN`].
@@ -903,14 +933,27 @@ impl<'h, 'g> Search<'h, 'g> {
 
     /// The merge base libgit2 picks from the commits a paint found: of those not below
     /// another, the newest.
-    fn best(&mut self, found: Vec<Slot>) -> Result<Option<Slot>, GitError> {
-        let mut bases: Vec<Slot> =
-            found.into_iter().filter(|&slot| self.flags_of(slot) & STALE == 0).collect();
-        if bases.len() > 1 {
-            bases = self.remove_redundant(bases)?;
+    fn best(&mut self, reach: Option<&Reach>, found: Vec<Slot>) -> Result<Option<Slot>, GitError> {
+        let bases = self.bases(reach, found)?;
+        Ok(self.newest_first(bases)?.first().map(|&(_, base)| base))
+    }
+
+    /// The best common ancestors among the commits a paint found: those not stale, less any
+    /// below another, in the order found.
+    fn bases(&mut self, reach: Option<&Reach>, found: Vec<Slot>) -> Result<Vec<Slot>, GitError> {
+        let bases: Vec<Slot> = found.into_iter().filter(|&slot| self.flags_of(slot) & STALE == 0).collect();
+        if bases.len() < 2 {
+            return Ok(bases);
         }
-        // libgit2 keeps its list newest first, a later find before an earlier one of the same
-        // date, and takes the first.
+        match self.independent(reach, &bases)? {
+            Some(independent) => Ok(independent),
+            None => self.remove_redundant(bases),
+        }
+    }
+
+    /// `bases` with their committer dates, in the order libgit2 takes its pick from: it keeps
+    /// its list newest first, a later find before an earlier one of the same date.
+    fn newest_first(&mut self, mut bases: Vec<Slot>) -> Result<Vec<(i64, Slot)>, GitError> {
         bases.reverse();
         let mut dated = Vec::with_capacity(bases.len());
         for base in bases {
@@ -918,7 +961,7 @@ impl<'h, 'g> Search<'h, 'g> {
             dated.push((self.time(self.state.known[at as usize].key), base));
         }
         dated.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
-        Ok(dated.first().map(|&(_, base)| base))
+        Ok(dated)
     }
 
     /// [`Search::paint`] for a merge base of `one` and `two`, going down from `two` alone:
@@ -973,8 +1016,96 @@ impl<'h, 'g> Search<'h, 'g> {
         Ok(())
     }
 
+    /// Of `candidates`, those no other one reaches, in their order, as [`Search::remove_redundant`]
+    /// finds them, but as git's `remove_redundant_with_gen` does: one walk down from all their
+    /// parents visits each commit once, and goes no lower than the lowest candidate's
+    /// generation (a commit's ancestors all have lower ones, so a path from one candidate down
+    /// to another never passes below it). `None` where some commit has no generation (without
+    /// a graph, before the [`Reach`] is built).
+    ///
+    /// Why: painting down from each candidate in turn goes, in git's history, tens of
+    /// thousands of commits for each (to where nothing fresh is left): without a graph, merges
+    /// of `maint` into `master` made this most of what the searches of the whole history did.
+    fn independent(
+        &mut self,
+        reach: Option<&Reach>,
+        candidates: &[Slot],
+    ) -> Result<Option<Vec<Slot>>, GitError> {
+        self.clear();
+        let mut lowest = u64::MAX;
+        for &candidate in candidates {
+            let Some(generation) = self.generation(reach, candidate)? else { return Ok(None) };
+            lowest = lowest.min(generation);
+            self.flag(candidate, PARENT1);
+        }
+        let mut unreached = candidates.len();
+        let mut pending = Vec::new();
+        for &candidate in candidates {
+            self.visit_parents(candidate, &mut pending, &mut unreached)?;
+        }
+        // Once one is left, it is the one no other reaches.
+        while unreached > 1
+            && let Some(slot) = pending.pop()
+        {
+            self.steps += 1;
+            let Some(generation) = self.generation(reach, slot)? else { return Ok(None) };
+            // Parents of a commit of the lowest generation are lower than any candidate.
+            if generation > lowest {
+                self.visit_parents(slot, &mut pending, &mut unreached)?;
+            }
+        }
+        Ok(Some(candidates.iter().copied().filter(|&slot| self.flags_of(slot) & STALE == 0).collect()))
+    }
+
+    /// Marks STALE (visited) the parents of `slot` not visited yet, and queues them in
+    /// `pending`, counting the candidates (PARENT1) among them out of `unreached`.
+    fn visit_parents(
+        &mut self,
+        slot: Slot,
+        pending: &mut Vec<Slot>,
+        unreached: &mut usize,
+    ) -> Result<(), GitError> {
+        let at = self.known(slot)?;
+        let Known { parents, count, .. } = self.state.known[at as usize];
+        for at in parents as usize..(parents + count) as usize {
+            let parent = self.state.parents[at];
+            let before = self.flags_of(parent);
+            if before & STALE == 0 {
+                self.flag(parent, STALE);
+                *unreached -= usize::from(before & PARENT1 != 0);
+                pending.push(parent);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets `flags` on `slot` without queueing it.
+    fn flag(&mut self, slot: Slot, flags: u8) {
+        let index = slot as usize;
+        if index >= self.state.flags.len() {
+            self.state.flags.resize(index + 1, 0);
+        }
+        if self.state.flags[index] == 0 {
+            self.state.touched.push(slot);
+        }
+        self.state.flags[index] |= flags;
+    }
+
+    /// A number below each of a commit's descendants': with a graph, its generation (as the
+    /// search goes); without, its topological level, where the [`Reach`] has it.
+    fn generation(&mut self, reach: Option<&Reach>, slot: Slot) -> Result<Option<u64>, GitError> {
+        match self.by_generation {
+            true => {
+                let at = self.known(slot)?;
+                Ok(Some(self.state.known[at as usize].key[0]))
+            }
+            false => Ok(reach.and_then(|reach| reach.level(slot))),
+        }
+    }
+
     /// Drops each candidate that is an ancestor of another (several candidates remain only
-    /// when histories cross).
+    /// when histories cross), painting down from each in turn: where some commit has no
+    /// generation ([`Search::independent`]).
     fn remove_redundant(&mut self, candidates: Vec<Slot>) -> Result<Vec<Slot>, GitError> {
         let mut redundant = vec![false; candidates.len()];
         for i in 0..candidates.len() {
@@ -1088,6 +1219,43 @@ impl<'h, 'g> Search<'h, 'g> {
 }
 
 /// Puts `entry` at the free place `at` of the heap, or above it where it belongs.
+/// The topological level of every commit `first` marks reached, by slot (0 for the others): 1
+/// for a root, else one more than its highest parent's, so that a commit's ancestors all have
+/// lower levels. `spans[slot]` says where a reached commit's parents are in `edges`; a reached
+/// commit's parents are all reached. Depth first without recursion, parents before children.
+/// (A commit names its parents by hash, so there are no cycles; were there one, its commits
+/// would get [`Reach::NO_LEVEL`], not a wait without end.)
+fn topological_levels(first: &[u32], spans: &[(u32, u32)], edges: &[Slot]) -> Vec<u32> {
+    let parents_of = |slot: Slot| {
+        let (start, count) = spans.get(slot as usize).copied().unwrap_or((0, 0));
+        &edges[start as usize..(start + count) as usize]
+    };
+    let mut levels = vec![0u32; first.len()];
+    let mut pending = Vec::new();
+    for (start, &reached) in first.iter().enumerate() {
+        if reached == Reach::UNREACHED || levels[start] != 0 {
+            continue;
+        }
+        levels[start] = Reach::NO_LEVEL;
+        pending.push(start as Slot);
+        while let Some(&slot) = pending.last() {
+            let parents = parents_of(slot);
+            match parents.iter().find(|&&parent| levels[parent as usize] == 0) {
+                Some(&parent) => {
+                    levels[parent as usize] = Reach::NO_LEVEL;
+                    pending.push(parent);
+                }
+                None => {
+                    let highest = parents.iter().map(|&parent| levels[parent as usize]).max();
+                    levels[slot as usize] = highest.map_or(1, |highest| highest.saturating_add(1));
+                    pending.pop();
+                }
+            }
+        }
+    }
+    levels
+}
+
 fn sift_up(history: &History<'_>, queue: &mut [Queued], mut at: usize, entry: Queued) {
     while at > 0 {
         let up = (at - 1) / 2;
@@ -1303,7 +1471,7 @@ mod tests {
                     found.iter().copied().filter(|&slot| search.flags_of(slot) & STALE == 0).collect();
                 several += usize::from(search.remove_redundant(fresh).unwrap().len() > 1);
                 let found = search.paint(one, &[two]).unwrap();
-                let whole = search.best(found).unwrap();
+                let whole = search.best(None, found).unwrap();
                 let Some(beside) = search.base_beside(&reach, one, two).unwrap() else { continue };
                 off_chain += usize::from(reach.place(one).is_none());
                 assert_eq!(beside, whole, "base of {commit} and {other}");
@@ -1313,6 +1481,91 @@ mod tests {
             several > 10 && off_chain > 1000,
             "{several} pairs with several bases, {off_chain} off the chain"
         );
+    }
+
+    /// Writes a commit-graph of `commits` (of levels alone, as git wrote before 2.31, where
+    /// `levels_only`), and opens it.
+    fn write_graph(
+        dir: &std::path::Path,
+        repo: &Repository,
+        commits: &[Oid],
+        levels_only: bool,
+    ) -> CommitGraph {
+        let ids: String = commits.iter().map(|id| format!("{id}\n")).collect();
+        let version = if levels_only { "1" } else { "2" };
+        let mut child = std::process::Command::new("git")
+            .args(["-c", &format!("commitGraph.generationVersion={version}")])
+            .args(["commit-graph", "write", "--stdin-commits"])
+            .env("GIT_DIR", dir)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), ids.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success());
+        CommitGraph::open(repo).expect("a graph")
+    }
+
+    /// Without a graph, the levels the chain numbers are those git writes in its commit-graph,
+    /// for every commit the chain reaches and none other.
+    #[test]
+    fn without_a_graph_the_chain_numbers_the_levels_git_writes() {
+        let (dir, repo, commits) = random_history(0x1f83_d9ab_fb41_bd6b, true);
+        let history = History::new(None);
+        let reach =
+            history.build_reach(&repo, history.slot(commits[239]), &mut { usize::MAX }).unwrap().unwrap();
+        let graph = write_graph(dir.path(), &repo, &commits, false);
+        let mut reached = 0;
+        for &commit in &commits {
+            let slot = history.slot(commit);
+            match reach.reaches(reach.chain.len() as u32 - 1, slot) {
+                true => {
+                    reached += 1;
+                    let expected = u64::from(graph.get(commit).unwrap().generation());
+                    assert_eq!(reach.level(slot), Some(expected), "{commit}");
+                }
+                false => assert_eq!(reach.level(slot), None, "{commit}"),
+            }
+        }
+        assert!(reached > 100 && reached < commits.len(), "{reached} reached");
+    }
+
+    /// Which candidates no other reaches, found in one walk down to the lowest generation, is
+    /// what painting down from each in turn finds, in the same order: by corrected dates, by
+    /// levels from a graph, and by the levels the chain numbers without one.
+    #[test]
+    fn candidates_no_other_reaches_are_found_by_generation_as_by_painting() {
+        let (dir, repo, commits) = random_history(0x5851_f42d_4c95_7f2d, true);
+        let mut random = crate::git::random_below(0x1405_7b7e_f767_814f);
+        let graphs = [Some(false), Some(true), None].map(|levels_only| {
+            levels_only.map(|levels_only| {
+                let graph = write_graph(dir.path(), &repo, &commits, levels_only);
+                std::fs::remove_file(dir.path().join("objects/info/commit-graph")).unwrap();
+                graph
+            })
+        });
+        for graph in &graphs {
+            let history = History::new(graph.as_ref());
+            let reach =
+                history.build_reach(&repo, history.slot(commits[239]), &mut { usize::MAX }).unwrap().unwrap();
+            let (mut dropped, mut several) = (0, 0);
+            for _ in 0..400 {
+                // Among the newest half, which the tip's chain reaches most of.
+                let mut candidates: Vec<Slot> = Vec::new();
+                for _ in 0..2 + random(4) {
+                    let slot = history.slot(commits[120 + random(120)]);
+                    if !candidates.contains(&slot) && reach.reaches(reach.chain.len() as u32 - 1, slot) {
+                        candidates.push(slot);
+                    }
+                }
+                let mut search = Search::new(&history, &repo);
+                let by_generation = search.independent(Some(&reach), &candidates).unwrap();
+                let by_painting = search.remove_redundant(candidates.clone()).unwrap();
+                assert_eq!(by_generation, Some(by_painting.clone()), "{candidates:?}");
+                dropped += usize::from(by_painting.len() < candidates.len());
+                several += usize::from(by_painting.len() > 1);
+            }
+            assert!(dropped > 50 && several > 50, "{dropped} dropped, {several} several");
+        }
     }
 
     /// The queue hands out commits in git's order whatever the order they came in, commits of
