@@ -340,10 +340,11 @@ mod tests {
         assert_eq!((&kept.parents[..], kept.message()), (&[commits[3]][..], &b"1"[..]));
         assert!(history.take_commit(commits[4]).is_none(), "handed over once");
         assert!(history.take_commit(commits[1]).is_none(), "in the graph: never read");
-        // Without a graph, every commit a merge-base search meets is read: none is kept.
+        // Without a graph, what a merge-base search reads is kept for the judge too, once.
         let plain = History::new(None);
         plain.outside_commit(&repo, commits[4]).unwrap();
-        assert!(plain.take_commit(commits[4]).is_none());
+        assert_eq!(plain.take_commit(commits[4]).expect("kept").parents, [commits[3]]);
+        assert!(plain.take_commit(commits[4]).is_none(), "handed over once");
     }
 
     #[test]
