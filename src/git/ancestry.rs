@@ -784,23 +784,15 @@ impl<'h, 'g> Search<'h, 'g> {
 
     /// Adds `flags` to `slot` and queues it if it is not queued already.
     fn mark(&mut self, slot: Slot, flags: u8) -> Result<(), GitError> {
-        let index = slot as usize;
-        if index >= self.state.flags.len() {
-            self.state.flags.resize(index + 1, 0);
-        }
-        let before = self.state.flags[index];
-        if before == 0 {
-            self.state.touched.push(slot);
-        }
+        let before = self.flag(slot, flags);
         let after = before | flags;
         if before & QUEUED != 0 {
-            self.state.flags[index] = after;
             self.count(before & !QUEUED, false);
             self.count(after & !QUEUED, true);
             return Ok(());
         }
         let at = self.known(slot)?;
-        self.state.flags[index] = after | QUEUED;
+        self.state.flags[slot as usize] = after | QUEUED;
         self.push(Queued { key: self.state.known[at as usize].key, slot, known: at });
         self.count(after, true);
         Ok(())
@@ -919,13 +911,7 @@ impl<'h, 'g> Search<'h, 'g> {
             if marked > ABOVE_AT_MOST {
                 return Ok(false);
             }
-            if index >= self.state.flags.len() {
-                self.state.flags.resize(index + 1, 0);
-            }
-            if self.state.flags[index] == 0 {
-                self.state.touched.push(slot);
-            }
-            self.state.flags[index] |= ABOVE;
+            self.flag(slot, ABOVE);
             let at = self.known(slot)?;
             let Known { parents, count, .. } = self.state.known[at as usize];
             pending.extend_from_slice(&self.state.parents[parents as usize..(parents + count) as usize]);
@@ -1082,16 +1068,19 @@ impl<'h, 'g> Search<'h, 'g> {
         Ok(())
     }
 
-    /// Sets `flags` on `slot` without queueing it.
-    fn flag(&mut self, slot: Slot, flags: u8) {
+    /// Adds `flags` to `slot` without queueing it; returns its flags before.
+    #[inline]
+    fn flag(&mut self, slot: Slot, flags: u8) -> u8 {
         let index = slot as usize;
         if index >= self.state.flags.len() {
             self.state.flags.resize(index + 1, 0);
         }
-        if self.state.flags[index] == 0 {
+        let before = self.state.flags[index];
+        if before == 0 {
             self.state.touched.push(slot);
         }
-        self.state.flags[index] |= flags;
+        self.state.flags[index] = before | flags;
+        before
     }
 
     /// A number below each of a commit's descendants': with a graph, its generation (as the
@@ -1221,7 +1210,6 @@ impl<'h, 'g> Search<'h, 'g> {
     }
 }
 
-/// Puts `entry` at the free place `at` of the heap, or above it where it belongs.
 /// The topological level of every commit `first` marks reached, by slot (0 for the others): 1
 /// for a root, else one more than its highest parent's, so that a commit's ancestors all have
 /// lower levels. `spans[slot]` says where a reached commit's parents are in `edges`; a reached
@@ -1259,6 +1247,7 @@ fn topological_levels(first: &[u32], spans: &[(u32, u32)], edges: &[Slot]) -> Ve
     levels
 }
 
+/// Puts `entry` at the free place `at` of the heap, or above it where it belongs.
 fn sift_up(history: &History<'_>, queue: &mut [Queued], mut at: usize, entry: Queued) {
     while at > 0 {
         let up = (at - 1) / 2;
@@ -1412,16 +1401,7 @@ mod tests {
     #[test]
     fn a_first_parent_chain_reaches_exactly_the_ancestors_of_each_of_its_commits() {
         let (dir, repo, commits) = random_history(0x2545_f491_4f6c_dd1d, false);
-        let older: String = commits[..120].iter().map(|id| format!("{id}\n")).collect();
-        let mut child = std::process::Command::new("git")
-            .args(["commit-graph", "write", "--stdin-commits"])
-            .env("GIT_DIR", dir.path())
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), older.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success());
-        let graph = CommitGraph::open(&repo).expect("a graph");
+        let graph = write_graph(dir.path(), &repo, &commits[..120], false);
         let history = History::new(Some(&graph));
         let tip = history.slot(commits[239]);
         let reach = history.build_reach(&repo, tip, &mut { usize::MAX }).unwrap().expect("no reads to count");
